@@ -1,0 +1,53 @@
+"""dssoc: a fast, DS3-faithful, event-driven simulator of DAG jobs streaming onto a heterogeneous
+SoC, with reference workloads, noise models, heuristic schedulers and validated metrics.
+
+    >>> import dssoc
+    >>> cfg = dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5, duration_us=20_000)
+    >>> dssoc.simulate(cfg, scheduler="ETF", seed=1).avg_latency_us  # doctest: +SKIP
+"""
+
+from dssoc.catalog import builtin_names, load_application, load_soc, load_workload
+from dssoc.config import SimConfig
+from dssoc.engine import Simulation
+from dssoc.errors import (
+    ConfigError,
+    DssocError,
+    InvalidDAGError,
+    SchedulerError,
+    UnknownNameError,
+    UnsupportedTaskError,
+)
+from dssoc.metrics import SimResult
+from dssoc.model import Application, Cluster, SoC, Task, Workload
+from dssoc.noise import parse_noise
+from dssoc.schedulers import Scheduler, make_scheduler, register, scheduler_names
+from dssoc.simulate import simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Application",
+    "Cluster",
+    "ConfigError",
+    "DssocError",
+    "InvalidDAGError",
+    "Scheduler",
+    "SchedulerError",
+    "SimConfig",
+    "SimResult",
+    "Simulation",
+    "SoC",
+    "Task",
+    "UnknownNameError",
+    "UnsupportedTaskError",
+    "Workload",
+    "builtin_names",
+    "load_application",
+    "load_soc",
+    "load_workload",
+    "make_scheduler",
+    "parse_noise",
+    "register",
+    "scheduler_names",
+    "simulate",
+]

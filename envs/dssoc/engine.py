@@ -1,0 +1,508 @@
+"""The event-driven simulation engine (DS3 semantics, no per-microsecond tick).
+
+Life cycle of a task (domain.md section 2): on injection, tasks without predecessors are *ready*;
+when a task finishes, successors whose predecessors are all done become ready. Whenever tasks are
+ready, the scheduler binds all of them to PEs (early binding). A bound task waits in its PE's queue,
+ordered by job id (older jobs first, stable), until its data has arrived and its PE is free.
+
+Events are `(time, seq, kind, payload)` tuples on a heap; `seq` is the creation counter, so events
+at the same instant run in creation order, as in SimPy (which DS3 uses). At each instant the engine
+processes every event due, then calls the scheduler once if tasks are ready, then starts whatever
+can start. Random streams (arrivals, application choice, noise, scheduler) are spawned from one
+seed, so every scheduler sees the same jobs and noise draws for a seed (common random numbers).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from bisect import insort
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dssoc.config import SimConfig
+from dssoc.errors import SchedulerError
+from dssoc.noise import ArrivalBurst
+
+if TYPE_CHECKING:
+    from dssoc.energy import PowerModel
+    from dssoc.metrics import SimResult
+
+ARRIVAL, DONE, WAKE = 0, 1, 2
+INF = math.inf
+
+
+class CompiledApp:
+    """An application flattened for the hot loop: exec table per PE, edges, volumes."""
+
+    __slots__ = ("exec_pe", "heads", "index", "lower_bound", "n", "name", "names", "preds",
+                 "succs", "volumes")
+
+    def __init__(self, index: int, app, soc) -> None:
+        self.index = index
+        self.name = app.name
+        self.n = len(app.tasks)
+        self.names = tuple(t.name for t in app.tasks)
+        self.preds = tuple(tuple(dict.fromkeys(t.predecessors)) for t in app.tasks)
+        self.succs = app.successors
+        self.volumes = tuple(tuple(app.volume(p, i) for p in self.preds[i]) for i in range(self.n))
+        self.heads = tuple(i for i in range(self.n) if not self.preds[i])
+        per_cluster = np.array(
+            [[c.exec_us.get(name, INF) for c in soc.clusters] for name in self.names], dtype=float
+        )
+        self.exec_pe = per_cluster[:, soc.pe_cluster]  # (n_tasks, n_pes)
+        self.exec_pe.setflags(write=False)
+        # Lower bound on latency: critical path on the fastest PEs, no contention, no transfers.
+        best = self.exec_pe.min(axis=1)
+        finish = [0.0] * self.n
+        for i in app.topological_order:
+            finish[i] = best[i] + max((finish[p] for p in self.preds[i]), default=0.0)
+        self.lower_bound = max(finish)
+
+
+class JobRun:
+    """One injected job (an application instance)."""
+
+    __slots__ = ("app", "arrival", "done_at", "id", "plan", "remaining", "tasks", "z")
+
+    def __init__(self, job_id: int, app: CompiledApp, arrival: float) -> None:
+        self.id = job_id
+        self.app = app
+        self.arrival = arrival
+        self.remaining = app.n
+        self.done_at = -1.0
+        self.tasks: list[TaskRun] = []
+        self.plan: dict[int, int] | None = None  # task index -> PE, for whole-job planners
+        self.z: list[np.ndarray] = []  # noise draws per exec-noise model
+
+    def __repr__(self) -> str:
+        return f"Job({self.id}, {self.app.name}, arrival={self.arrival:g})"
+
+
+class TaskRun:
+    """One task of one job, moving through ready -> bound -> running -> done."""
+
+    __slots__ = (
+        "bound_at",
+        "data_at",
+        "dr_cache",
+        "duration",
+        "expected",
+        "finish",
+        "index",
+        "job",
+        "pe",
+        "preds_left",
+        "ready_at",
+        "seq",
+        "start",
+        "uid",
+    )
+
+    def __init__(self, uid: int, job: JobRun, index: int) -> None:
+        self.uid = uid
+        self.job = job
+        self.index = index
+        self.preds_left = len(job.app.preds[index])
+        self.pe = -1
+        self.ready_at = self.bound_at = self.data_at = self.start = self.finish = -1.0
+        self.expected = self.duration = 0.0
+        self.seq = 0
+        self.dr_cache: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return self.job.app.names[self.index]
+
+    @property
+    def app(self) -> CompiledApp:
+        return self.job.app
+
+    def __repr__(self) -> str:
+        return f"Task(job={self.job.id}, {self.name}#{self.index}, pe={self.pe})"
+
+
+class Simulation:
+    """One seeded run of a `SimConfig`. Drive it with `run(scheduler)` or step-wise with
+    `advance()` / `assign()` (the Gymnasium environment does the latter)."""
+
+    def __init__(
+        self,
+        config: SimConfig,
+        seed: int = 0,
+        *,
+        trace: bool = False,
+        on_arrival: Callable[[JobRun], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.seed = seed
+        soc = config.soc
+        self.soc = soc
+        self.n_pes = soc.n_pes
+        self.pe_cluster = soc.pe_cluster
+        self.pe_bandwidth = soc.pe_bandwidth
+        self._inv_bw = 1.0 / self.pe_bandwidth
+        self.apps = [CompiledApp(i, a, soc) for i, a in enumerate(config.workload.applications)]
+        self._cum_probs = np.cumsum(config.workload.probabilities)
+        self._cum_probs[-1] = 1.0
+        ss = np.random.SeedSequence(seed)
+        arrival_ss, app_ss, noise_ss, sched_ss = ss.spawn(4)
+        self.arrival_rng = np.random.default_rng(arrival_ss)
+        self.app_rng = np.random.default_rng(app_ss)
+        self.noise_rng = np.random.default_rng(noise_ss)
+        self.scheduler_rng = np.random.default_rng(sched_ss)
+        self._exec_noise = [m for m in config.noise if not isinstance(m, ArrivalBurst)]
+        self._drawn_noise = [m for m in self._exec_noise if m.uses_draw]
+        self._bursts = [m for m in config.noise if isinstance(m, ArrivalBurst)]
+        self.on_arrival = on_arrival
+        self.trace_enabled = trace
+
+        self.now = 0.0
+        self._heap: list[tuple[float, int, int, object]] = []
+        self._seq = 0
+        self.ready: list[TaskRun] = []
+        self.pe_running: list[TaskRun | None] = [None] * self.n_pes
+        self.pe_queue: list[list[tuple[int, int, TaskRun]]] = [[] for _ in range(self.n_pes)]
+        self._pe_wake = [INF] * self.n_pes
+        self._dirty: set[int] = set()
+        self._task_uid = 0
+        self.jobs_in_flight = 0
+        self.jobs_injected = 0
+        self._blocked_arrival = False
+        self._arrivals_open = True
+        self.finished = False
+        self.end_time = config.duration_us if config.duration_us is not None else INF
+        self.active_jobs: dict[int, JobRun] = {}
+
+        # metrics
+        self.warmup = config.warmup_us
+        self.latencies = array("d")
+        self.slowdowns = array("d")
+        self.completed_apps = array("i")
+        self.injected_after_warmup = 0
+        self.last_completion = -1.0
+        self.busy_us = np.zeros(self.n_pes)
+        self.tasks_done = 0
+        self.trace_rows: list[tuple] = []
+        self.job_rows: list[tuple] = []
+        self.decisions = 0
+
+        # energy: cluster power as a function of busy cores, integrated event by event
+        from dssoc.energy import PowerModel
+
+        self.power: PowerModel | None = PowerModel.for_soc(soc)
+        n_clusters = len(soc.clusters)
+        self._cluster_busy = [0] * n_clusters
+        self._cluster_since = [0.0] * n_clusters
+        self.energy_j = 0.0
+
+        self._push(0.0, ARRIVAL, None)
+
+    # ------------------------------------------------------------------ events
+    def _push(self, t: float, kind: int, payload: object) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, payload))
+
+    def _next_gap(self) -> float:
+        scale = self.config.scale_us
+        for b in self._bursts:
+            scale = b.scale_at(scale, self.now)
+        gap = scale if self.config.fixed_rate else self.arrival_rng.exponential(scale)
+        return float(int(gap)) if self.config.integer_times else gap
+
+    def _on_arrival_event(self) -> None:
+        if not self._arrivals_open:
+            return
+        if self.jobs_in_flight >= self.config.max_jobs_in_flight:
+            self._blocked_arrival = True  # DS3 retries every microsecond; we wait for a departure
+            return
+        self._inject()
+
+    def _inject(self) -> None:
+        now = self.now
+        u = self.app_rng.random()
+        app = self.apps[int(np.searchsorted(self._cum_probs, u, side="right"))]
+        job = JobRun(self.jobs_injected, app, now)
+        self.jobs_injected += 1
+        self.jobs_in_flight += 1
+        self.active_jobs[job.id] = job
+        if now >= self.warmup:
+            self.injected_after_warmup += 1
+        for _ in self._drawn_noise:
+            job.z.append(self.noise_rng.standard_normal(app.n))
+        tasks = job.tasks
+        for i in range(app.n):
+            tasks.append(TaskRun(self._task_uid + i, job, i))
+        self._task_uid += app.n
+        if self.on_arrival is not None:
+            self.on_arrival(job)
+        for h in app.heads:
+            t = tasks[h]
+            t.ready_at = now
+            self.ready.append(t)
+        max_jobs = self.config.max_jobs
+        if max_jobs is not None and self.jobs_injected >= max_jobs:
+            self._arrivals_open = False
+        else:
+            self._push(now + self._next_gap(), ARRIVAL, None)
+
+    def _account_cluster(self, c: int, delta: int) -> None:
+        """Integrate cluster power up to now, then change its number of busy cores."""
+        if self.power is not None:
+            lo = max(self._cluster_since[c], self.warmup)
+            hi = min(self.now, self.end_time)
+            if hi > lo:
+                self.energy_j += self.power.cluster_power_w[c][self._cluster_busy[c]] * (hi - lo) * 1e-6
+        self._cluster_since[c] = self.now
+        self._cluster_busy[c] += delta
+
+    def _on_done(self, task: TaskRun) -> None:
+        now = self.now
+        task.finish = now
+        pe = task.pe
+        self.pe_running[pe] = None
+        self._dirty.add(pe)
+        self._account_cluster(int(self.pe_cluster[pe]), -1)
+        self.busy_us[pe] += max(0.0, min(now, self.end_time) - max(task.start, self.warmup))
+        self.tasks_done += 1
+        job = task.job
+        if self.trace_enabled:
+            self.trace_rows.append((job.id, job.app.name, task.index, task.name, pe,
+                                    self.soc.pe_names[pe], job.arrival, task.ready_at,
+                                    task.bound_at, task.data_at, task.start, now, task.expected))
+        tasks = job.tasks
+        for s in job.app.succs[task.index]:
+            succ = tasks[s]
+            succ.preds_left -= 1
+            if succ.preds_left == 0:
+                succ.ready_at = now
+                self.ready.append(succ)
+        job.remaining -= 1
+        if job.remaining == 0:
+            self._on_job_done(job)
+
+    def _on_job_done(self, job: JobRun) -> None:
+        now = self.now
+        job.done_at = now
+        self.jobs_in_flight -= 1
+        del self.active_jobs[job.id]
+        if now >= self.warmup and now <= self.end_time:
+            lat = now - job.arrival
+            self.latencies.append(lat)
+            self.slowdowns.append(lat / job.app.lower_bound if job.app.lower_bound > 0 else 1.0)
+            self.completed_apps.append(job.app.index)
+            self.last_completion = now
+        if self.trace_enabled:
+            self.job_rows.append((job.id, job.app.name, job.arrival, now))
+        if self._blocked_arrival and self._arrivals_open:
+            self._blocked_arrival = False
+            self._inject()
+
+    # --------------------------------------------------------------- bindings
+    def assign(self, task: TaskRun, pe: int) -> None:
+        """Bind a ready task to a PE (removing it from `ready`)."""
+        if task.pe != -1 or task.preds_left != 0:
+            raise SchedulerError(f"{task!r} is not an unbound ready task")
+        pe = int(pe)
+        if not 0 <= pe < self.n_pes:
+            raise SchedulerError(f"{task!r} assigned to unknown PE {pe} (SoC has {self.n_pes})")
+        expected = task.job.app.exec_pe[task.index, pe]
+        if expected == INF:
+            raise SchedulerError(
+                f"{task!r} assigned to PE {self.soc.pe_names[pe]}, which cannot run {task.name!r}"
+            )
+        self.ready.remove(task)
+        now = self.now
+        task.pe = pe
+        task.bound_at = now
+        task.expected = float(expected)
+        job = task.job
+        app = job.app
+        preds = app.preds[task.index]
+        if preds:
+            vols = app.volumes[task.index]
+            tasks = job.tasks
+            inv_bw = self._inv_bw
+            integer = self.config.integer_times
+            data_at = -INF
+            for p, vol in zip(preds, vols, strict=True):
+                pt = tasks[p]
+                tr = vol * inv_bw[pt.pe, pe]
+                if integer:
+                    tr = float(int(vol / self.pe_bandwidth[pt.pe, pe]))
+                t = pt.finish + tr
+                if t > data_at:
+                    data_at = t
+        else:
+            data_at = now
+        task.data_at = data_at
+        self._seq += 1
+        task.seq = self._seq
+        insort(self.pe_queue[pe], (job.id, self._seq, task))
+        self._dirty.add(pe)
+
+    def assign_all(self, assignments: Sequence[tuple[TaskRun, int]]) -> None:
+        for task, pe in assignments:
+            self.assign(task, pe)
+
+    def _start_ready_pes(self) -> None:
+        """Start, on every idle PE touched this instant, the first queued task whose data arrived."""
+        now = self.now
+        for pe in sorted(self._dirty):
+            if self.pe_running[pe] is not None:
+                continue
+            queue = self.pe_queue[pe]
+            if not queue:
+                continue
+            earliest = INF
+            for k, (_, _, task) in enumerate(queue):
+                if task.data_at <= now:
+                    del queue[k]
+                    self._start(task, pe)
+                    break
+                if task.data_at < earliest:
+                    earliest = task.data_at
+            else:
+                if earliest < self._pe_wake[pe] or self._pe_wake[pe] <= now:
+                    self._pe_wake[pe] = earliest
+                    self._push(earliest, WAKE, pe)
+        self._dirty.clear()
+
+    def _start(self, task: TaskRun, pe: int) -> None:
+        now = self.now
+        task.start = now
+        duration = task.expected
+        if self._exec_noise:
+            cluster = int(self.pe_cluster[pe])
+            k = 0
+            for m in self._exec_noise:
+                z = 0.0
+                if m.uses_draw:
+                    z = float(task.job.z[k][task.index])
+                    k += 1
+                duration = m.apply(duration, z, cluster, now)
+        task.duration = duration
+        self.pe_running[pe] = task
+        self._account_cluster(int(self.pe_cluster[pe]), +1)
+        self._push(now + duration, DONE, task)
+
+    # -------------------------------------------------------------- stepping
+    def advance(self) -> bool:
+        """Run until ready tasks await a decision (True) or the run is over (False).
+
+        If tasks are still ready from the previous call, returns True at once: bind them first.
+        """
+        if self.ready:
+            return True
+        if self.finished:
+            return False
+        self._start_ready_pes()
+        heap = self._heap
+        while heap:
+            t = heap[0][0]
+            if t > self.end_time:
+                break
+            self.now = t
+            while heap and heap[0][0] == t:
+                _, _, kind, payload = heapq.heappop(heap)
+                if kind == DONE:
+                    self._on_done(payload)  # type: ignore[arg-type]
+                elif kind == ARRIVAL:
+                    self._on_arrival_event()
+                else:
+                    pe = payload  # type: ignore[assignment]
+                    if self._pe_wake[pe] == t:
+                        self._pe_wake[pe] = INF
+                    self._dirty.add(pe)  # type: ignore[arg-type]
+            if self.ready:
+                self.decisions += 1
+                return True
+            self._start_ready_pes()
+        self._finish()
+        return False
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        end = self.end_time if self.end_time != INF else self.now
+        self.now = max(self.now, end) if self.end_time != INF else self.now
+        for c in range(len(self._cluster_busy)):
+            self._account_cluster(c, 0)
+        if self.power is not None:
+            lo = self.warmup
+            hi = end
+            if hi > lo:
+                self.energy_j += self.power.base_power_w * (hi - lo) * 1e-6
+
+    def run(self, scheduler) -> SimResult:
+        """Run to the end with `scheduler` (an object implementing `Scheduler`)."""
+        from dssoc.metrics import SimResult
+
+        scheduler.reset(self, self.scheduler_rng)
+        if self.on_arrival is None and type(scheduler).on_job_arrival is not _base_on_arrival():
+            self.on_arrival = lambda job: scheduler.on_job_arrival(job, self)
+        schedule = scheduler.schedule
+        assign = self.assign
+        while self.advance():
+            for task, pe in schedule(list(self.ready), self):
+                assign(task, pe)
+            if self.ready:
+                raise SchedulerError(
+                    f"scheduler {scheduler.name} left {len(self.ready)} ready task(s) unbound: "
+                    f"{self.ready[:3]}"
+                )
+        return SimResult.from_simulation(self, scheduler)
+
+    # ------------------------------------------------------------ system view
+    def exec_times(self, task: TaskRun) -> np.ndarray:
+        return task.job.app.exec_pe[task.index]
+
+    def transfer_times(self, volume: float, src_pe: int) -> np.ndarray:
+        tr = volume * self._inv_bw[src_pe]
+        if self.config.integer_times:
+            tr = np.floor(volume / self.pe_bandwidth[src_pe])
+        return tr
+
+    def data_ready_times(self, task: TaskRun) -> np.ndarray:
+        cached = task.dr_cache
+        if cached is not None:
+            return cached
+        app = task.job.app
+        preds = app.preds[task.index]
+        if not preds:
+            out = np.full(self.n_pes, self.now)
+        else:
+            tasks = task.job.tasks
+            out = np.full(self.n_pes, -INF)
+            for p, vol in zip(preds, app.volumes[task.index], strict=True):
+                pt = tasks[p]
+                np.maximum(out, pt.finish + self.transfer_times(vol, pt.pe), out=out)
+        task.dr_cache = out
+        return out
+
+    def pe_idle(self) -> np.ndarray:
+        return np.array([r is None for r in self.pe_running])
+
+    def pe_expected_free(self) -> np.ndarray:
+        now = self.now
+        return np.array(
+            [now if r is None else max(now, r.start + r.expected) for r in self.pe_running]
+        )
+
+    def pe_queue_lengths(self) -> np.ndarray:
+        return np.array([len(q) for q in self.pe_queue])
+
+    def result(self, scheduler_name: str = "") -> SimResult:
+        from dssoc.metrics import SimResult
+
+        return SimResult.from_simulation(self, scheduler_name)
+
+
+def _base_on_arrival():
+    from dssoc.schedulers.base import Scheduler
+
+    return Scheduler.on_job_arrival

@@ -1,0 +1,60 @@
+"""HEFT, Heterogeneous Earliest Finish Time (Topcuoglu, Hariri & Wu, IEEE TPDS 13(3), 2002).
+
+Tasks in decreasing upward rank, each on the PE of minimum insertion-based earliest finish
+time. DS3 semantics: a whole job is planned when it arrives, inserted into the plans of the
+jobs before it, and its tasks are bound to their planned PEs as they become ready.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dssoc.schedulers.base import SystemView, register
+from dssoc.schedulers.planning import (
+    JobPlan,
+    PlanBook,
+    PlannableDag,
+    Transfer,
+    WholeJobPlanner,
+    bandwidth_transfer,
+    plan_job,
+)
+from dssoc.schedulers.ranks import upward_rank
+
+if TYPE_CHECKING:
+    from dssoc.engine import CompiledApp
+
+
+def plan_heft(
+    app: PlannableDag,
+    pe_bandwidth: np.ndarray,
+    *,
+    book: PlanBook | None = None,
+    now: float = 0.0,
+    transfer: Transfer | None = None,
+    rank: np.ndarray | None = None,
+) -> JobPlan:
+    """HEFT plan of one job (into `book`, else onto idle PEs); transfers default to DS3's
+    truncated volume / bandwidth."""
+    if rank is None:
+        rank = upward_rank(app, app.exec_pe, pe_bandwidth)
+    return plan_job(
+        app,
+        rank,
+        book=PlanBook(pe_bandwidth.shape[0]) if book is None else book,
+        now=now,
+        transfer=bandwidth_transfer(pe_bandwidth) if transfer is None else transfer,
+    )
+
+
+@register("HEFT")
+class HEFT(WholeJobPlanner):
+    """Whole-job HEFT at arrival (DS3); ready tasks go to their planned PEs."""
+
+    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
+        bw = system.pe_bandwidth
+        rank = self.per_app(app, lambda: upward_rank(app, app.exec_pe, bw))
+        return plan_heft(app, bw, book=self.book, now=system.now,
+                         transfer=system.transfer_times, rank=rank)

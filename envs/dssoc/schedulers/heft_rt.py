@@ -1,0 +1,43 @@
+"""HEFT_RT, gym-ds3's run-time HEFT (Sung et al., DS3Gym / DeepSoCS 2020-21): it plans only
+the current ready set. Rank = mean expected execution time over the supported PEs (no edges);
+ready tasks in decreasing rank, each to the PE of earliest finish time given the actual data
+arrival times and DS3's per-PE `available_time` estimate (as EFT in `greedy`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dssoc.schedulers.base import Assignment, SystemView, earliest_finish, register
+from dssoc.schedulers.greedy import _AvailabilityTracking
+from dssoc.schedulers.ranks import mean_exec
+
+if TYPE_CHECKING:
+    from dssoc.engine import TaskRun
+
+
+@register("HEFT_RT")
+class HEFTRT(_AvailabilityTracking):
+    """Ready tasks by decreasing mean execution time (stable), each to its earliest-finish PE."""
+
+    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+        super().reset(system, rng)
+        self._rank: dict[int, np.ndarray] = {}
+
+    def _rank_of(self, task: TaskRun) -> float:
+        app = task.job.app
+        rank = self._rank.get(app.index)
+        if rank is None:
+            rank = self._rank[app.index] = mean_exec(app.exec_pe)
+        return float(rank[task.index])
+
+    def schedule(self, ready: Sequence[TaskRun], system: SystemView) -> list[Assignment]:
+        out = []
+        for task in sorted(ready, key=lambda t: -self._rank_of(t)):
+            finish = earliest_finish(task, system, self.available)
+            pe = int(np.argmin(finish))
+            self._commit(pe, finish[pe])
+            out.append((task, pe))
+        return out

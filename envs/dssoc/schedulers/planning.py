@@ -1,0 +1,181 @@
+"""Insertion-based list planning shared by the whole-job planners (HEFT, PEFT, CPOP).
+
+A `PlanBook` holds the planned busy intervals of every PE; `plan_job` walks a DAG's tasks in
+priority order (highest first among the tasks whose predecessors are planned) and places each
+on a PE chosen from its insertion-based earliest start/finish times (Topcuoglu et al. 2002,
+section 4.1). `WholeJobPlanner` is the DS3 semantics: plan a job when it arrives, inserted
+into the plans of earlier jobs, and bind each task to its planned PE once it is ready.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, insort
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from dssoc.errors import SchedulerError
+from dssoc.schedulers.base import Assignment, Scheduler, SystemView
+from dssoc.schedulers.ranks import Dag
+
+if TYPE_CHECKING:
+    from dssoc.engine import CompiledApp, JobRun, TaskRun
+
+Transfer = Callable[[float, int], np.ndarray]  # (volume, source PE) -> time to every PE
+Chooser = Callable[[int, np.ndarray, np.ndarray], int]  # (task, starts, finishes) -> PE
+
+
+class PlannableDag(Dag, Protocol):
+    exec_pe: np.ndarray  # expected time of each task on each PE, inf where unsupported
+
+
+def bandwidth_transfer(pe_bandwidth: np.ndarray, integer_times: bool = True) -> Transfer:
+    """Transfer times from a PE bandwidth matrix, truncated to whole µs like DS3 if asked."""
+
+    def transfer(volume: float, src_pe: int) -> np.ndarray:
+        t = volume / pe_bandwidth[src_pe]
+        return np.floor(t) if integer_times else t
+
+    return transfer
+
+
+class PlanBook:
+    """Planned busy intervals `[start, end)` of every PE, sorted and non-overlapping."""
+
+    def __init__(self, n_pes: int) -> None:
+        self.busy: list[list[tuple[float, float]]] = [[] for _ in range(n_pes)]
+
+    def prune(self, now: float) -> None:
+        """Forget intervals that ended by `now`; they can no longer delay anything."""
+        for k, iv in enumerate(self.busy):
+            if iv and iv[0][1] <= now:
+                self.busy[k] = [x for x in iv if x[1] > now]
+
+    def earliest_slot(self, pe: int, ready_time: float, duration: float) -> float:
+        """Earliest start >= ready_time of an idle gap of `duration` on `pe` (insertion policy)."""
+        start = ready_time
+        for s, e in self.busy[pe]:
+            if start + duration <= s:
+                break
+            if e > start:
+                start = e
+        return start
+
+    def reserve(self, pe: int, start: float, end: float, what: object = "task") -> None:
+        """Book `[start, end)` on `pe`; raises if it overlaps an earlier booking."""
+        if end <= start:
+            return  # an empty interval occupies nothing
+        iv = self.busy[pe]
+        k = bisect_left(iv, (start, end))
+        if (k > 0 and iv[k - 1][1] > start) or (k < len(iv) and iv[k][0] < end):
+            near = iv[max(k - 1, 0):k + 1]
+            raise SchedulerError(
+                f"planning {what} on PE {pe} at [{start:g}, {end:g}) overlaps the bookings {near}"
+            )
+        insort(iv, (start, end))
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Where and when every task of one job is planned to run (absolute µs)."""
+
+    pe: tuple[int, ...]
+    start: tuple[float, ...]
+    finish: tuple[float, ...]
+    order: tuple[int, ...]  # the order in which the tasks were planned
+
+    @property
+    def makespan(self) -> float:
+        """Planned finish of the last task."""
+        return max(self.finish)
+
+
+def min_finish(task: int, start: np.ndarray, finish: np.ndarray) -> int:
+    """HEFT's processor selection: the PE of minimum earliest finish time (first on ties)."""
+    return int(np.argmin(finish))
+
+
+def plan_job(
+    app: PlannableDag,
+    priority: Sequence[float] | np.ndarray,
+    *,
+    book: PlanBook,
+    now: float = 0.0,
+    transfer: Transfer,
+    choose: Chooser = min_finish,
+) -> JobPlan:
+    """Plan every task of `app` into `book`: repeatedly take the highest-priority task whose
+    predecessors are planned (lowest index on ties), compute its insertion-based start and
+    finish on every PE, and reserve the PE picked by `choose`."""
+    exec_pe = app.exec_pe
+    n = app.n
+    pe = [-1] * n
+    start = [0.0] * n
+    finish = [0.0] * n
+    order: list[int] = []
+    left = [len(p) for p in app.preds]
+    heap = [(-float(priority[i]), i) for i in range(n) if left[i] == 0]
+    heapq.heapify(heap)
+    n_pes = exec_pe.shape[1]
+    while heap:
+        _, t = heapq.heappop(heap)
+        ready = np.full(n_pes, float(now))
+        for p, vol in zip(app.preds[t], app.volumes[t], strict=True):
+            np.maximum(ready, finish[p] + transfer(vol, pe[p]), out=ready)
+        w = exec_pe[t]
+        starts = np.full(n_pes, np.inf)
+        for q in np.flatnonzero(np.isfinite(w)):
+            starts[q] = book.earliest_slot(int(q), float(ready[q]), float(w[q]))
+        finishes = starts + w
+        q = choose(t, starts, finishes)
+        if not np.isfinite(finishes[q]):
+            raise SchedulerError(f"task {t} was planned on PE {q}, which cannot run it")
+        pe[t], start[t], finish[t] = q, float(starts[q]), float(finishes[q])
+        book.reserve(q, start[t], finish[t], what=f"task {t}")
+        order.append(t)
+        for s in app.succs[t]:
+            left[s] -= 1
+            if left[s] == 0:
+                heapq.heappush(heap, (-float(priority[s]), s))
+    if len(order) != n:
+        raise SchedulerError(f"planned {len(order)} of {n} tasks: the graph has a cycle")
+    return JobPlan(tuple(pe), tuple(start), tuple(finish), tuple(order))
+
+
+class WholeJobPlanner(Scheduler):
+    """DS3 semantics for static planners: plan the whole job at its arrival into the existing
+    per-PE plans; later bind each ready task to its planned PE, earliest planned start first."""
+
+    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+        self.book = PlanBook(system.n_pes)
+        self._per_app: dict[int, Any] = {}
+        self._planned_start: dict[tuple[int, int], float] = {}
+
+    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
+        """Plan one job of `app` into `self.book` at `system.now`."""
+        raise NotImplementedError
+
+    def per_app(self, app: CompiledApp, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per application of the run (ranks, tables), then from the cache."""
+        value = self._per_app.get(app.index)
+        if value is None:
+            value = self._per_app[app.index] = compute()
+        return value
+
+    def on_job_arrival(self, job: JobRun, system: SystemView) -> None:
+        self.book.prune(system.now)
+        plan = self.plan(job.app, system)
+        job.plan = dict(enumerate(plan.pe))
+        for i, s in enumerate(plan.start):
+            self._planned_start[job.id, i] = s
+
+    def schedule(self, ready: Sequence[TaskRun], system: SystemView) -> list[Assignment]:
+        for task in ready:
+            if task.job.plan is None:  # driven without the arrival hook: plan on first sight
+                self.on_job_arrival(task.job, system)
+        starts = {id(t): self._planned_start.pop((t.job.id, t.index)) for t in ready}
+        ordered = sorted(ready, key=lambda t: starts[id(t)])
+        return [(t, t.job.plan[t.index]) for t in ordered]  # type: ignore[index]

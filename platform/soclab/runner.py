@@ -1,0 +1,83 @@
+"""Building simulator configs from user options, and running one (config, scheduler, seed) cell.
+
+The one place where a scheduler *name* becomes an object: registered heuristics by name, trained
+policies as `checkpoint:PATH`, so every tool that takes a scheduler takes a learned one too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dssoc import SimConfig, SimResult, make_scheduler, simulate
+from dssoc.errors import ConfigError
+from dssoc.schedulers.base import Scheduler
+
+CHECKPOINT_PREFIX = "checkpoint:"
+
+
+def build_sim_config(
+    workload: str | Path = "wifi-tx-rx",
+    soc: str | Path | None = None,
+    ds3_config: str | Path | None = None,
+    probabilities: list[float] | None = None,
+    scale_us: float | None = None,
+    rate_jobs_per_ms: float | None = None,
+    duration_us: float | None = None,
+    warmup_us: float | None = None,
+    max_jobs: int | None = None,
+    noise: str | None = None,
+    **extra: object,
+) -> SimConfig:
+    """A SimConfig from CLI/spec options; a DS3 .ini supplies defaults that options override."""
+    if rate_jobs_per_ms is not None and scale_us is not None:
+        raise ConfigError("give either --scale or --rate, not both", "arrivals")
+    if rate_jobs_per_ms is not None:
+        if not rate_jobs_per_ms > 0:
+            raise ConfigError(f"rate must be > 0 jobs/ms, got {rate_jobs_per_ms}", "--rate")
+        scale_us = 1000.0 / rate_jobs_per_ms
+    if ds3_config is not None:
+        from dssoc.ds3 import read_ds3_config
+
+        cfg = read_ds3_config(Path(ds3_config)).to_sim_config(
+            scale_us=scale_us, duration_us=duration_us, warmup_us=warmup_us,
+            probabilities=probabilities,
+        )
+        changes: dict[str, object] = dict(extra)
+        if max_jobs is not None:
+            changes.update(max_jobs=max_jobs, duration_us=duration_us)
+        if noise is not None:
+            from dssoc.noise import parse_noise
+
+            changes["noise"] = parse_noise(noise)
+        return cfg.replace(**changes) if changes else cfg
+    kwargs: dict[str, object] = dict(extra)
+    if warmup_us is not None:
+        kwargs["warmup_us"] = warmup_us
+    if max_jobs is not None:
+        kwargs["max_jobs"] = max_jobs
+        kwargs["duration_us"] = duration_us
+    elif duration_us is not None:
+        kwargs["duration_us"] = duration_us
+    return SimConfig.build(
+        workload, soc, scale_us=scale_us, probabilities=probabilities, noise=noise, **kwargs
+    )
+
+
+def resolve_scheduler(spec: str | Scheduler) -> Scheduler:
+    """A registered heuristic by name, or a trained policy from `checkpoint:PATH`."""
+    if isinstance(spec, str) and spec.startswith(CHECKPOINT_PREFIX):
+        from soclab.rl.policy import load_policy_scheduler
+
+        path = Path(spec[len(CHECKPOINT_PREFIX):])
+        if not path.exists():
+            raise ConfigError("checkpoint not found", str(path))
+        return load_policy_scheduler(path)
+    return make_scheduler(spec)
+
+
+def run_cell(
+    config: SimConfig, scheduler: str | Scheduler, seed: int, *, trace: bool = False,
+    validate: bool = False,
+) -> SimResult:
+    """Simulate one seed of one configuration under one scheduler."""
+    return simulate(config, resolve_scheduler(scheduler), seed, trace=trace, validate=validate)

@@ -1,0 +1,20 @@
+"""Shared test helpers: the DS3 fixtures in ../shared (optional in a user's clone)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DS3 = REPO.parent / "shared" / "ds3"
+
+
+def ds3_dir() -> Path:
+    """The DS3/gym-ds3 fixture folder; skip (or fail under CI's SOCLAB_REQUIRE_SHARED=1) if absent."""
+    if not SHARED_DS3.is_dir():
+        if os.environ.get("SOCLAB_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{SHARED_DS3} is missing but SOCLAB_REQUIRE_SHARED=1 (CI needs ../shared)")
+        pytest.skip("../shared/ds3 (DS3 fixtures) not present in this clone")
+    return SHARED_DS3

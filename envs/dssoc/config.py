@@ -27,7 +27,8 @@ class SimConfig:
     full, the next arrival waits for a job to finish (DS3). The run stops after `duration_us` or
     once `max_jobs` jobs have been injected and finished. Only jobs finishing at or after
     `warmup_us` count in the metrics. `integer_times` reproduces DS3's truncation of arrival gaps
-    and transfer times to whole microseconds.
+    and transfer times to whole microseconds; `ds3_event_order` its one-microsecond scheduling
+    delay after zero-length tasks and zero gaps (see dssoc.engine).
     """
 
     soc: SoC
@@ -40,6 +41,7 @@ class SimConfig:
     max_jobs: int | None = None
     noise: tuple[NoiseModel, ...] = field(default_factory=tuple)
     integer_times: bool = True
+    ds3_event_order: bool = True
 
     def __post_init__(self) -> None:
         if not (self.scale_us > 0 and math.isfinite(self.scale_us)):
@@ -119,6 +121,7 @@ class SimConfig:
             "max_jobs": self.max_jobs,
             "noise": noise_spec(self.noise),
             "integer_times": self.integer_times,
+            "ds3_event_order": self.ds3_event_order,
         }
 
     def fingerprint(self) -> str:

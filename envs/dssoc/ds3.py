@@ -448,6 +448,9 @@ def read_ds3_job(path: str | Path) -> Application:
             if vol < 0:
                 raise ConfigError(f"expected a volume >= 0, got {vol:g}", where)
             volume_lines.append((src, dst, vol, lineno))
+        elif n_tasks is not None and len(tok) >= 2 and tok[1].lstrip("-").isdigit():
+            raise ConfigError(f"add_new_tasks announced {n_tasks} tasks, but this line defines "
+                              f"another task {key!r}", where)
         else:
             raise ConfigError(f"expected job_name, add_new_tasks or comm_vol, got {key!r}", where)
 
@@ -496,18 +499,9 @@ def read_ds3_job(path: str | Path) -> Application:
             continue
         volumes[(src, dst)] = vol
 
-    has_succ = {p for p, _ in edges}
-    for t in ordered:
-        where = f"{path}:{t.lineno}"
-        if t.head and t.preds:
-            raise InvalidDAGError(f"task {t.name!r} is marked HEAD but has predecessors {t.preds}",
-                                  where)
-        if t.tail and t.ident in has_succ:
-            raise InvalidDAGError(f"task {t.name!r} is marked TAIL but has successors", where)
-
     name = job_name or path.stem
     try:
-        return Application(
+        app = Application(
             name=name,
             tasks=tuple(Task(t.name, tuple(t.preds)) for t in ordered),
             volumes=volumes,
@@ -518,6 +512,17 @@ def read_ds3_job(path: str | Path) -> Application:
         if e.where and message.startswith(f"{e.where}: "):
             message = message[len(e.where) + 2:]
         raise InvalidDAGError(message, str(path)) from None
+
+    has_succ = {p for p, _ in edges}
+    for t in ordered:
+        where = f"{path}:{t.lineno}"
+        if t.head and t.preds:
+            raise InvalidDAGError(f"task {t.name!r} is marked HEAD but has predecessors {t.preds}",
+                                  where)
+        if t.tail and t.ident in has_succ:
+            raise InvalidDAGError(f"task {t.name!r} is marked TAIL but has successors", where)
+
+    return app
 
 
 # --------------------------------------------------------------------------------------------

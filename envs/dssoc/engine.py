@@ -10,6 +10,13 @@ at the same instant run in creation order, as in SimPy (which DS3 uses). At each
 processes every event due, then calls the scheduler once if tasks are ready, then starts whatever
 can start. Random streams (arrivals, application choice, noise, scheduler) are spawned from one
 seed, so every scheduler sees the same jobs and noise draws for a seed (common random numbers).
+
+DS3 tick order (`SimConfig.ds3_event_order`): DS3 runs on SimPy with a scheduler "tick" every
+microsecond. An event created *during* a tick for the same or the next microsecond (a task of 0 or
+1 µs started in the tick, a job arriving with a zero gap) lands after the tick that would have
+reacted to it, so its consequences are scheduled one microsecond later. The engine reproduces this
+with deferred events (processed first at the next microsecond, keeping their own timestamps): it is
+why a single range-detection job takes 177 µs in DS3 rather than 176.
 """
 
 from __future__ import annotations
@@ -31,7 +38,24 @@ if TYPE_CHECKING:
     from dssoc.energy import PowerModel
     from dssoc.metrics import SimResult
 
-ARRIVAL, DONE, WAKE = 0, 1, 2
+ARRIVAL, DONE, WAKE, RELEASE = 0, 1, 2, 3
+DEFERRED, NORMAL = 0, 1  # heap priorities: deferred DS3 events precede others at the same time
+SAMPLING_US = 10  # DS3 splits task execution at multiples of its 10 µs sampling period
+
+
+def completes_after_tick(start: float, finish: float) -> bool:
+    """Whether DS3 (SimPy) processes this task's completion after the scheduler tick at `finish`.
+
+    A PE process started within a tick is behind that tick; each timeout of >= 2 µs puts it ahead
+    of the tick at its end, shorter ones keep it behind. DS3 splits a task at every multiple of
+    10 µs, so only the last one or two segments matter.
+    """
+    if finish - start <= 1:
+        return True
+    boundary = SAMPLING_US * math.ceil(finish / SAMPLING_US) - SAMPLING_US  # last one < finish
+    if boundary <= start or finish - boundary > 1:
+        return False
+    return boundary - start <= 1
 INF = math.inf
 
 
@@ -172,6 +196,7 @@ class Simulation:
         self.jobs_in_flight = 0
         self.jobs_injected = 0
         self._blocked_arrival = False
+        self._generator_behind = False
         self._arrivals_open = True
         self.finished = False
         self.end_time = config.duration_us if config.duration_us is not None else INF
@@ -202,9 +227,9 @@ class Simulation:
         self._push(0.0, ARRIVAL, None)
 
     # ------------------------------------------------------------------ events
-    def _push(self, t: float, kind: int, payload: object) -> None:
+    def _push(self, t: float, kind: int, payload: object, prio: int = NORMAL) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (t, self._seq, kind, payload))
+        heapq.heappush(self._heap, (t, prio, self._seq, kind, payload))
 
     def _next_gap(self) -> float:
         scale = self.config.scale_us
@@ -239,33 +264,39 @@ class Simulation:
         self._task_uid += app.n
         if self.on_arrival is not None:
             self.on_arrival(job)
-        for h in app.heads:
-            t = tasks[h]
+        heads = [tasks[h] for h in app.heads]
+        for t in heads:
             t.ready_at = now
-            self.ready.append(t)
+        if self._generator_behind:  # DS3: injected after this microsecond's scheduler tick
+            self._push(now + 1, RELEASE, heads, DEFERRED)
+        else:
+            self.ready.extend(heads)
         max_jobs = self.config.max_jobs
         if max_jobs is not None and self.jobs_injected >= max_jobs:
             self._arrivals_open = False
         else:
-            self._push(now + self._next_gap(), ARRIVAL, None)
+            gap = self._next_gap()
+            if self.config.ds3_event_order:
+                self._generator_behind = gap == 0 or (gap <= 1 and self._generator_behind)
+            self._push(now + gap, ARRIVAL, None)
 
-    def _account_cluster(self, c: int, delta: int) -> None:
-        """Integrate cluster power up to now, then change its number of busy cores."""
+    def _account_cluster(self, c: int, delta: int, at: float) -> None:
+        """Integrate cluster power up to `at`, then change its number of busy cores."""
         if self.power is not None:
             lo = max(self._cluster_since[c], self.warmup)
-            hi = min(self.now, self.end_time)
+            hi = min(at, self.end_time)
             if hi > lo:
                 self.energy_j += self.power.cluster_power_w[c][self._cluster_busy[c]] * (hi - lo) * 1e-6
-        self._cluster_since[c] = self.now
+        self._cluster_since[c] = at
         self._cluster_busy[c] += delta
 
     def _on_done(self, task: TaskRun) -> None:
-        now = self.now
+        now = task.start + task.duration  # the finish time (a deferred completion runs later)
         task.finish = now
         pe = task.pe
         self.pe_running[pe] = None
         self._dirty.add(pe)
-        self._account_cluster(int(self.pe_cluster[pe]), -1)
+        self._account_cluster(int(self.pe_cluster[pe]), -1, now)
         self.busy_us[pe] += max(0.0, min(now, self.end_time) - max(task.start, self.warmup))
         self.tasks_done += 1
         job = task.job
@@ -282,10 +313,9 @@ class Simulation:
                 self.ready.append(succ)
         job.remaining -= 1
         if job.remaining == 0:
-            self._on_job_done(job)
+            self._on_job_done(job, now)
 
-    def _on_job_done(self, job: JobRun) -> None:
-        now = self.now
+    def _on_job_done(self, job: JobRun, now: float) -> None:
         job.done_at = now
         self.jobs_in_flight -= 1
         del self.active_jobs[job.id]
@@ -386,8 +416,12 @@ class Simulation:
                 duration = m.apply(duration, z, cluster, now)
         task.duration = duration
         self.pe_running[pe] = task
-        self._account_cluster(int(self.pe_cluster[pe]), +1)
-        self._push(now + duration, DONE, task)
+        self._account_cluster(int(self.pe_cluster[pe]), +1, now)
+        finish = now + duration
+        if self.config.ds3_event_order and completes_after_tick(now, finish):
+            self._push(finish + 1, DONE, task, DEFERRED)
+        else:
+            self._push(finish, DONE, task)
 
     # -------------------------------------------------------------- stepping
     def advance(self) -> bool:
@@ -407,11 +441,13 @@ class Simulation:
                 break
             self.now = t
             while heap and heap[0][0] == t:
-                _, _, kind, payload = heapq.heappop(heap)
+                _, _, _, kind, payload = heapq.heappop(heap)
                 if kind == DONE:
                     self._on_done(payload)  # type: ignore[arg-type]
                 elif kind == ARRIVAL:
                     self._on_arrival_event()
+                elif kind == RELEASE:
+                    self.ready.extend(payload)  # type: ignore[arg-type]
                 else:
                     pe = payload  # type: ignore[assignment]
                     if self._pe_wake[pe] == t:
@@ -431,7 +467,10 @@ class Simulation:
         end = self.end_time if self.end_time != INF else self.now
         self.now = max(self.now, end) if self.end_time != INF else self.now
         for c in range(len(self._cluster_busy)):
-            self._account_cluster(c, 0)
+            self._account_cluster(c, 0, end)
+        for task in self.pe_running:  # busy time of tasks still running at the end
+            if task is not None:
+                self.busy_us[task.pe] += max(0.0, end - max(task.start, self.warmup))
         if self.power is not None:
             lo = self.warmup
             hi = end

@@ -113,6 +113,70 @@ def _json_ready(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}
 
 
+@app.command()
+@friendly_errors
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML), e.g. experiments/quickstart.yaml.")],
+    address: Annotated[str | None, typer.Option(help="Address of an existing Ray cluster (default: start Ray locally).")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, the spec's, or ./mlflow.db).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted sweep (re-running does the same: finished cells are never rerun).")] = False,
+    output_dir: Annotated[Path, typer.Option(help="Where reports and Tune state go.")] = Path("soclab-runs"),
+    num_cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray (default: all).")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Skip the report at the end.")] = False,
+) -> None:
+    """Run a spec's grid with Ray Tune, tracking every cell in MLflow, then write the report."""
+    from soclab.spec import load_spec
+    from soclab.sweep import run_sweep
+    from soclab.ui import print_sweep_summary
+
+    loaded = load_spec(spec)  # validate before starting Ray
+    summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri, output_dir=output_dir,
+                        num_cpus=num_cpus, make_report=not no_report)
+    print_sweep_summary(summary, resumed=resume)
+    if summary.failed or summary.missing:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def runs(
+    spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML).")],
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """List the tracked runs of a spec (from MLflow, via pandas)."""
+    from soclab.runs import runs_table
+    from soclab.spec import load_spec
+    from soclab.ui import print_frame
+
+    loaded = load_spec(spec)
+    df = runs_table(loaded, tracking_uri)
+    if as_csv:
+        typer.echo(df.to_csv(index=False))
+    else:
+        print_frame(df, title=f"runs of {loaded.experiment_name}")
+
+
+@app.command()
+@friendly_errors
+def report(
+    spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML).")],
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    output_dir: Annotated[Path, typer.Option(help="Where the report goes.")] = Path("soclab-runs"),
+) -> None:
+    """(Re)build the report of a spec from its tracked runs and log it to the newest sweep run."""
+    from soclab.report import finalize_and_report
+    from soclab.runs import latest_sweep_run
+    from soclab.spec import load_spec
+    from soclab.tracking import Tracker, resolve_tracking_uri
+
+    loaded = load_spec(spec)
+    tracker = Tracker(resolve_tracking_uri(tracking_uri, loaded.tracking.tracking_uri),
+                      loaded.experiment_name)
+    path = finalize_and_report(loaded, tracker, latest_sweep_run(tracker), output_dir)
+    typer.echo(f"report: {path}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

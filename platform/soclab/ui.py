@@ -40,3 +40,31 @@ def print_result(result: SimResult, validated: bool = False, gantt: Path | None 
                       "support, job accounting")
     if gantt:
         console.print(f"Gantt chart written to {gantt}")
+
+
+def print_frame(df, title: str = "") -> None:  # type: ignore[no-untyped-def]
+    """A pandas DataFrame as a rich table (floats rounded)."""
+    table = Table(title=title)
+    for c in df.columns:
+        table.add_column(str(c))
+    for row in df.itertuples(index=False):
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
+
+
+def print_sweep_summary(summary, resumed: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """What a sweep did, where the report is and how to open the MLflow UI."""
+    s = summary
+    console.print(f"[bold]{s.spec_name}[/bold]: {s.planned} cells planned, {s.skipped} already "
+                  f"finished{' (resumed)' if resumed else ''}, {s.finished} ran, {s.failed} failed"
+                  f", {s.missing} missing; {s.wall_s:.1f} s wall, {s.compute_share:.0%} of it "
+                  f"simulating/training")
+    for label, err in s.failures:
+        console.print(f"[red]failed[/red] {label}: {err}")
+    if s.report_path:
+        console.print(f"report: {s.report_path}  (open in a browser; Markdown beside it)")
+    if s.tracking_uri.startswith("sqlite"):
+        console.print(f"MLflow UI: mlflow ui --backend-store-uri {s.tracking_uri}   "
+                      f"(experiment '{s.experiment_name}')")
+    else:
+        console.print(f"MLflow UI: {s.tracking_uri}  (experiment '{s.experiment_name}')")

@@ -38,9 +38,8 @@ def plan_peft(
     oct_table: np.ndarray | None = None,
 ) -> JobPlan:
     """PEFT plan of one job (into `book`, else onto idle PEs)."""
-    table = oct_table
-    if table is None:
-        table = optimistic_cost_table(app, app.exec_pe, pe_bandwidth)
+    table = (optimistic_cost_table(app, app.exec_pe, pe_bandwidth) if oct_table is None
+             else oct_table)
 
     def choose(task: int, start: np.ndarray, finish: np.ndarray) -> int:
         return int(np.argmin(finish + table[task]))

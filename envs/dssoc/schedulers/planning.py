@@ -117,7 +117,10 @@ def plan_job(
     finish = [0.0] * n
     order: list[int] = []
     left = [len(p) for p in app.preds]
-    heap = [(-float(priority[i]), i) for i in range(n) if left[i] == 0]
+    # Priorities rounded to 9 decimals so that float noise in equal ranks (80 vs
+    # 80.00000000000001) does not override the lowest-index tie-break.
+    key = [-round(float(p), 9) for p in priority]
+    heap = [(key[i], i) for i in range(n) if left[i] == 0]
     heapq.heapify(heap)
     n_pes = exec_pe.shape[1]
     while heap:
@@ -139,7 +142,7 @@ def plan_job(
         for s in app.succs[t]:
             left[s] -= 1
             if left[s] == 0:
-                heapq.heappush(heap, (-float(priority[s]), s))
+                heapq.heappush(heap, (key[s], s))
     if len(order) != n:
         raise SchedulerError(f"planned {len(order)} of {n} tasks: the graph has a cycle")
     return JobPlan(tuple(pe), tuple(start), tuple(finish), tuple(order))

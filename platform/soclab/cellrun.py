@@ -1,0 +1,158 @@
+"""Running one cell (an agent at one noise level and rate, over the seed set) and tracking it.
+
+Used inside Tune trials and directly by tests. A cell is skipped when a FINISHED run with its hash
+exists, so re-running or resuming a sweep never duplicates a finished cell; a failing cell is
+retried, then recorded as FAILED with its error, without stopping the others.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dssoc import SimResult
+from soclab.cells import Cell
+from soclab.runner import resolve_scheduler, run_cell
+from soclab.tracking import CELL_KIND, Tracker
+
+RESULTS_ARTIFACT = "results.parquet"
+SUMMARY_METRICS = ("avg_latency_us", "p95_latency_us", "p99_latency_us", "throughput_jobs_per_ms",
+                   "injection_rate_jobs_per_ms", "energy_j", "edp", "mean_slowdown",
+                   "completed_jobs", "wall_time_s")
+
+
+@dataclass
+class CellOutcome:
+    """What happened to one cell in this invocation."""
+
+    hash: str
+    label: str
+    status: str  # "finished" | "skipped" | "failed"
+    attempts: int = 0
+    error: str = ""
+    compute_s: float = 0.0
+    run_id: str = ""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
+    """One row per seed: the cell's coordinates plus every scalar metric."""
+    rows = []
+    for r in results:
+        row = {"cell_hash": cell.hash, "agent": cell.agent.name, "noise": cell.noise,
+               "rate_jobs_per_ms": cell.rate_jobs_per_ms, "seed": r.seed}
+        row.update(r.metrics())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_metrics(df: pd.DataFrame) -> dict[str, float]:
+    """Mean and bootstrap 95% CI over seeds of the headline metrics."""
+    from soclab.stats import mean_ci
+
+    out: dict[str, float] = {}
+    for m in SUMMARY_METRICS:
+        est = mean_ci(df[m].to_numpy(dtype=float))
+        out[f"{m}_mean"] = est.value
+        out[f"{m}_ci_low"] = est.low
+        out[f"{m}_ci_high"] = est.high
+    return out
+
+
+def evaluate_cell(cell: Cell, scheduler_spec: Any = None, gantt_dir: Path | None = None,
+                  gantt_window_us: float = 2000.0) -> tuple[pd.DataFrame, Path | None]:
+    """Simulate the cell's scheduler on every seed; optionally a Gantt chart of the first seed."""
+    config = cell.sim_config()
+    spec = scheduler_spec if scheduler_spec is not None else cell.agent.scheduler_spec
+    results = []
+    gantt = None
+    for i, seed in enumerate(cell.seeds):
+        sched = resolve_scheduler(spec) if isinstance(spec, str) else spec
+        want_gantt = gantt_dir is not None and i == 0
+        result = run_cell(config, sched, seed, trace=want_gantt)
+        if want_gantt and result.has_trace:
+            lo = config.warmup_us
+            gantt = Path(result.gantt(str(gantt_dir / "gantt.png"), lo, lo + gantt_window_us))
+        results.append(result)
+    return seed_rows(cell, results), gantt
+
+
+def execute_cell(
+    cell: Cell,
+    tracker: Tracker,
+    parent_run_id: str | None,
+    *,
+    retries: int = 1,
+    gantt: bool = True,
+    gantt_window_us: float = 2000.0,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> CellOutcome:
+    """Run and log one cell unless already finished; retry failures, then record them."""
+    done = tracker.finished_cell(cell.hash)
+    if done is not None:
+        return CellOutcome(cell.hash, cell.label, "skipped", run_id=done.info.run_id)
+    tracker.discard_unfinished(cell.hash)
+    error = ""
+    for attempt in range(1, retries + 2):
+        t0 = time.perf_counter()
+        try:
+            with tempfile.TemporaryDirectory(prefix="soclab-cell-") as tmp:
+                tmpdir = Path(tmp)
+                extra_metrics: dict[str, list[float]] = {}
+                scheduler: Any = None
+                artifacts: list[tuple[Path, str | None]] = []
+                if cell.agent.kind == "rl":
+                    from soclab.rl.train import train_agent
+
+                    trained = train_agent(cell, tmpdir / "checkpoint", on_progress=on_progress)
+                    scheduler = trained.scheduler
+                    extra_metrics = trained.curves
+                    artifacts.append((trained.checkpoint_dir, "checkpoint"))
+                df, gantt_png = evaluate_cell(cell, scheduler, tmpdir if gantt else None,
+                                              gantt_window_us)
+                compute_s = time.perf_counter() - t0
+                df.to_parquet(tmpdir / RESULTS_ARTIFACT, index=False)
+                (tmpdir / "config.json").write_text(json.dumps(
+                    {"cell": cell.key, "sim_config": cell.sim_config().summary()}, indent=1,
+                    default=str))
+                artifacts += [(tmpdir / RESULTS_ARTIFACT, None), (tmpdir / "config.json", None)]
+                if gantt_png is not None:
+                    artifacts.append((gantt_png, None))
+                run_id = tracker.start_run(
+                    cell.label, {"soclab.kind": CELL_KIND, "soclab.cell_hash": cell.hash,
+                                 "soclab.spec": cell.spec_name, "soclab.agent": cell.agent.name},
+                    parent_run_id)
+                try:
+                    metrics = summary_metrics(df) | {"compute_s": compute_s, "attempts": attempt}
+                    tracker.log(run_id, params=cell.params(), metrics=metrics)
+                    for name, values in extra_metrics.items():
+                        tracker.log_metric_series(run_id, name, values)
+                    for path, dest in artifacts:
+                        tracker.log_artifact(run_id, path, dest)
+                except BaseException:
+                    tracker.end_run(run_id, "FAILED")
+                    raise
+                tracker.end_run(run_id, "FINISHED")
+                return CellOutcome(cell.hash, cell.label, "finished", attempt, "", compute_s,
+                                   run_id, df.to_dict("records"))
+        except Exception as e:  # a broken cell must not stop the sweep
+            error = f"{type(e).__name__}: {e}"
+            last_tb = traceback.format_exc()
+    run_id = tracker.start_run(cell.label, {"soclab.kind": CELL_KIND, "soclab.cell_hash": cell.hash,
+                                            "soclab.spec": cell.spec_name,
+                                            "soclab.agent": cell.agent.name,
+                                            "soclab.error": error[:5000]}, parent_run_id)
+    tracker.log(run_id, params=cell.params(), metrics={"attempts": retries + 1})
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "error.txt").write_text(last_tb)
+        tracker.log_artifact(run_id, Path(tmp) / "error.txt")
+    tracker.end_run(run_id, "FAILED")
+    return CellOutcome(cell.hash, cell.label, "failed", retries + 1, error, 0.0, run_id)

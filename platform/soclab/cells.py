@@ -1,0 +1,143 @@
+"""Planning a sweep: the grid of cells (agent × noise × rate, over the seed set), their content
+hashes, and their grouping into Tune trials.
+
+A cell's hash covers its full configuration (agent, hyperparameters, axes values, seeds, the
+simulation settings and the SoC/DAG contents), so resuming can tell finished cells apart and a
+changed spec never reuses stale results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from dssoc import SimConfig
+from soclab.spec import AgentSpec, ExperimentSpec
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One agent at one (noise, rate), evaluated on the seed set."""
+
+    spec_name: str
+    agent: AgentSpec
+    noise: str
+    rate_jobs_per_ms: float
+    seeds: tuple[int, ...]
+    simulation: dict[str, Any]
+    budget: dict[str, Any]
+
+    def sim_config(self) -> SimConfig:
+        s = self.simulation
+        return SimConfig.build(
+            s["workload"], s["soc"], rate_jobs_per_ms=self.rate_jobs_per_ms,
+            probabilities=s["probabilities"], noise=self.noise, duration_us=s["duration_us"],
+            warmup_us=s["warmup_us"], max_jobs_in_flight=s["max_jobs_in_flight"],
+        )
+
+    @cached_property
+    def key(self) -> dict[str, Any]:
+        """Everything that determines the cell's results."""
+        return {
+            "agent": self.agent.model_dump(mode="json"),
+            "noise": self.noise,
+            "rate_jobs_per_ms": self.rate_jobs_per_ms,
+            "seeds": list(self.seeds),
+            "simulation": self.simulation,
+            "system_fingerprint": self.sim_config().fingerprint(),
+            "budget": self.budget if self.agent.kind == "rl" else None,
+        }
+
+    @cached_property
+    def hash(self) -> str:
+        blob = json.dumps(self.key, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        return f"{self.agent.name} | noise={self.noise} | rate={self.rate_jobs_per_ms:g}/ms"
+
+    def params(self) -> dict[str, Any]:
+        """Flat MLflow params of the cell."""
+        p: dict[str, Any] = {
+            "agent": self.agent.name,
+            "agent_kind": self.agent.kind,
+            "scheduler": self.agent.scheduler_spec if self.agent.kind == "heuristic" else "",
+            "algorithm": self.agent.algorithm or "",
+            "noise": self.noise,
+            "rate_jobs_per_ms": self.rate_jobs_per_ms,
+            "seeds": ",".join(map(str, self.seeds)),
+            "n_seeds": len(self.seeds),
+            "workload": self.simulation["workload"],
+            "soc": self.sim_config().soc.name,
+            "duration_us": self.simulation["duration_us"],
+            "warmup_us": self.simulation["warmup_us"],
+            "cell_hash": self.hash,
+        }
+        for k, v in self.agent.hyperparameters.items():
+            p[f"hp.{k}"] = v
+        return p
+
+    def to_payload(self) -> dict[str, Any]:
+        """A JSON-able form that crosses process boundaries (Tune trial configs)."""
+        return {
+            "spec_name": self.spec_name, "agent": self.agent.model_dump(mode="json"),
+            "noise": self.noise, "rate_jobs_per_ms": self.rate_jobs_per_ms,
+            "seeds": list(self.seeds), "simulation": self.simulation, "budget": self.budget,
+        }
+
+    @classmethod
+    def from_payload(cls, d: dict[str, Any]) -> Cell:
+        return cls(d["spec_name"], AgentSpec.model_validate(d["agent"]), d["noise"],
+                   float(d["rate_jobs_per_ms"]), tuple(d["seeds"]), d["simulation"], d["budget"])
+
+
+def plan_cells(spec: ExperimentSpec) -> list[Cell]:
+    """All cells of the spec's grid, baselines included, in a stable order."""
+    sim = spec.simulation.model_dump(mode="json")
+    budget = spec.budget.model_dump(mode="json")
+    seeds = tuple(spec.axes.seed_list)
+    return [
+        Cell(spec.name, agent, noise, float(rate), seeds, sim, budget)
+        for agent in spec.all_agents()
+        for noise in spec.axes.noise
+        for rate in spec.axes.rates_jobs_per_ms
+    ]
+
+
+def estimated_cost(cell: Cell) -> float:
+    """Relative cost of a heuristic cell: simulated jobs × seeds (for balancing groups)."""
+    return cell.rate_jobs_per_ms * cell.simulation["duration_us"] / 1000 * len(cell.seeds)
+
+
+def group_cells(cells: list[Cell], groups: int) -> list[list[Cell]]:
+    """Split heuristic cells into `groups` groups of similar estimated cost (longest first),
+    so Tune's fixed per-trial overhead is paid a few times rather than once per cell."""
+    groups = max(1, min(groups, len(cells)))
+    bins: list[list[Cell]] = [[] for _ in range(groups)]
+    load = [0.0] * groups
+    for cell in sorted(cells, key=estimated_cost, reverse=True):
+        i = load.index(min(load))
+        bins[i].append(cell)
+        load[i] += estimated_cost(cell)
+    return [b for b in bins if b]
+
+
+def plan_units(spec: ExperimentSpec, cells: list[Cell]) -> list[dict[str, Any]]:
+    """Trial units: groups of heuristic cells, and one unit per RL cell."""
+    heuristic = [c for c in cells if c.agent.kind == "heuristic"]
+    rl = [c for c in cells if c.agent.kind == "rl"]
+    per_trial = spec.tune.cells_per_trial
+    if per_trial == "auto":
+        n_groups = 2 * spec.tune.max_concurrent_trials
+    else:
+        n_groups = -(-len(heuristic) // per_trial)
+    units: list[dict[str, Any]] = [
+        {"kind": "heuristic", "cells": [c.to_payload() for c in g]}
+        for g in group_cells(heuristic, n_groups)
+    ]
+    units += [{"kind": "rl", "cells": [c.to_payload()]} for c in rl]
+    return units

@@ -1,0 +1,229 @@
+"""Reports: "which scheduler is better, where, and how sure are we".
+
+From the per-seed results of every finished cell: per-agent tables (mean, IQM, bootstrap 95% CIs),
+improvement over each baseline on the same seeds with its CI and the probability of improvement,
+latency-vs-load curves with CI bands and the saturation point marked, and robustness curves
+(latency vs noise level). Written as self-contained HTML plus Markdown and PNGs, and logged to
+the sweep's parent MLflow run. The per-cell ratios to baselines are also logged to the cells' runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from soclab import stats
+from soclab.cells import plan_cells
+from soclab.spec import ExperimentSpec
+from soclab.tracking import Tracker
+
+METRIC = "avg_latency_us"
+GROUP = ["agent", "noise", "rate_jobs_per_ms"]
+
+
+def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker) -> None:
+    """Log each cell's ratio to every baseline (same noise, rate and seeds) into its run."""
+    for b in spec.baselines:
+        table = stats.summarize(df, METRIC, GROUP, baseline=b)
+        runs = df.groupby(GROUP)["run_id"].first()
+        for row in table.itertuples(index=False):
+            key = (row.agent, row.noise, row.rate_jobs_per_ms)
+            if key not in runs.index or np.isnan(getattr(row, f"ratio_to_{b}")):
+                continue
+            tracker.log(runs.loc[key], metrics={
+                f"ratio_to_{b}": getattr(row, f"ratio_to_{b}"),
+                f"ratio_to_{b}_ci_low": row.ratio_low,
+                f"ratio_to_{b}_ci_high": row.ratio_high,
+                f"improvement_pct_vs_{b}": row.improvement_pct,
+                f"prob_improvement_vs_{b}": row.prob_improvement,
+            })
+
+
+def _noise_order(spec: ExperimentSpec) -> list[str]:
+    return list(spec.axes.noise)
+
+
+def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+    """Latency vs injection rate per agent with 95% CI bands, one panel per noise level;
+    the saturation point (latency doubles vs the lowest rate) is marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    noises = _noise_order(spec)
+    fig, axes = plt.subplots(1, len(noises), figsize=(5.5 * len(noises), 4), squeeze=False)
+    table = stats.summarize(df, METRIC, GROUP)
+    for ax, noise in zip(axes[0], noises, strict=True):
+        sub = table[table.noise == noise]
+        for agent, g in sub.groupby("agent", sort=True):
+            g = g.sort_values("rate_jobs_per_ms")
+            (line,) = ax.plot(g.rate_jobs_per_ms, g["mean"], marker="o", label=agent)
+            ax.fill_between(g.rate_jobs_per_ms, g.mean_low, g.mean_high, alpha=0.2,
+                            color=line.get_color())
+            sat = stats.saturation_point(g.rate_jobs_per_ms.to_numpy(), g["mean"].to_numpy())
+            if sat is not None:
+                ax.axvline(sat, color=line.get_color(), linestyle=":", alpha=0.8)
+        ax.set_title(f"noise: {noise}")
+        ax.set_xlabel("injection rate (jobs/ms)")
+        ax.set_ylabel("average job latency (µs)")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{spec.name}: latency vs load (dotted: saturation, latency x2)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+    """Latency vs noise level per agent with 95% CIs, one panel per injection rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    noises = _noise_order(spec)
+    rates = sorted(df.rate_jobs_per_ms.unique())
+    fig, axes = plt.subplots(1, len(rates), figsize=(5.5 * len(rates), 4), squeeze=False)
+    table = stats.summarize(df, METRIC, GROUP)
+    x = np.arange(len(noises))
+    for ax, rate in zip(axes[0], rates, strict=True):
+        sub = table[table.rate_jobs_per_ms == rate]
+        for agent, g in sub.groupby("agent", sort=True):
+            g = g.set_index("noise").reindex(noises)
+            yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
+            ax.errorbar(x, g["mean"], yerr=yerr, marker="o", capsize=3, label=agent)
+        ax.set_xticks(x, noises, rotation=20)
+        ax.set_title(f"rate {rate:g} jobs/ms")
+        ax.set_xlabel("noise")
+        ax.set_ylabel("average job latency (µs)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{spec.name}: robustness to noise")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
+    if np.isnan(value):
+        return "–"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
+    """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline."""
+    parts = []
+    table = stats.summarize(df, METRIC, GROUP)
+    rows = ["| agent | noise | rate (jobs/ms) | n | mean latency µs [95% CI] | IQM [95% CI] |",
+            "|---|---|---|---|---|---|"]
+    for r in table.itertuples(index=False):
+        rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | {r.n} | "
+                    f"{_fmt_ci(r.mean, r.mean_low, r.mean_high)} | "
+                    f"{_fmt_ci(r.iqm, r.iqm_low, r.iqm_high)} |")
+    parts.append("## Average job latency per agent\n\n" + "\n".join(rows))
+    for b in spec.baselines:
+        cmp = stats.summarize(df, METRIC, GROUP, baseline=b)
+        cmp = cmp[cmp.agent != b]
+        rows = [f"| agent | noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
+                f"P(better than {b}) |", "|---|---|---|---|---|---|"]
+        for r in cmp.itertuples(index=False):
+            rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | "
+                        f"{_fmt_ci(getattr(r, f'ratio_to_{b}'), r.ratio_low, r.ratio_high, 3)} | "
+                        f"{_fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high)} | "
+                        f"{r.prob_improvement:.2f} |")
+        parts.append(f"## Compared with {b} (same seeds; ratio < 1 and improvement > 0 mean "
+                     f"lower latency than {b})\n\n" + "\n".join(rows))
+    other = ["| agent | noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
+             "|---|---|---|---|---|---|---|"]
+    agg = df.groupby(GROUP, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",
+                                        "mean_slowdown"]].mean()
+    for (agent, noise, rate), r in agg.iterrows():
+        other.append(f"| {agent} | {noise} | {rate:g} | {r.p95_latency_us:.1f} | "
+                     f"{r.throughput_jobs_per_ms:.3f} | {r.energy_j:.4g} | {r.mean_slowdown:.2f} |")
+    parts.append("## Other metrics (means over seeds)\n\n" + "\n".join(other))
+    return "\n\n".join(parts)
+
+
+def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> Path:
+    """Write report.md, report.html (PNGs embedded) and the PNGs into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = ", ".join(map(str, spec.axes.seed_list))
+    head = (f"# soclab report: {spec.name}\n\n{spec.description}\n\n"
+            f"Workload `{spec.simulation.workload}`, {spec.simulation.duration_us:g} µs per run "
+            f"after a {spec.simulation.warmup_us:g} µs warm-up; seeds {seeds}. Confidence "
+            "intervals are percentile bootstrap 95% intervals over seeds; IQM is the interquartile "
+            "mean; comparisons are paired on seeds (common random numbers).\n")
+    if df.empty:
+        md = head + "\nNo finished cells yet.\n"
+        plots: list[Path] = []
+    else:
+        plots = [plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"),
+                 plot_robustness(df, spec, out_dir / "robustness.png")]
+        md = head + "\n" + tables_markdown(df, spec) + "\n\n" + "\n".join(
+            f"![{p.stem}]({p.name})" for p in plots) + "\n"
+    (out_dir / "report.md").write_text(md)
+    df.to_parquet(out_dir / "results.parquet", index=False) if not df.empty else None
+    (out_dir / "report.html").write_text(_markdown_to_html(md, plots, spec.name))
+    return out_dir / "report.html"
+
+
+def _markdown_to_html(md: str, plots: list[Path], title: str) -> str:
+    """A minimal renderer for our own Markdown (headings, paragraphs, tables, images)."""
+    body: list[str] = []
+    in_table = False
+    for line in md.splitlines():
+        if line.startswith("|"):
+            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-"):
+                continue
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
+            else:
+                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if line.startswith("!["):
+            name = line[line.index("(") + 1:-1]
+            png = next((p for p in plots if p.name == name), None)
+            if png is not None:
+                data = base64.b64encode(png.read_bytes()).decode()
+                body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    if in_table:
+        body.append("</table>")
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+             "padding:3px 8px;font-size:13px}img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def finalize_and_report(spec: ExperimentSpec, tracker: Tracker, parent_run_id: str | None,
+                        output_dir: str | Path) -> Path:
+    """Ratios into the cell runs, then the report on disk and in the parent run."""
+    from soclab.sweep import results_frame
+
+    df = results_frame(spec, tracker, plan_cells(spec))
+    if not df.empty:
+        log_baseline_ratios(df, spec, tracker)
+    out = write_report(df, spec, Path(output_dir).resolve() / spec.name / "report")
+    if parent_run_id:
+        for f in sorted(out.parent.iterdir()):
+            tracker.log_artifact(parent_run_id, f, "report")
+    return out

@@ -1,0 +1,243 @@
+"""`soclab sweep`: a spec's grid run by Ray Tune, every cell tracked in MLflow.
+
+MLflow is the ledger: cells whose hash has a FINISHED run are done, so re-running a spec (or
+`--resume`) only runs cells that failed or never ran. Heuristic cells are grouped into a few
+trials so Tune's per-trial overhead stays small; RL cells get a trial each, with their own
+resources, in the same Tuner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from soclab.cells import Cell, plan_cells, plan_units
+from soclab.spec import ExperimentSpec, load_spec
+from soclab.tracking import SWEEP_KIND, Tracker, provenance, require_shared_store, resolve_tracking_uri
+
+DEFAULT_OUTPUT = "soclab-runs"
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep invocation did, for the CLI and tests."""
+
+    spec_name: str
+    tracking_uri: str
+    experiment_name: str
+    parent_run_id: str
+    planned: int
+    skipped: int
+    finished: int
+    failed: int
+    missing: int
+    wall_s: float
+    compute_s: float
+    slots: int
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    report_path: Path | None = None
+
+    @property
+    def compute_share(self) -> float:
+        """Share of the sweep's wall time x parallel slots spent simulating or training."""
+        return self.compute_s / (self.wall_s * self.slots) if self.wall_s > 0 else 0.0
+
+
+def _context(spec: ExperimentSpec, uri: str, parent_run_id: str) -> dict[str, Any]:
+    return {"tracking_uri": uri, "experiment": spec.experiment_name, "parent_run_id": parent_run_id,
+            "retries": spec.tune.retries, "gantt": spec.report.gantt,
+            "gantt_window_us": spec.report.gantt_window_us}
+
+
+def run_unit(config: dict[str, Any]) -> None:
+    """Tune trainable: run the unit's cells one by one, reporting after each."""
+    from ray import tune
+
+    from soclab.cellrun import execute_cell
+
+    ctx = config["ctx"]
+    tracker = Tracker(ctx["tracking_uri"], ctx["experiment"])
+    done = failed = 0
+    compute = 0.0
+    outcomes = []
+    for payload in config["unit"]["cells"]:
+        cell = Cell.from_payload(payload)
+
+        def progress(metrics: dict[str, Any], cell: Cell = cell) -> None:
+            tune.report({**metrics, "cells_done": done, "cells_failed": failed,
+                         "compute_s": compute, "cell": cell.label})
+
+        out = execute_cell(cell, tracker, ctx["parent_run_id"], retries=ctx["retries"],
+                           gantt=ctx["gantt"], gantt_window_us=ctx["gantt_window_us"],
+                           on_progress=progress)
+        done += out.status in ("finished", "skipped")
+        failed += out.status == "failed"
+        compute += out.compute_s
+        outcomes.append({"hash": out.hash, "label": out.label, "status": out.status,
+                         "error": out.error, "compute_s": out.compute_s})
+        tune.report({"cells_done": done, "cells_failed": failed, "compute_s": compute,
+                     "outcomes": json.dumps(outcomes), "cell": out.label})
+
+
+def _resources(config: dict[str, Any]) -> dict[str, float]:
+    unit = config["unit"]
+    return {"cpu": float(unit.get("cpus", 1))}
+
+
+def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Connect to `address` or start a quiet local Ray; returns True if this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    return True
+
+
+def run_sweep(
+    spec_path: str | Path | ExperimentSpec,
+    *,
+    address: str | None = None,
+    tracking_uri: str | None = None,
+    output_dir: str | Path = DEFAULT_OUTPUT,
+    num_cpus: int | None = None,
+    show_progress: bool = True,
+    make_report: bool = True,
+) -> SweepSummary:
+    """Run (or resume) every unfinished cell of the spec, then finalize ratios and the report."""
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    spec = spec_path if isinstance(spec_path, ExperimentSpec) else load_spec(spec_path)
+    uri = resolve_tracking_uri(tracking_uri, spec.tracking.tracking_uri)
+    require_shared_store(uri, address)
+    tracker = Tracker(uri, spec.experiment_name)
+    cells = plan_cells(spec)
+    finished_before = set(tracker.cell_runs())
+    todo = [c for c in cells if c.hash not in finished_before]
+    parent = tracker.start_run(f"sweep {spec.name}", {"soclab.kind": SWEEP_KIND,
+                                                       "soclab.spec": spec.name, **provenance()})
+    tracker.log(parent, params={"spec": spec.name, "cells": len(cells), "cells_todo": len(todo),
+                                "agents": ",".join(a.name for a in spec.all_agents()),
+                                "noise": ",".join(spec.axes.noise),
+                                "rates_jobs_per_ms": ",".join(map(str, spec.axes.rates_jobs_per_ms)),
+                                "seeds": ",".join(map(str, spec.axes.seed_list)),
+                                "workload": spec.simulation.workload})
+    spec_file = Path(output_dir).resolve() / spec.name / "spec.json"
+    spec_file.parent.mkdir(parents=True, exist_ok=True)
+    spec_file.write_text(spec.model_dump_json(indent=1))
+    tracker.log_artifact(parent, spec_file)
+
+    t0 = time.perf_counter()
+    status = "FINISHED"
+    compute_s = 0.0
+    slots = 1
+    try:
+        if todo:
+            compute_s, slots = _run_tuner(spec, todo, uri, parent, address, num_cpus, output_dir,
+                                          show_progress)
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        wall = time.perf_counter() - t0
+        runs = tracker.cell_runs(status=None)
+        states = {c.hash: (runs[c.hash].info.status if c.hash in runs else "MISSING") for c in cells}
+        n_fin = sum(states[c.hash] == "FINISHED" for c in todo)
+        n_fail = sum(states[c.hash] == "FAILED" for c in todo)
+        failures = [(c.label, runs[c.hash].data.tags.get("soclab.error", ""))
+                    for c in todo if states[c.hash] == "FAILED"]
+        summary = SweepSummary(spec.name, uri, spec.experiment_name, parent, len(cells),
+                               len(cells) - len(todo), n_fin, n_fail, len(todo) - n_fin - n_fail,
+                               wall, compute_s, slots, failures)
+        tracker.log(parent, metrics={"cells_finished": n_fin, "cells_failed": n_fail,
+                                     "cells_skipped": summary.skipped, "wall_s": wall,
+                                     "compute_share": summary.compute_share})
+        if status != "FINISHED" or summary.missing:
+            tracker.end_run(parent, "KILLED" if status == "KILLED" else "FAILED")
+    if make_report:
+        from soclab.report import finalize_and_report
+
+        summary.report_path = finalize_and_report(spec, tracker, parent, output_dir)
+    if not summary.missing:
+        tracker.end_run(parent, "FINISHED")
+    return summary
+
+
+def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, address: str | None,
+               num_cpus: int | None, output_dir: str | Path, show_progress: bool) -> tuple[float, int]:
+    """Run the units of `todo` in one Tuner; returns (total compute seconds, parallel slots)."""
+    from ray import tune
+
+    from soclab.progress import SweepProgress
+
+    started = init_ray(address, num_cpus)
+    try:
+        units = plan_units(spec, todo)
+        for u in units:
+            u["cpus"] = spec.tune.cpus_per_rl_trial if u["kind"] == "rl" else 1
+        trainable = tune.with_resources(run_unit, _resources)
+        storage = (Path(output_dir).resolve() / spec.name / "tune").as_posix()
+        progress = SweepProgress(len(todo), enabled=show_progress)
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"unit": tune.grid_search(units), "ctx": _context(spec, uri, parent)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=spec.tune.max_concurrent_trials,
+                                        reuse_actors=False),
+            run_config=tune.RunConfig(
+                name=f"sweep-{int(time.time())}",
+                storage_path=storage,
+                failure_config=tune.FailureConfig(max_failures=spec.tune.retries),
+                verbose=0,
+                callbacks=[progress],
+            ),
+        )
+        with progress:
+            grid = tuner.fit()
+        compute = 0.0
+        for result in grid:
+            metrics = result.metrics or {}
+            compute += float(metrics.get("compute_s", 0.0))
+        import ray
+
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        return compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus))
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def results_frame(spec: ExperimentSpec, tracker: Tracker, cells: list[Cell] | None = None,
+                  cache_dir: str | Path | None = None) -> pd.DataFrame:
+    """Per-seed results of every finished planned cell, from the runs' parquet artifacts."""
+    import tempfile
+
+    from soclab.cellrun import RESULTS_ARTIFACT
+
+    cells = cells if cells is not None else plan_cells(spec)
+    runs = tracker.cell_runs()
+    frames = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in cells:
+            run = runs.get(c.hash)
+            if run is None:
+                continue
+            path = tracker.download(run.info.run_id, RESULTS_ARTIFACT, Path(tmp) / c.hash)
+            df = pd.read_parquet(path)
+            df["run_id"] = run.info.run_id
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

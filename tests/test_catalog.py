@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from dssoc.catalog import (
     application_from_dict,
     application_to_dict,

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import pytest
 from conftest import SHARED_DS3, ds3_dir
+
 from dssoc.catalog import application_to_dict, load_application, load_soc, soc_to_dict
 from dssoc.config import SimConfig
 from dssoc.ds3 import Ds3Config, read_ds3_config, read_ds3_job, read_ds3_soc

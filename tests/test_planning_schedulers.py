@@ -12,9 +12,10 @@ import itertools
 import math
 import re
 
-import dssoc
 import numpy as np
 import pytest
+
+import dssoc
 from dssoc import Application, Cluster, SchedulerError, SimConfig, SoC, Task, Workload
 from dssoc.engine import CompiledApp
 from dssoc.noise import parse_noise

@@ -32,6 +32,7 @@ import numpy as np
 
 from dssoc.config import SimConfig
 from dssoc.errors import SchedulerError
+from dssoc.model import transfer_time
 from dssoc.noise import ArrivalBurst
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class Simulation:
         self.n_pes = soc.n_pes
         self.pe_cluster = soc.pe_cluster
         self.pe_bandwidth = soc.pe_bandwidth
-        self._inv_bw = 1.0 / self.pe_bandwidth
+        self._transfer_rows: dict[tuple[float, int], np.ndarray] = {}
         self.apps = [CompiledApp(i, a, soc) for i, a in enumerate(config.workload.applications)]
         self._cum_probs = np.cumsum(config.workload.probabilities)
         self._cum_probs[-1] = 1.0
@@ -355,15 +356,10 @@ class Simulation:
         if preds:
             vols = app.volumes[task.index]
             tasks = job.tasks
-            inv_bw = self._inv_bw
-            integer = self.config.integer_times
             data_at = -INF
             for p, vol in zip(preds, vols, strict=True):
                 pt = tasks[p]
-                tr = vol * inv_bw[pt.pe, pe]
-                if integer:
-                    tr = float(int(vol / self.pe_bandwidth[pt.pe, pe]))
-                t = pt.finish + tr
+                t = pt.finish + float(self.transfer_times(vol, pt.pe)[pe])
                 if t > data_at:
                     data_at = t
         else:
@@ -501,10 +497,13 @@ class Simulation:
         return task.job.app.exec_pe[task.index]
 
     def transfer_times(self, volume: float, src_pe: int) -> np.ndarray:
-        tr = volume * self._inv_bw[src_pe]
-        if self.config.integer_times:
-            tr = np.floor(volume / self.pe_bandwidth[src_pe])
-        return tr
+        key = (volume, src_pe)
+        row = self._transfer_rows.get(key)
+        if row is None:
+            row = np.asarray(transfer_time(volume, self.pe_bandwidth[src_pe], self.config.integer_times))
+            row.setflags(write=False)
+            self._transfer_rows[key] = row
+        return row
 
     def data_ready_times(self, task: TaskRun) -> np.ndarray:
         cached = task.dr_cache

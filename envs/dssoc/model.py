@@ -16,6 +16,12 @@ import numpy as np
 from dssoc.errors import ConfigError, InvalidDAGError, UnsupportedTaskError
 
 
+def transfer_time(volume: float, bandwidth: float | np.ndarray, integer: bool) -> float | np.ndarray:
+    """Time to move `volume` over `bandwidth`; truncated to whole µs when `integer` (DS3's int())."""
+    t = volume / bandwidth
+    return np.floor(t) if integer else t
+
+
 @dataclass(frozen=True)
 class PowerSpec:
     """DS3 power description of one cluster: operating points and measured power profiles.

@@ -15,6 +15,7 @@ import pandas as pd
 from dssoc.config import SimConfig
 from dssoc.errors import DssocError
 from dssoc.metrics import SimResult
+from dssoc.model import transfer_time
 
 EPS = 1e-6
 
@@ -63,9 +64,7 @@ def check_precedence(trace: pd.DataFrame, config: SimConfig) -> list[Violation]:
                 out.append(Violation("precedence", f"job {r.job} task {r.task_name!r} ran but its "
                                                    f"predecessor #{p} never finished"))
                 continue
-            transfer = app.volume(p, r.task) / bw[pr.pe, r.pe]
-            if config.integer_times:
-                transfer = float(int(transfer))
+            transfer = float(transfer_time(app.volume(p, r.task), bw[pr.pe, r.pe], config.integer_times))
             if r.start + EPS < pr.finish + transfer:
                 out.append(Violation("precedence", f"job {r.job} task {r.task_name!r} started at "
                                                    f"{r.start} before its input from #{p} arrived "

@@ -131,10 +131,8 @@ def plan_units(spec: ExperimentSpec, cells: list[Cell]) -> list[dict[str, Any]]:
     heuristic = [c for c in cells if c.agent.kind == "heuristic"]
     rl = [c for c in cells if c.agent.kind == "rl"]
     per_trial = spec.tune.cells_per_trial
-    if per_trial == "auto":
-        n_groups = 2 * spec.tune.max_concurrent_trials
-    else:
-        n_groups = -(-len(heuristic) // per_trial)
+    auto = per_trial == "auto"
+    n_groups = 2 * spec.tune.max_concurrent_trials if auto else -(-len(heuristic) // per_trial)
     units: list[dict[str, Any]] = [
         {"kind": "heuristic", "cells": [c.to_payload() for c in g]}
         for g in group_cells(heuristic, n_groups)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,13 @@ def friendly_errors(fn: F) -> F:
             raise fail(str(e)) from None
         except FileNotFoundError as e:
             raise fail(f"{e.filename}: file not found") from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            if os.environ.get("SOCLAB_DEBUG"):
+                raise
+            raise fail(f"internal error: {type(e).__name__}: {e} (set SOCLAB_DEBUG=1 for the "
+                       "traceback)", code=1) from None
 
     return wrapper  # type: ignore[return-value]
 

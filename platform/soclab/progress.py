@@ -35,6 +35,17 @@ class SweepProgress(Callback):
         )
         self._task = self._progress.add_task("sweep", total=total_cells, status="")
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Tune pickles its callbacks with the experiment state; the live display stays here."""
+        state = dict(self.__dict__)
+        state["_progress"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._progress = Progress(disable=True)
+        self._task = self._progress.add_task("sweep", total=self.total, status="")
+
     def __enter__(self) -> SweepProgress:
         self._progress.start()
         return self

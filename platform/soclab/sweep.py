@@ -63,26 +63,23 @@ def run_unit(config: dict[str, Any]) -> None:
 
     ctx = config["ctx"]
     tracker = Tracker(ctx["tracking_uri"], ctx["experiment"])
-    done = failed = 0
-    compute = 0.0
+    tally = {"cells_done": 0, "cells_failed": 0, "compute_s": 0.0}
     outcomes = []
     for payload in config["unit"]["cells"]:
         cell = Cell.from_payload(payload)
 
         def progress(metrics: dict[str, Any], cell: Cell = cell) -> None:
-            tune.report({**metrics, "cells_done": done, "cells_failed": failed,
-                         "compute_s": compute, "cell": cell.label})
+            tune.report({**metrics, **tally, "cell": cell.label})
 
         out = execute_cell(cell, tracker, ctx["parent_run_id"], retries=ctx["retries"],
                            gantt=ctx["gantt"], gantt_window_us=ctx["gantt_window_us"],
                            on_progress=progress)
-        done += out.status in ("finished", "skipped")
-        failed += out.status == "failed"
-        compute += out.compute_s
+        tally["cells_done"] += out.status in ("finished", "skipped")
+        tally["cells_failed"] += out.status == "failed"
+        tally["compute_s"] += out.compute_s
         outcomes.append({"hash": out.hash, "label": out.label, "status": out.status,
                          "error": out.error, "compute_s": out.compute_s})
-        tune.report({"cells_done": done, "cells_failed": failed, "compute_s": compute,
-                     "outcomes": json.dumps(outcomes), "cell": out.label})
+        tune.report({**tally, "outcomes": json.dumps(outcomes), "cell": out.label})
 
 
 def _resources(config: dict[str, Any]) -> dict[str, float]:

@@ -8,6 +8,7 @@ working directory, never a relative URI: inside a Tune trial the cwd is a throwa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -166,10 +167,8 @@ def provenance() -> dict[str, str]:
     tags = {"host": socket.gethostname(), "platform": platform.platform(),
             "python": platform.python_version(), "cpus": str(os.cpu_count())}
     for pkg in ("soclab", "ray", "mlflow", "gymnasium", "torch", "numpy"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             tags[f"version.{pkg}"] = version(pkg)
-        except PackageNotFoundError:
-            pass
     try:
         repo = Path(__file__).resolve().parents[2]
         commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dssoc import SimResult
 from rich.console import Console
 from rich.table import Table
+
+from dssoc import SimResult
 
 console = Console()
 

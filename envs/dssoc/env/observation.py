@@ -74,18 +74,11 @@ def default_max_tasks(config: SimConfig) -> int:
     return min(config.max_jobs_in_flight * n_max, DEFAULT_MAX_TASKS_CAP)
 
 
-def _best_time_rank(app: CompiledApp, best: np.ndarray) -> np.ndarray:
+def _best_time_rank(app: CompiledApp, order: tuple[int, ...], best: np.ndarray) -> np.ndarray:
     """Upward rank on best-case times, without communication: best(i) + max over children."""
     rank = np.zeros(app.n)
-    done = [False] * app.n
-    for _ in range(app.n):  # relax until stable; DAGs here are small
-        changed = False
-        for i in range(app.n - 1, -1, -1):
-            r = best[i] + max((rank[s] for s in app.succs[i]), default=0.0)
-            if not done[i] or r != rank[i]:
-                rank[i], done[i], changed = r, True, True
-        if not changed:
-            break
+    for i in reversed(order):
+        rank[i] = best[i] + max((rank[s] for s in app.succs[i]), default=0.0)
     return rank
 
 
@@ -138,13 +131,13 @@ class ObservationBuilder:
         self._n_static = 2 * n_c + 3
         self._app_static, self._app_children, self._app_parents = [], [], []
         self._app_exec, self._app_succs = [], []
-        for a in apps:
+        for a, model in zip(apps, config.workload.applications, strict=True):
             ex = a.exec_pe[:, first_pe]
             ok = np.isfinite(ex)
             best = a.exec_pe.min(axis=1)
             out_deg = np.array([len(s) for s in a.succs], dtype=float)
             static = np.column_stack([np.where(ok, ex, 0.0) / scale, ok, best / scale,
-                                      _best_time_rank(a, best) / scale,
+                                      _best_time_rank(a, model.topological_order, best) / scale,
                                       out_deg / self.max_children])
             children = np.full((a.n, self.max_children), -1, dtype=np.int64)
             for i, s in enumerate(a.succs):

@@ -109,6 +109,7 @@ def _load_builtins() -> None:
 
 def earliest_finish(task: TaskRun, system: SystemView, pe_available: np.ndarray) -> np.ndarray:
     """DS3's EFT estimate on every PE: exec + max(data ready - now, available - now, 0) + now."""
-    now = system.now
-    wait = np.maximum(system.data_ready_times(task), pe_available) - now
-    return system.exec_times(task) + np.maximum(wait, 0.0) + now
+    start = np.maximum(system.data_ready_times(task), pe_available)
+    np.maximum(start, system.now, out=start)
+    start += system.exec_times(task)
+    return start

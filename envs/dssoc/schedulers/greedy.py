@@ -77,18 +77,31 @@ class EarliestTaskFirst(_AvailabilityTracking):
     (first task and first PE win ties, as in DS3)."""
 
     def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
-        remaining = list(ready)
+        if len(ready) == 1:  # the common case: no matrix needed
+            task = ready[0]
+            finish = earliest_finish(task, system, self.available)
+            pe = int(np.argmin(finish))
+            self._commit(pe, finish[pe])
+            return [(task, pe)]
+        # finish[i, p] = exec + max(data ready, now, available); after each pick only the chosen
+        # PE's column changes. Row-major argmin = DS3's ties: first task, then first PE.
+        execs = np.array([system.exec_times(t) for t in ready])
+        starts = np.array([system.data_ready_times(t) for t in ready])
+        np.maximum(starts, system.now, out=starts)
+        finish = execs + np.maximum(starts, self.available)
+        n_pes = finish.shape[1]
+        taken = np.zeros(len(ready), dtype=bool)
         out = []
-        while remaining:
-            best_task, best_pe, best_finish = 0, 0, np.inf
-            for k, task in enumerate(remaining):
-                finish = earliest_finish(task, system, self.available)
-                pe = int(np.argmin(finish))
-                if finish[pe] < best_finish:
-                    best_task, best_pe, best_finish = k, pe, finish[pe]
-            task = remaining.pop(best_task)
-            self._commit(best_pe, best_finish)
-            out.append((task, best_pe))
+        for _ in range(len(ready)):
+            i, pe = divmod(int(np.argmin(finish)), n_pes)
+            best = float(finish[i, pe])
+            self._commit(pe, best)
+            out.append((ready[i], pe))
+            taken[i] = True
+            finish[i] = np.inf
+            column = execs[:, pe] + np.maximum(starts[:, pe], best)
+            column[taken] = np.inf
+            finish[:, pe] = column
         return out
 
 

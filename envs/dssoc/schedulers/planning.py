@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from dssoc.errors import SchedulerError
+from dssoc.model import transfer_time
 from dssoc.schedulers.base import Assignment, Scheduler, SystemView
 from dssoc.schedulers.ranks import Dag
 
@@ -36,8 +37,7 @@ def bandwidth_transfer(pe_bandwidth: np.ndarray, integer_times: bool = True) -> 
     """Transfer times from a PE bandwidth matrix, truncated to whole µs like DS3 if asked."""
 
     def transfer(volume: float, src_pe: int) -> np.ndarray:
-        t = volume / pe_bandwidth[src_pe]
-        return np.floor(t) if integer_times else t
+        return np.asarray(transfer_time(volume, pe_bandwidth[src_pe], integer_times))
 
     return transfer
 

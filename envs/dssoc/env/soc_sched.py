@@ -1,0 +1,204 @@
+"""`SoCSchedEnv`: learn to order (and optionally place) ready tasks on a heterogeneous SoC."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dssoc.config import SimConfig
+from dssoc.engine import JobRun, Simulation
+from dssoc.env.observation import ObservationBuilder
+from dssoc.env.rewards import RewardTracker
+from dssoc.errors import ConfigError
+
+SIM_KEYS = ("workload", "soc", "rate_jobs_per_ms", "scale_us", "noise", "duration_us", "max_jobs",
+            "warmup_us", "max_jobs_in_flight", "fixed_rate", "integer_times", "probabilities")
+ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", "time_scale_us")
+
+
+def split_env_config(config: Mapping[str, Any] | None) -> tuple[SimConfig, dict[str, Any]]:
+    """Turn a flat dict (e.g. RLlib's `env_config`) into a `SimConfig` and the env options.
+
+    Simulation keys: workload, soc, rate_jobs_per_ms or scale_us, noise (spec string),
+    duration_us and/or max_jobs (giving only max_jobs means no duration limit), warmup_us,
+    max_jobs_in_flight, fixed_rate, integer_times, probabilities. Env keys: see `ENV_KEYS`.
+    """
+    raw = dict(config or {})
+    unknown = sorted(set(raw) - set(SIM_KEYS) - set(ENV_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown}; valid: {', '.join(SIM_KEYS + ENV_KEYS)}",
+                          "env_config")
+    env_opts = {k: raw.pop(k) for k in ENV_KEYS if k in raw}
+    if "max_jobs" in raw and "duration_us" not in raw:
+        raw["duration_us"] = None
+    workload = raw.pop("workload", "wifi-tx-rx")
+    return SimConfig.build(workload, **raw), env_opts
+
+
+class SoCSchedEnv(gym.Env):
+    """Schedule the ready tasks of DAG jobs streaming onto a heterogeneous SoC (DS3 semantics).
+
+    A step is one scheduling decision. Decision points are the instants at which ready tasks
+    await a PE (`Simulation.advance()` returns True); several ready tasks at one instant are
+    decided one step at a time without advancing time.
+
+    ## Action Space
+    `Discrete(n_actions)`, masked by `obs["action_mask"]`:
+
+    - `action_mode="task"` (DeepSoCS): `n_actions = max_tasks`; the action is the slot of the
+      ready task to schedule next; it goes to the PE with the earliest finish time (DS3's EFT with
+      its per-PE availability estimate, `dssoc.schedulers.greedy.EarliestFinishTime`).
+    - `action_mode="task_pe"`: `n_actions = max_tasks * n_pes`; action = slot * n_pes + pe, valid
+      for ready slots and PEs that can run the task.
+
+    An action outside the mask is replaced by the first valid one and counted in
+    `info["invalid_actions"]`. Every observation has at least one valid action: when no task is
+    ready (the terminal observation) action 0 is marked valid as a dummy.
+
+    ## Observation Space
+    `Dict(action_mask=Box(0, 1, (n_actions,)), observations=Dict(...))`, all float32, with
+    `observations`: `tasks` (max_tasks, F) per-slot task features (see
+    `ObservationBuilder.task_features`), `children` (max_tasks, max_children) child slot indices
+    (-1 = none; or `adjacency` (max_tasks, max_tasks) 0/1 parent->child with `graph="adjacency"`),
+    `task_mask` (max_tasks,), `job_index` (max_tasks,) rank of the slot's job by age (0 = oldest),
+    `pes` (n_pes, 5 + n_clusters) and `global` (6,). Times are divided by `time_scale_us`
+    (default: the mean critical path of a job on the fastest PEs). Slots hold the unfinished tasks
+    of the jobs in the system ordered by (job id, task index); on overflow the ready tasks and the
+    oldest jobs' tasks are kept (`info["overflow_tasks"]` counts the dropped ones).
+
+    ## Rewards
+    `reward="time_in_system"` (default, Decima/DeepSoCS): minus the job-time spent in the system
+    since the previous step, / time_scale; the return is -(total job time in system) / time_scale.
+    `"latency"`: minus the latencies of the jobs completed since the previous step / time_scale.
+    `"throughput"`: the number of jobs completed since the previous step. All jobs count,
+    warm-up included (see `dssoc.env.rewards`).
+
+    ## Episode End
+    `terminated` when the simulation ends (`duration_us` reached, or all `max_jobs` done);
+    `truncated` only after `max_steps` steps if given. The final `info` holds the engine's metrics
+    (`SimResult.metrics()`: avg_latency_us, throughput_jobs_per_ms, completed_jobs, energy_j,
+    mean_slowdown, ...) plus the episode totals `episode_time_in_system_us`,
+    `episode_latency_us`, `episode_completed_jobs`.
+
+    ## Arguments
+    `config`: a `SimConfig`, or a flat dict (see `split_env_config`) that may also carry the env
+    options; keyword options override it. `action_mode` ("task" | "task_pe"), `reward`,
+    `max_tasks` (default: max_jobs_in_flight x largest application, capped at 256), `graph`
+    ("children" | "adjacency"), `time_scale_us`, `max_steps`, `seed` (used by the first
+    `reset()` when it gets no seed). `reset(seed=s)` seeds `self.np_random`, from which the
+    simulation seed is drawn: the same seed gives the same episode.
+
+    ## Version History
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": []}  # noqa: RUF012  (gymnasium convention)
+
+    def __init__(
+        self,
+        config: SimConfig | Mapping[str, Any] | None = None,
+        *,
+        action_mode: str | None = None,
+        reward: str | None = None,
+        max_tasks: int | None = None,
+        graph: str | None = None,
+        time_scale_us: float | None = None,
+        max_steps: int | None = None,
+        seed: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if isinstance(config, SimConfig):
+            sim_config, opts = config, {}
+        else:
+            sim_config, opts = split_env_config(config)
+        given = {"action_mode": action_mode, "reward": reward, "max_tasks": max_tasks,
+                 "graph": graph, "time_scale_us": time_scale_us, "max_steps": max_steps,
+                 "seed": seed}
+        opts.update({k: v for k, v in given.items() if v is not None})
+        self.config = sim_config
+        self.builder = ObservationBuilder(
+            sim_config,
+            action_mode=opts.get("action_mode", "task"),
+            max_tasks=opts.get("max_tasks"),
+            graph=opts.get("graph", "children"),
+            time_scale_us=opts.get("time_scale_us"),
+        )
+        self.rewards = RewardTracker(opts.get("reward", "time_in_system"), self.builder.time_scale)
+        self.max_steps = opts.get("max_steps")
+        if self.max_steps is not None and int(self.max_steps) < 1:
+            raise ConfigError(f"must be >= 1, got {self.max_steps}", "max_steps")
+        self._default_seed = opts.get("seed")
+        self.observation_space = self.builder.observation_space
+        self.action_space = self.builder.action_space
+        self.render_mode = render_mode
+        self.sim: Simulation | None = None
+        self._steps = 0
+        self._over = True
+
+    @property
+    def time_scale(self) -> float:
+        return self.builder.time_scale
+
+    def _on_arrival(self, job: JobRun) -> None:
+        self.builder.on_arrival(job)
+        self.rewards.on_arrival(job)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if seed is None and self._np_random is None and self._default_seed is not None:
+            seed = int(self._default_seed)
+        super().reset(seed=seed)
+        sim_seed = int(self.np_random.integers(2**31 - 1))
+        self.sim = Simulation(self.config, sim_seed, on_arrival=self._on_arrival)
+        self.builder.reset(self.sim)
+        self.rewards.reset()
+        self._steps = 0
+        running = self.sim.advance()
+        self.builder.sync()
+        self.rewards.update(self.sim.now)  # no job exists before the first arrival: 0
+        self._over = not running
+        return self.builder.observe(), self._info(invalid=False)
+
+    def step(
+        self, action: int | np.integer
+    ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        sim = self.sim
+        if sim is None or self._over:
+            raise RuntimeError("the episode is over: call reset()")
+        task, pe, valid = self.builder.act(action)
+        sim.assign(task, pe)
+        self._steps += 1
+        reward = 0.0
+        terminated = False
+        if not sim.ready:  # the instant is fully decided: run to the next decision point
+            terminated = not sim.advance()
+            self.builder.sync()
+            reward = self.rewards.update(sim.now)
+        obs = self.builder.observe()
+        truncated = (not terminated and self.max_steps is not None
+                     and self._steps >= int(self.max_steps))
+        self._over = terminated or truncated
+        info = self._info(invalid=not valid)
+        if self._over:
+            info.update(self.episode_metrics())
+        return obs, float(reward), terminated, truncated, info
+
+    def _info(self, invalid: bool) -> dict[str, Any]:
+        b = self.builder
+        return {"time_us": float(self.sim.now) if self.sim else 0.0,
+                "overflow_tasks": b.overflow_tasks, "overflow_steps": b.overflow_steps,
+                "invalid_action": invalid, "invalid_actions": b.invalid_actions}
+
+    def episode_metrics(self) -> dict[str, Any]:
+        """The engine's metrics for the run so far plus the exact episode reward totals."""
+        assert self.sim is not None
+        out: dict[str, Any] = dict(self.sim.result("policy").metrics())
+        out["episode_time_in_system_us"] = self.rewards.time_in_system_us
+        out["episode_latency_us"] = self.rewards.latency_us
+        out["episode_completed_jobs"] = self.rewards.completed
+        out["episode_steps"] = self._steps
+        return out

@@ -18,3 +18,18 @@ def ds3_dir() -> Path:
             pytest.fail(f"{SHARED_DS3} is missing but SOCLAB_REQUIRE_SHARED=1 (CI needs ../shared)")
         pytest.skip("../shared/ds3 (DS3 fixtures) not present in this clone")
     return SHARED_DS3
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One small Ray session shared by every Ray test (num_cpus=2, no dashboard)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 object_store_memory=150 * 2**20)
+    yield ray
+    ray.shutdown()

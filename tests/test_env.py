@@ -9,12 +9,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dssoc
 from dssoc import Application, Cluster, SimConfig, SoC, Task, Workload
 from dssoc.engine import Simulation
 from dssoc.env import ENV_ID, ObservationBuilder, PolicyScheduler, SoCSchedEnv
 from dssoc.errors import ConfigError
+from dssoc.noise import parse_noise
 from dssoc.schedulers.base import earliest_finish
 from dssoc.validate import check_schedule
 
@@ -94,6 +97,10 @@ def test_gym_make_and_spaces() -> None:
     assert obs in env.observation_space
     assert all(a.dtype == np.float32 for a in [obs["action_mask"], *o.values()])
     env.close()
+    flat = gym.make(ENV_ID, **WIFI, action_mode="task_pe", max_tasks=64)  # RLlib's call
+    assert flat.unwrapped.config.duration_us == 3000 and flat.action_space == env.action_space
+    with pytest.raises(ConfigError, match="SimConfig"):
+        SoCSchedEnv(inner.config, max_jobs=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check_env(gym.make(ENV_ID, config=chain_config(max_jobs=3, duration_us=None)).unwrapped)
@@ -362,3 +369,23 @@ def test_policy_scheduler_sees_the_env_observations() -> None:
     assert len(seen) == len(traj) - 1
     for got, (want, _, _) in zip(seen, traj, strict=False):
         assert same_obs(got, want)
+
+
+@settings(max_examples=15, deadline=None)
+@given(mode=st.sampled_from(MODES), max_tasks=st.integers(1, 8), seed=st.integers(0, 2**16),
+       scale=st.sampled_from([1.0, 4.0, 30.0]))
+def test_random_policy_scheduler_is_valid_even_with_overflow(
+    mode: str, max_tasks: int, seed: int, scale: float
+) -> None:
+    cfg = fork_config(max_jobs=8, scale_us=scale, max_jobs_in_flight=3,
+                      noise=parse_noise("gaussian:0.3"))
+    rng = np.random.default_rng(seed)
+
+    def policy(obs: dict[str, Any]) -> int:
+        assert obs["action_mask"].sum() >= 1
+        return int(rng.choice(np.flatnonzero(obs["action_mask"])))
+
+    sched = PolicyScheduler(policy, action_mode=mode, max_tasks=max_tasks)
+    result = dssoc.simulate(cfg, scheduler=sched, seed=seed, trace=True)
+    assert check_schedule(result, cfg) == []
+    assert result.completed_jobs == 8 and sched.invalid_actions == 0

@@ -6,6 +6,7 @@ policies as `checkpoint:PATH`, so every tool that takes a scheduler takes a lear
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from dssoc import SimConfig, SimResult, make_scheduler, simulate
@@ -64,7 +65,8 @@ def build_sim_config(
 
 
 def resolve_scheduler(spec: str | Scheduler) -> Scheduler:
-    """A registered heuristic by name, or a trained policy from `checkpoint:PATH`."""
+    """A registered heuristic by name, a trained policy from `checkpoint:PATH`, or a user's
+    Scheduler class as `package.module:ClassName`."""
     if isinstance(spec, str) and spec.startswith(CHECKPOINT_PREFIX):
         from soclab.rl.policy import load_policy_scheduler
 
@@ -72,6 +74,15 @@ def resolve_scheduler(spec: str | Scheduler) -> Scheduler:
         if not path.exists():
             raise ConfigError("checkpoint not found", str(path))
         return load_policy_scheduler(path)
+    if isinstance(spec, str) and ":" in spec:
+        module_name, _, class_name = spec.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as e:
+            raise ConfigError(f"cannot import scheduler class: {e}", spec) from None
+        if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
+            raise ConfigError("not a dssoc Scheduler subclass", spec)
+        return cls()
     return make_scheduler(spec)
 
 

@@ -82,6 +82,13 @@ def run_unit(config: dict[str, Any]) -> None:
         tune.report({**tally, "outcomes": json.dumps(outcomes), "cell": out.label})
 
 
+def _trial_name(trial: Any) -> str:
+    """Short trial names (the default would spell out the whole unit config)."""
+    unit = trial.config["unit"]
+    first = unit["cells"][0]["agent"]["name"]
+    return f"{unit['kind']}-{first}-{len(unit['cells'])}cells-{trial.trial_id}"
+
+
 def _resources(config: dict[str, Any]) -> dict[str, float]:
     unit = config["unit"]
     return {"cpu": float(unit.get("cpus", 1))}
@@ -112,8 +119,6 @@ def run_sweep(
     make_report: bool = True,
 ) -> SweepSummary:
     """Run (or resume) every unfinished cell of the spec, then finalize ratios and the report."""
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     spec = spec_path if isinstance(spec_path, ExperimentSpec) else load_spec(spec_path)
     uri = resolve_tracking_uri(tracking_uri, spec.tracking.tracking_uri)
     require_shared_store(uri, address)
@@ -192,7 +197,8 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
             trainable,
             param_space={"unit": tune.grid_search(units), "ctx": _context(spec, uri, parent)},
             tune_config=tune.TuneConfig(max_concurrent_trials=spec.tune.max_concurrent_trials,
-                                        reuse_actors=False),
+                                        reuse_actors=False, trial_name_creator=_trial_name,
+                                        trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"sweep-{int(time.time())}",
                 storage_path=storage,

@@ -36,6 +36,8 @@ HIGH = float(np.finfo(np.float32).max)  # finite "unbounded" limit (gymnasium wa
 
 # row status; FREE = unused row or finished task
 FREE, OUTSTANDING, READY, QUEUED, RUNNING = 0, 1, 2, 3, 4
+# status -> the flag columns (ready, queued, running, outstanding)
+_FLAGS = np.array([[0, 0, 0, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], float)
 
 PE_FEATURES = ("busy", "time_to_free", "queued_work", "queue_length", "eft_available")
 GLOBAL_FEATURES = ("elapsed_fraction", "completed_fraction", "jobs_in_system", "ready_tasks",
@@ -46,7 +48,7 @@ def task_feature_names(cluster_names: list[str] | tuple[str, ...]) -> list[str]:
     """Column names of `observations["tasks"]` for an SoC with these clusters."""
     return ([f"exec_{c}" for c in cluster_names] + [f"supported_{c}" for c in cluster_names]
             + ["best_time", "critical_path", "children", "ready", "queued", "running",
-               "outstanding", "waiting", "job_age", "parents_left", "eft", "remaining",
+               "outstanding", "waiting", "job_age", "remaining", "eft", "parents_left",
                "job_progress"])
 
 
@@ -88,6 +90,26 @@ class ObservationBuilder:
 
     Call order per episode: `reset(sim)`; the simulation's arrival hook calls `on_arrival(job)`;
     after each `sim.advance()` call `sync()`; then `observe()` / `act(action)` once per ready task.
+
+    Observation (all float32; M = max_tasks, P = PEs, C = clusters, times / `time_scale`):
+
+    - `action_mask` (M,) or (M*P,): ready slots (x PEs able to run them); never all zero.
+    - `observations/tasks` (M, 2C+13), see `task_features`: expected time on each cluster
+      (0 if unsupported), supported flags, best time, critical path to the job's end on best
+      times (own time included), children count / max, status flags (ready, queued = bound
+      and waiting, running, outstanding = waiting for parents), waiting time since ready (ready
+      or queued), job age, remaining expected time (running: to expected finish; queued: its
+      duration), EFT estimate for ready tasks (earliest finish over PEs - now), parents left
+      / max parents, fraction of the job's tasks finished.
+    - `children` (M, max_children): slot indices of each slot's children, -1 padding (or
+      `adjacency` (M, M) with 1 at [parent, child]).
+    - `task_mask` (M,): 1 for occupied slots. `job_index` (M,): rank of the slot's job by id
+      among the jobs in the system (0 = oldest); 0 on empty slots.
+    - `pes` (P, 5+C): busy, time to expected free, queued work, queue length / largest app,
+      EFT availability estimate - now, cluster one-hot.
+    - `global` (6,): elapsed fraction of duration_us, completed fraction of max_jobs (0 if
+      unset), jobs in system / max_jobs_in_flight, ready tasks / M, unfinished tasks / M,
+      overflow flag.
     """
 
     def __init__(
@@ -186,19 +208,19 @@ class ObservationBuilder:
         rows = self.n_lanes * self.n_max
         self._sentinel = rows  # padding target of child indices; always FREE
         n_p = self.n_pes
-        self._static = np.zeros((rows + 1, self._n_static))
         self._status = np.zeros(rows + 1, dtype=np.int8)
-        self._ready_at = np.zeros(rows + 1)
-        self._parents_left = np.zeros(rows + 1)
+        # per-row floats: static features, then ready time, job arrival, parents left (count),
+        # expected finish (running) and expected duration (bound)
+        n_s = self._n_static
+        self._RA, self._AR, self._PL, self._EF, self._EX = range(n_s, n_s + 5)
+        self._data = np.zeros((rows + 1, n_s + 5))
         self._exec = np.full((rows + 1, n_p), np.inf)
         self._dr = np.zeros((rows + 1, n_p))
         self._children = np.full((rows + 1, self.max_children), rows, dtype=np.int64)
-        self._expected = np.zeros(rows + 1)
-        self._start = np.zeros(rows + 1)
         self._lane_of_row = np.minimum(np.arange(rows + 1) // self.n_max, self.n_lanes - 1)
         self._lane_job: list[JobRun | None] = [None] * self.n_lanes
-        self._lane_arrival = np.zeros(self.n_lanes)
-        self._lane_progress = np.zeros(self.n_lanes)  # finished tasks / job size
+        self._lane_done = np.zeros(self.n_lanes)  # finished tasks per lane
+        self._lane_size = np.ones(self.n_lanes)
         self._lane_rank = np.zeros(self.n_lanes)
         self._free_lanes = list(range(self.n_lanes - 1, -1, -1))  # pop() gives the lowest
         self._job_lane: dict[int, int] = {}
@@ -228,14 +250,17 @@ class ObservationBuilder:
         rows = slice(base, base + n)
         self._status[base:base + self.n_max] = FREE
         self._status[rows] = OUTSTANDING
-        self._static[rows] = self._app_static[a]
-        self._parents_left[rows] = self._app_parents[a]
+        data = self._data
+        data[rows] = 0.0
+        data[rows, :self._n_static] = self._app_static[a]
+        data[rows, self._AR] = job.arrival
+        data[rows, self._PL] = self._app_parents[a]
         self._exec[rows] = self._app_exec[a]
         ch = self._app_children[a]
         self._children[rows] = np.where(ch >= 0, ch + base, self._sentinel)
         self._lane_job[lane] = job
-        self._lane_arrival[lane] = job.arrival
-        self._lane_progress[lane] = 0.0
+        self._lane_done[lane] = 0.0
+        self._lane_size[lane] = n
         self._job_lane[job.id] = lane
         self._order_dirty = True
 
@@ -274,7 +299,7 @@ class ObservationBuilder:
                     if lane is not None:
                         row = lane * n_max + task.index
                         status[row] = RUNNING
-                        self._start[row] = task.start
+                        self._data[row, self._EF] = task.start + task.expected
                     self._running.append(task)
                 else:
                     still.append(task)
@@ -291,7 +316,7 @@ class ObservationBuilder:
             row = job_lane[task.job.id] * n_max + task.index
             if status[row] == OUTSTANDING:
                 status[row] = READY
-                self._ready_at[row] = task.ready_at
+                self._data[row, self._RA] = task.ready_at
                 self._dr[row] = sim.data_ready_times(task)
 
     def _on_finished(self, task: TaskRun) -> None:
@@ -301,10 +326,10 @@ class ObservationBuilder:
             return
         base = lane * self.n_max
         self._status[base + task.index] = FREE
-        self._lane_progress[lane] += 1.0 / job.app.n
-        pl = self._parents_left
+        self._lane_done[lane] += 1.0
+        data, col = self._data, self._PL
         for s in self._app_succs[job.app.index][task.index]:
-            pl[base + s] -= 1
+            data[base + s, col] -= 1.0
         if job.remaining == 0:
             self._free_lane(lane)
 
@@ -342,55 +367,52 @@ class ObservationBuilder:
             keep = np.sort(np.concatenate([ready_pos, other_pos]))
             idx, st = idx[keep], st[keep]
         k = idx.size
-        ready = st == READY
-        queued = st == QUEUED
-        running = st == RUNNING
+        rd = self._data.take(idx, axis=0)
+        flags = _FLAGS.take(st, axis=0)
+        ready_pos = (st == READY).nonzero()[0]
+        lanes = self._lane_of_row.take(idx)
 
         n_s = self._n_static
         tasks = np.zeros((m, len(self.task_features)), dtype=np.float32)
-        tasks[:k, :n_s] = self._static[idx]
-        tasks[:k, n_s] = ready
-        tasks[:k, n_s + 1] = queued
-        tasks[:k, n_s + 2] = running
-        tasks[:k, n_s + 3] = st == OUTSTANDING
-        waiting = ready | queued
-        tasks[:k, n_s + 4] = np.where(waiting, now - self._ready_at[idx], 0.0) / scale
-        lanes = self._lane_of_row[idx]
-        tasks[:k, n_s + 5] = (now - self._lane_arrival[lanes]) / scale
-        tasks[:k, n_s + 6] = self._parents_left[idx] * self._inv_max_parents
+        tasks[:k, :n_s] = rd[:, :n_s]
+        tasks[:k, n_s:n_s + 4] = flags
+        times = np.empty((k, 4))  # waiting, job age, remaining, eft (then / scale)
+        times[:, 0] = (flags[:, 0] + flags[:, 1]) * (now - rd[:, self._RA])
+        times[:, 1] = now - rd[:, self._AR]
+        times[:, 2] = (flags[:, 2] * np.maximum(rd[:, self._EF] - now, 0.0)
+                       + flags[:, 1] * rd[:, self._EX])
+        times[:, 3] = 0.0
         avail = self._eft.available
-        ready_pos = np.flatnonzero(ready)
+        rr = idx.take(ready_pos)
         if ready_pos.size:
-            rr = idx[ready_pos]
-            wait = np.maximum(np.maximum(self._dr[rr], avail) - now, 0.0)
-            tasks[ready_pos, n_s + 7] = (self._exec[rr] + wait).min(axis=1) / scale
-        remaining = np.where(running, np.maximum(self._start[idx] + self._expected[idx] - now, 0.0),
-                             np.where(queued, self._expected[idx], 0.0))
-        tasks[:k, n_s + 8] = remaining / scale
-        tasks[:k, n_s + 9] = self._lane_progress[lanes]
+            wait = np.maximum(np.maximum(self._dr.take(rr, axis=0), avail) - now, 0.0)
+            times[ready_pos, 3] = (self._exec.take(rr, axis=0) + wait).min(axis=1)
+        tasks[:k, n_s + 4:n_s + 8] = times * (1.0 / scale)
+        tasks[:k, n_s + 8] = rd[:, self._PL] * self._inv_max_parents
+        tasks[:k, n_s + 9] = (self._lane_done / self._lane_size).take(lanes)
 
         slot_of_row = np.full(self._sentinel + 1, -1.0, dtype=np.float32)
         slot_of_row[idx] = np.arange(k)
         if self.graph == "children":
             graph = np.full((m, self.max_children), -1.0, dtype=np.float32)
-            graph[:k] = slot_of_row[self._children[idx]]
+            graph[:k] = slot_of_row.take(self._children.take(idx, axis=0))
         else:
             graph = np.zeros((m, m), dtype=np.float32)
-            child_slots = slot_of_row[self._children[idx]]
+            child_slots = slot_of_row.take(self._children.take(idx, axis=0))
             parent, col = np.nonzero(child_slots >= 0)
             graph[parent, child_slots[parent, col].astype(np.int64)] = 1.0
 
         task_mask = np.zeros(m, dtype=np.float32)
         task_mask[:k] = 1.0
         job_index = np.zeros(m, dtype=np.float32)
-        job_index[:k] = self._lane_rank[lanes]
+        job_index[:k] = self._lane_rank.take(lanes)
 
         if self.action_mode == "task":
             mask = np.zeros(m, dtype=bool)
-            mask[:k] = ready
+            mask[ready_pos] = True
         else:
             mask2 = np.zeros((m, self.n_pes), dtype=bool)
-            mask2[ready_pos] = np.isfinite(self._exec[idx[ready_pos]])
+            mask2[ready_pos] = np.isfinite(self._exec.take(rr, axis=0))
             mask = mask2.reshape(-1)
         self._has_choice = bool(ready_pos.size)
         self._slot_rows = idx
@@ -466,7 +488,7 @@ class ObservationBuilder:
             self._eft._commit(pe, float(finish[pe]))
         expected = float(self._exec[row, pe])
         self._status[row] = QUEUED
-        self._expected[row] = expected
+        self._data[row, self._EX] = expected
         self._qwork[pe] += expected
         self._qlen[pe] += 1
         self._queued.append(task)

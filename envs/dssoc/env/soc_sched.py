@@ -85,7 +85,8 @@ class SoCSchedEnv(gym.Env):
 
     ## Arguments
     `config`: a `SimConfig`, or a flat dict (see `split_env_config`) that may also carry the env
-    options; keyword options override it. `action_mode` ("task" | "task_pe"), `reward`,
+    options; keyword options override it, and simulation keys may also come as keywords (so
+    RLlib's `gym.make(id, **env_config)` works). `action_mode` ("task" | "task_pe"), `reward`,
     `max_tasks` (default: max_jobs_in_flight x largest application, capped at 256), `graph`
     ("children" | "adjacency"), `time_scale_us`, `max_steps`, `seed` (used by the first
     `reset()` when it gets no seed). `reset(seed=s)` seeds `self.np_random`, from which the
@@ -109,11 +110,15 @@ class SoCSchedEnv(gym.Env):
         max_steps: int | None = None,
         seed: int | None = None,
         render_mode: str | None = None,
+        **sim_options: Any,
     ) -> None:
         if isinstance(config, SimConfig):
+            if sim_options:
+                raise ConfigError(f"simulation options {sorted(sim_options)} given with a "
+                                  "SimConfig: put them in the SimConfig", "SoCSchedEnv")
             sim_config, opts = config, {}
         else:
-            sim_config, opts = split_env_config(config)
+            sim_config, opts = split_env_config({**(config or {}), **sim_options})
         given = {"action_mode": action_mode, "reward": reward, "max_tasks": max_tasks,
                  "graph": graph, "time_scale_us": time_scale_us, "max_steps": max_steps,
                  "seed": seed}

@@ -1,0 +1,87 @@
+"""Experiment specs: the shipped ones validate; bad ones are refused with file, key path, reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from soclab.cells import plan_cells, plan_units
+from soclab.spec import SpecError, load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+SPECS = sorted((REPO / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_shipped_specs_validate_and_plan(path: Path) -> None:
+    spec = load_spec(path)
+    cells = plan_cells(spec)
+    assert cells, "a spec plans at least one cell"
+    assert len({c.hash for c in cells}) == len(cells), "cell hashes are unique"
+    assert {b for b in spec.baselines} <= {c.agent.name for c in cells}
+
+
+def test_quickstart_is_small_and_heuristic_only() -> None:
+    spec = load_spec(REPO / "experiments" / "quickstart.yaml")
+    assert all(a.kind == "heuristic" for a in spec.all_agents())
+    assert len(plan_cells(spec)) <= 40
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "spec.yaml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("agents: [{name: ETF}]\nbogus: 1\n", "bogus"),
+        ("agents: [{name: ETF, colour: red}]\n", "agents[0].colour"),
+        ("agents: [{name: NOPE}]\n", "unknown scheduler 'NOPE'"),
+        ("agents: [{name: ETF}]\naxes: {noise: ['wobbly:1']}\n", "unknown noise model"),
+        ("agents: [{name: ETF}]\naxes: {rates_jobs_per_ms: [-1]}\n", "axes.rates_jobs_per_ms"),
+        ("agents: [{name: ETF}]\nsimulation: {duration_us: 100, warmup_us: 200}\n", "warmup_us"),
+        ("agents: [{name: ETF}, {name: ETF}]\n", "duplicate"),
+        ("agents: [{name: ETF, hyperparameters: {lr: 1}}]\n", "algorithm"),
+        ("agents: [{name: ppo, algorithm: SAC}]\n", "agents[0].algorithm"),
+        ("agents: []\n", "at least one agent"),
+        ("agents: [{name: ETF}\n", "invalid YAML"),
+        ("- just a list\n", "mapping"),
+    ],
+)
+def test_bad_specs_name_file_key_and_reason(tmp_path: Path, text: str, expected: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="not found"):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_cell_hash_tracks_configuration(tmp_path: Path) -> None:
+    base = "agents: [{name: ETF}]\naxes: {rates_jobs_per_ms: [2], seeds: [0, 1]}\n"
+    a = plan_cells(load_spec(_write(tmp_path, base)))
+    b = plan_cells(load_spec(_write(tmp_path, base.replace("[0, 1]", "[0, 2]"))))
+    c = plan_cells(load_spec(_write(tmp_path, base)))
+    assert [x.hash for x in a] == [x.hash for x in c]
+    assert {x.hash for x in a}.isdisjoint({x.hash for x in b})
+
+
+def test_units_group_cheap_cells(tmp_path: Path) -> None:
+    text = ("agents: [{name: MET}, {name: ETF}, {name: HEFT}]\n"
+            "axes: {rates_jobs_per_ms: [1, 2, 3, 4], seeds: [0]}\n"
+            "tune: {max_concurrent_trials: 2}\n")
+    spec = load_spec(_write(tmp_path, text))
+    cells = plan_cells(spec)
+    units = plan_units(spec, cells)
+    assert len(units) == 4  # 2 x max_concurrent_trials groups
+    assert sorted(len(u["cells"]) for u in units) == [3, 3, 3, 3]
+    assert sum(len(u["cells"]) for u in units) == len(cells) == 12

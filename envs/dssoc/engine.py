@@ -353,7 +353,10 @@ class Simulation:
         job = task.job
         app = job.app
         preds = app.preds[task.index]
-        if preds:
+        cached = task.dr_cache
+        if cached is not None:  # the scheduler already computed data-ready times on every PE
+            data_at = float(cached[pe])
+        elif preds:
             vols = app.volumes[task.index]
             tasks = job.tasks
             data_at = -INF

@@ -53,7 +53,8 @@ class _AvailabilityTracking(Scheduler):
     def reset(self, system: SystemView, rng: np.random.Generator) -> None:
         self.available = np.zeros(system.n_pes)
 
-    def _commit(self, pe: int, finish: float) -> None:
+    def commit(self, pe: int, finish: float) -> None:
+        """Record that `pe` is planned busy until `finish` (DS3 overwrites, never sums)."""
         self.available[pe] = finish
 
 
@@ -66,7 +67,7 @@ class EarliestFinishTime(_AvailabilityTracking):
         for task in ready:
             finish = earliest_finish(task, system, self.available)
             pe = int(np.argmin(finish))
-            self._commit(pe, finish[pe])
+            self.commit(pe, finish[pe])
             out.append((task, pe))
         return out
 
@@ -81,7 +82,7 @@ class EarliestTaskFirst(_AvailabilityTracking):
             task = ready[0]
             finish = earliest_finish(task, system, self.available)
             pe = int(np.argmin(finish))
-            self._commit(pe, finish[pe])
+            self.commit(pe, finish[pe])
             return [(task, pe)]
         # finish[i, p] = exec + max(data ready, now, available); after each pick only the chosen
         # PE's column changes. Row-major argmin = DS3's ties: first task, then first PE.
@@ -95,7 +96,7 @@ class EarliestTaskFirst(_AvailabilityTracking):
         for _ in range(len(ready)):
             i, pe = divmod(int(np.argmin(finish)), n_pes)
             best = float(finish[i, pe])
-            self._commit(pe, best)
+            self.commit(pe, best)
             out.append((ready[i], pe))
             taken[i] = True
             finish[i] = np.inf

@@ -38,6 +38,6 @@ class HEFTRT(_AvailabilityTracking):
         for task in sorted(ready, key=lambda t: -self._rank_of(t)):
             finish = earliest_finish(task, system, self.available)
             pe = int(np.argmin(finish))
-            self._commit(pe, finish[pe])
+            self.commit(pe, finish[pe])
             out.append((task, pe))
         return out

@@ -485,7 +485,7 @@ class ObservationBuilder:
             [(task, pe)] = self._eft.schedule([task], sim)
         else:
             finish = earliest_finish(task, sim, self._eft.available)
-            self._eft._commit(pe, float(finish[pe]))
+            self._eft.commit(pe, float(finish[pe]))
         expected = float(self._exec[row, pe])
         self._status[row] = QUEUED
         self._data[row, self._EX] = expected

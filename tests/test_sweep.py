@@ -3,13 +3,16 @@ temporary SQLite MLflow store; resume; failures retried and reported without sto
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from soclab.cells import plan_cells
+from soclab.cli import app
 from soclab.spec import load_spec
 from soclab.sweep import run_sweep
 from soclab.tracking import Tracker
@@ -81,6 +84,18 @@ def test_tiny_sweep_tracks_parent_children_params_metrics_artifacts(ray_session,
     assert {"report/report.html", "report/report.md", "report/latency_vs_load.png"} <= report_files
     assert summary.report_path is not None and summary.report_path.is_file()
     assert "Compared with ETF" in (summary.report_path.parent / "report.md").read_text()
+
+    # The CLI reads the same ledger: `soclab runs` lists the cells, `soclab report` rebuilds.
+    cli = CliRunner()
+    listed = cli.invoke(app, ["runs", str(spec_path), "--tracking-uri", uri, "--csv"])
+    assert listed.exit_code == 0, listed.output
+    table = pd.read_csv(io.StringIO(listed.stdout))
+    assert len(table) == 6 and set(table.agent) == {"MET", "HEFT", "ETF"}
+    assert table.ratio_to_ETF.notna().all()
+    rebuilt = cli.invoke(app, ["report", str(spec_path), "--tracking-uri", uri,
+                               "--output-dir", str(tmp_path / "again")])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert (tmp_path / "again" / "tiny" / "report" / "report.html").is_file()
 
 
 def test_rerun_resumes_only_missing_cells(ray_session, tmp_path):

@@ -21,25 +21,33 @@ What DS3 does (DTPM.py, DTPM_power_models.py, processing_element.py, DASH_Sim_co
   model ``T' = A (T - Ta) + B P + Ta`` from the memory, GPU and last recorded cluster powers (an
   idle cluster records ``cap * leak + 0.1674 W``). In streaming runs T reaches 60-140 C and
   leakage grows several-fold: about +14 % of total energy at 2-10 jobs/ms over 20 ms.
-* Only what starts at or after the warm-up counts. A run stops at its end instant; every
-  sampling instant up to and including it has charged a full window, and a running step its
-  full length (a single WiFi-TX job ending at 71 us pays base and idle leakage for 80 us).
+* Only what starts at or after the warm-up counts, and every sampling instant charges a full
+  window, a step its full length. A run of fixed length L (SimPy ``run(until=L)``) charges the
+  instants before L; a run of a fixed number of jobs stops at the last completion (sim_done) and
+  charges that instant too (a single WiFi-TX job ending at 71 us pays base and idle leakage for
+  80 us). The reported energy is ``cumulative_energy_consumption`` of performance mode; DS3's
+  validation mode never stops before ``simulation_length``, so single-job figures come from
+  performance mode with ``inject_fixed_num_jobs``.
 
 `EnergyMeter` reproduces all of this from task start/stop events, processing the sampling
-instants lazily between events (no per-microsecond tick). Deviations from DS3, all tiny
-(single jobs within 0.5 % of DS3's reported energies, checked against a SimPy re-run of DS3's
-processes on the same schedules): cores starting at the same instant take their busy-core counts
-in the engine's start order (PE index) instead of DS3's executable-list order; within a sampling
-instant, the moment of the temperature update is resolved per cluster (which clusters still see
-the old temperature), and tasks that started one tick before a boundary are taken as evaluated
-before the idle evaluation; a cluster without power data costs nothing (DS3 stops with an error
-if a task runs there), and so does a profile threshold that is not an operating point (DS3
-stops; we scale with the current voltage).
+instants lazily between events (no per-microsecond tick), including SimPy's order within an
+instant: a step that began one tick before a boundary (a task started at b - 1) resumes only after
+that boundary's idle evaluation, so its core is busy for it, and the temperature update fires at
+the first idle core of the last cluster evaluated, so earlier clusters still leak at the old
+temperature. Fed with the same schedule it equals a SimPy re-run of DS3's processes to 1e-12
+(single jobs, streaming with warm-up, ETF/MET/EFT/STF/HEFT); single WiFi-TX and WiFi-RX jobs under
+ETF come out +0.19 % and +0.24 % from DS3's reported 2.64e-4 J and 1.454e-3 J.
+Where it can still deviate from DS3: cores starting at the same instant take their busy-core
+counts in the order they are reported (the engine's PE order, DS3's executable-list order);
+fractional times (noise, `integer_times=False`), which DS3 never has, follow the same rules with a
+1 us tick; a cluster without power data costs nothing, one without a profile threshold at or
+above its frequency costs leakage only, and a threshold that is not an operating point is scaled
+with the current voltage (DS3 stops with an error in these cases).
 
-`PowerModel.cluster_power_w` / `base_power_w` is the cruder per-event integration (power as a
-function of the busy-core count, exact idle time, ambient temperature): it misses the
-staggered-start over-charge, the window rounding and the thermal model, so it reads about 3 %
-low on single jobs and about 15 % low in long streaming runs.
+`PowerModel.cluster_power_w` / `base_power_w` is the cruder per-event integration (cluster power
+as a function of its busy cores, exact idle time, 42 C): it misses the staggered-start
+over-charge, the window rounding and the thermal model, and reads -3.9 % (WiFi-TX) and -1.5 %
+(WiFi-RX) on single jobs and about -15 % in 20 ms streaming runs.
 """
 
 from __future__ import annotations
@@ -100,6 +108,7 @@ class ClusterPower:
 
     @classmethod
     def of(cls, c: Cluster) -> ClusterPower:
+        """The constants of `c` at its maximum operating point (performance governor)."""
         p = c.power
         if p is None or not p.opps:
             return cls(c.kind, c.capacity, 0.0, (), 0.0)
@@ -126,16 +135,15 @@ class ClusterPower:
 
     def busy_core_w(self, n: int, leak: float) -> float:
         """Power DS3 charges one busy core while n cores of the cluster are busy."""
-        if not self.row_w:
-            return leak
-        p = self.row_w[min(n, len(self.row_w)) - 1]
-        if p <= 0:
-            return leak
-        return self.dyn_scale * (p - leak * len(self.row_w)) / n + leak
+        a, b = self.busy_coefficients(n)
+        return a + b * leak
 
-    def recorded_w(self, n: int, leak: float) -> float:
-        """Cluster power DS3 records for the thermal model when a core starts a step."""
-        return (self.busy_core_w(n, leak) - leak) * n + leak * self.capacity
+    def busy_coefficients(self, n: int) -> tuple[float, float]:
+        """(a, b) with `busy_core_w(n, leak) = a + b * leak` (n >= 1)."""
+        p = self.row_w[min(n, len(self.row_w)) - 1] if self.row_w else 0.0
+        if p <= 0:  # DS3: no dynamic power
+            return 0.0, 1.0
+        return self.dyn_scale * p / n, 1.0 - self.dyn_scale * len(self.row_w) / n
 
     def total_w(self, n: int, leak: float) -> float:
         """Cluster power with n busy cores and every idle core leaking."""
@@ -166,46 +174,59 @@ class PowerModel:
         pe_cluster = tuple(int(c) for c in soc.pe_cluster)
         return cls(clusters, pe_cluster, tables, BASE_POWER_W * (n_pes + 1) / n_pes)
 
-    def meter(self, warmup_us: float = 0.0, *, thermal: bool = True) -> EnergyMeter:
+    def meter(self, warmup_us: float = 0.0, end_us: float | None = None, *,
+              thermal: bool = True) -> EnergyMeter:
         """A fresh DS3 energy meter (see `EnergyMeter`)."""
-        return EnergyMeter(self, warmup_us, thermal=thermal)
+        return EnergyMeter(self, warmup_us, end_us, thermal=thermal)
 
 
 class EnergyMeter:
     """DS3's windowed energy accounting, driven by task events in time order.
 
-    Call `start(pe, t, finish)` when a task starts (its finish time known, as in DS3), `stop(pe, t)`
-    when it ends (ends before starts at the same instant, as the engine does), and `close(end)`
-    once; `energy_j` is what DS3 has charged so far. `thermal=False` keeps T at 42 C.
+    Call `start(pe, t, finish)` when a task starts (its finish known, as in DS3), `stop(pe, t)`
+    when it ends (possibly late, as the engine's deferred completions: the meter goes by the
+    finish times), and `close(end)` at the end; `energy_j` is what DS3 has charged so far. With
+    `end_us` the run has a fixed length, as DS3's `run(until=end_us)`: nothing at or after
+    `end_us` counts. Without it the run stops at the last job completion (DS3's sim_done) and
+    the sampling at that instant counts. `thermal=False` keeps T at 42 C.
     """
 
-    __slots__ = ("_b_base", "_b_cols", "_busy", "_cap", "_clusters", "_cpower", "_fin", "_key",
-                 "_leak", "_leak_coef", "_next_b", "_pc", "_running", "_seq", "_step", "_stopped",
-                 "_temp", "_update_due", "_window_base_j", "energy_j", "thermal", "warmup")
+    __slots__ = ("_b_base", "_b_cols", "_busy_ab", "_cap", "_clusters", "_cpower", "_fin", "_key",
+                 "_last_stop", "_leak", "_leak_coef", "_members", "_next_b", "_pc", "_running",
+                 "_seq", "_start", "_step", "_stopped", "_temp", "_update_due", "_window_base_j",
+                 "end_us", "energy_j", "thermal", "warmup")
 
-    def __init__(self, model: PowerModel, warmup_us: float = 0.0, *, thermal: bool = True) -> None:
+    def __init__(self, model: PowerModel, warmup_us: float = 0.0, end_us: float | None = None,
+                 *, thermal: bool = True) -> None:
         self.warmup = warmup_us
+        self.end_us = math.inf if end_us is None else end_us
         self.thermal = thermal
         self.energy_j = 0.0
         self._clusters = model.clusters
         self._pc = model.pe_cluster
         self._cap = [c.capacity for c in model.clusters]
-        self._busy = [0] * len(model.clusters)
+        self._members = [[p for p, c in enumerate(model.pe_cluster) if c == k]
+                         for k in range(len(model.clusters))]
         n_pes = len(model.pe_cluster)
-        self._running: dict[int, None] = {}
-        self._fin = [-1.0] * n_pes  # finish of the running task, < 0 when idle
-        self._key = [0] * n_pes  # order in which the current step was scheduled
-        self._step = [0.0] * n_pes  # start of the current step
+        self._running: dict[int, None] = {}  # PEs whose task has not been stopped yet
+        self._fin = [-1.0] * n_pes  # finish of that task, < 0 when idle
+        self._start = [0.0] * n_pes  # its start
+        self._key = [0] * n_pes  # order in which its current step was scheduled
+        self._step = [0.0] * n_pes  # start of its current step
         self._stopped: list[tuple[int, float, int, float]] = []  # (pe, t, key, step start)
         self._seq = 0
         self._next_b = 0.0  # next sampling instant not yet processed
+        self._last_stop = 0.0
         self._update_due = False  # a temperature update is pending at this instant
         self._temp = [T_AMBIENT_C] * 5
         self._leak_coef = [c.leak_coefficients() for c in model.clusters]
         self._leak = [c.core_leak_w() for c in model.clusters]
+        # power of a busy core with n busy: a + b * leak
+        self._busy_ab = [[(0.0, 1.0)] + [c.busy_coefficients(n) for n in range(1, c.capacity + 1)]
+                         for c in model.clusters]
         self._cpower = [0.0] * len(model.clusters)
         self._window_base_j = model.base_power_w * SAMPLING_US * 1e-6
-        self._b_base = [bm * P_MEM_W + bg * P_GPU_W for bm, bg in zip(THERMAL_B_MEM, THERMAL_B_GPU, strict=True)]
+        self._b_base = [m * P_MEM_W + g * P_GPU_W for m, g in zip(THERMAL_B_MEM, THERMAL_B_GPU, strict=True)]
         self._b_cols = [(c, THERMAL_B_BIG if cp.kind == "BIG" else THERMAL_B_LITTLE)
                         for c, cp in enumerate(model.clusters) if cp.kind in ("BIG", "LTL")]
 
@@ -216,32 +237,41 @@ class EnergyMeter:
 
     def start(self, pe: int, t: float, finish: float) -> None:
         """A task starts on `pe` at `t` and will end at `finish`."""
+        if t >= self.end_us:
+            return
         if t >= self._next_b:
             self._advance(t, inclusive=True)  # the sampling at t sees this PE idle
         c = self._pc[pe]
-        self._busy[c] += 1
+        n = 1  # busy cores: this one, running ones, zero-length tasks started at t
+        for q in self._members[c]:
+            f = self._fin[q]
+            if q != pe and (f > t or (f == t and self._start[q] == t)):
+                n += 1
         self._running[pe] = None
         self._fin[pe] = finish
-        self._step[pe] = t
+        self._start[pe] = self._step[pe] = t
         self._key[pe] = self._seq
         self._seq += 1
-        cp, leak, n = self._clusters[c], self._leak[c], self._busy[c]
-        if t >= self.warmup:
-            self.energy_j += cp.busy_core_w(n, leak) * (min(self._next_b, finish) - t) * 1e-6
-        self._cpower[c] = cp.recorded_w(n, leak)
+        self._charge(c, n, t, min(self._next_b, finish) - t)
 
     def stop(self, pe: int, t: float) -> None:
-        """The task on `pe` ends at `t`."""
+        """The task on `pe`, which ended at `t`, is over."""
+        if t >= self.end_us or pe not in self._running:
+            return
         if t > self._next_b:
             self._advance(t, inclusive=False)
-        self._busy[self._pc[pe]] -= 1
         del self._running[pe]
         self._fin[pe] = -1.0
+        self._last_stop = max(self._last_stop, t)
         self._stopped.append((pe, t, self._key[pe], self._step[pe]))
 
-    def close(self, end: float) -> float:
-        """Charge every sampling instant up to `end` (included); return the total energy (J)."""
-        self._advance(end, inclusive=True)
+    def close(self, end: float | None = None) -> float:
+        """Charge the sampling instants before `end_us`, or up to `end` (default: the last
+        reported finish) when the run stops at a job completion; return the energy (J)."""
+        if self.end_us < math.inf:
+            self._advance(self.end_us, inclusive=False)
+        else:
+            self._advance(self._last_stop if end is None else end, inclusive=True)
         return self.energy_j
 
     # ---------------------------------------------------------------- internals
@@ -257,64 +287,87 @@ class EnergyMeter:
         evaluation, as in SimPy; every core that resumes or ends at b evaluates its cluster, and
         the temperature update fires when the last cluster is evaluated.
         """
-        busy, cap, n_clusters = self._busy, self._cap, len(self._cap)
-        ended = [s for s in self._stopped if s[1] == b] if self._stopped else []
+        cap, n_clusters, pc = self._cap, len(self._cap), self._pc
+        ended = [(p, key, step) for p, t, key, step in self._stopped if t == b]
         self._stopped.clear()
         self._update_due = self.thermal and b > 0 and b % THERMAL_SAMPLING_US == 0
+        if not ended and not self._running:
+            self._sample_idle(b)
+            return
         marked: set[int] = set()
+        running = [0] * n_clusters  # cores running across b
+        late_ended = [0] * n_clusters  # cores ending at b after the idle evaluation
+        early: list[tuple[int, int, bool]] = []
         late: list[tuple[int, int, bool]] = []
-        late_ended = [0] * n_clusters
-        if self._running or ended:
-            early: list[tuple[int, int, bool]] = []
-            for p in self._running:
+        for p in self._running:
+            f = self._fin[p]
+            if f > b:
+                running[pc[p]] += 1
                 (late if b - self._step[p] <= TICK_US else early).append((self._key[p], p, True))
-            for p, _, key, step in ended:
-                if b - step <= TICK_US:
-                    late.append((key, p, False))
-                    late_ended[self._pc[p]] += 1
-                else:
-                    early.append((key, p, False))
-            self._resume(b, sorted(early), ended, marked)
+            elif f == b:  # ended at b, stop not reported yet
+                ended.append((p, self._key[p], self._step[p]))
+        for p, key, step in ended:
+            if b - step <= TICK_US:
+                late.append((key, p, False))
+                late_ended[pc[p]] += 1
+            else:
+                early.append((key, p, False))
+        if early:
+            self._resume(b, sorted(early), running, ended, marked)
         # Idle evaluation: cores not busy at this tick leak for the whole window.
         leak_used = self._leak
-        idle = [k - busy[c] - late_ended[c] for c, k in enumerate(cap)]
+        idle = [k - running[c] - late_ended[c] for c, k in enumerate(cap)]
         unmarked = [c for c in range(n_clusters) if c not in marked]
         if self._update_due and unmarked and all(idle[c] > 0 for c in unmarked):
             # The update fires at the first idle core of the last cluster not yet evaluated:
             # clusters before it record their idle power and leak at the old temperature.
             first_new = unmarked[-1]
             for c in range(first_new):
-                if busy[c] + late_ended[c] == 0:
+                if running[c] + late_ended[c] == 0:
                     self._cpower[c] = leak_used[c] * cap[c] + BASE_POWER_W
             self._thermal_update()
             leak_used = leak_used[:first_new] + self._leak[first_new:]
         marked.update(c for c in unmarked if idle[c] > 0)
         idle_w = 0.0
         for c in range(n_clusters):
-            if busy[c] + late_ended[c] == 0:
+            if running[c] + late_ended[c] == 0:
                 self._cpower[c] = leak_used[c] * cap[c] + BASE_POWER_W
             idle_w += idle[c] * leak_used[c]
         if b >= self.warmup:
             self.energy_j += self._window_base_j + idle_w * SAMPLING_US * 1e-6
         if late:
-            self._resume(b, sorted(late), ended, marked)
+            self._resume(b, sorted(late), running, ended, marked)
 
-    def _resume(self, b: float, order: list[tuple[int, int, bool]],
-                ended: list[tuple[int, float, int, float]], marked: set[int]) -> None:
+    def _sample_idle(self, b: float) -> None:
+        """`_sample` when every core is idle: the update fires at the last cluster."""
+        cap, leak = self._cap, self._leak
+        last = len(cap) - 1
+        if self._update_due:
+            for c in range(last):
+                self._cpower[c] = leak[c] * cap[c] + BASE_POWER_W
+            self._thermal_update()
+            leak = leak[:last] + self._leak[last:]
+        idle_w = 0.0
+        for c, k in enumerate(cap):
+            self._cpower[c] = leak[c] * k + BASE_POWER_W
+            idle_w += k * leak[c]
+        if b >= self.warmup:
+            self.energy_j += self._window_base_j + idle_w * SAMPLING_US * 1e-6
+
+    def _resume(self, b: float, order: list[tuple[int, int, bool]], running: list[int],
+                ended: list[tuple[int, int, float]], marked: set[int]) -> None:
         """Cores resuming (or ending) at b, in scheduling order: the running ones start a step."""
         pc = self._pc
-        for key, p, running in order:
+        for key, p, cont in order:
             c = pc[p]
             marked.add(c)
             if self._update_due and len(marked) == len(self._cap):
                 self._thermal_update()
-            if running:
-                # cores that end at b but resume later still count as busy
-                n = self._busy[c] + sum(1 for s in ended if pc[s[0]] == c and s[2] > key)
-                cp, leak = self._clusters[c], self._leak[c]
-                if b >= self.warmup:
-                    self.energy_j += cp.busy_core_w(n, leak) * (min(b + SAMPLING_US, self._fin[p]) - b) * 1e-6
-                self._cpower[c] = cp.recorded_w(n, leak)
+            if cont:
+                n = running[c]  # and cores that end at b but resume later
+                if ended:
+                    n += sum(1 for q, k, _ in ended if pc[q] == c and k > key)
+                self._charge(c, n, b, min(b + SAMPLING_US, self._fin[p]) - b)
                 self._key[p] = self._seq
                 self._seq += 1
                 self._step[p] = b
@@ -333,6 +386,15 @@ class EnergyMeter:
         g = leakage_factor(max(new))
         self._leak = [a * g + i for a, i in self._leak_coef]
 
+    def _charge(self, c: int, n: int, t: float, length: float) -> None:
+        """A core of cluster c starts a step of `length` us at t with n busy cores."""
+        leak = self._leak[c]
+        a, b = self._busy_ab[c][n]
+        power = a + b * leak
+        if t >= self.warmup:
+            self.energy_j += power * length * 1e-6
+        self._cpower[c] = (power - leak) * n + leak * self._cap[c]
+
 
 def energy_from_trace(
     model: PowerModel,
@@ -340,20 +402,31 @@ def energy_from_trace(
     end: float,
     warmup_us: float = 0.0,
     *,
+    fixed_length: bool = False,
     thermal: bool = True,
 ) -> float:
-    """DS3's energy (J) of a schedule given as (pe, start, finish) rows, run until `end`.
+    """DS3's energy (J) of a schedule given as (pe, start, finish) rows, for a run that stops at
+    `end`: a job completion, or a fixed length with `fixed_length` (see `EnergyMeter`).
 
     Events are replayed as the engine emits them: at each instant, ends first, then starts in
-    PE order (a zero-length task ends right after it starts).
+    PE order; a zero-length task ends after the other starts of its instant, unless its PE
+    starts another task then.
     """
-    events: list[tuple[float, int, float, bool, int, float]] = []
-    for pe, s, f in tasks:
-        events.append((s, 1, pe, True, pe, f))
-        events.append((f, 0, 0.0, False, pe, f) if f > s else (s, 1, pe + 0.5, False, pe, f))
-    events.sort(key=lambda e: e[:3])
-    m = model.meter(warmup_us, thermal=thermal)
-    for t, _, _, is_start, pe, f in events:
+    rows = list(tasks)
+    reused = {(pe, s) for pe, s, f in rows if f > s}
+    events: list[tuple[float, int, float, float, bool, int, float]] = []
+    for pe, s, f in rows:
+        if f > s:
+            events.append((s, 1, pe, 1, True, pe, f))
+            events.append((f, 0, 0, 0, False, pe, f))
+        else:
+            events.append((s, 1, pe, 0, True, pe, f))
+            events.append((s, 1, pe, 0.5, False, pe, f) if (pe, s) in reused else (s, 2, pe, 0, False, pe, f))
+    events.sort(key=lambda e: e[:4])
+    m = model.meter(warmup_us, end if fixed_length else None, thermal=thermal)
+    for t, _, _, _, is_start, pe, f in events:
+        if t > end:
+            break
         if is_start:
             m.start(pe, t, f)
         else:

@@ -216,14 +216,12 @@ class Simulation:
         self.job_rows: list[tuple] = []
         self.decisions = 0
 
-        # energy: cluster power as a function of busy cores, integrated event by event
+        # energy: DS3's windowed accounting, fed with task starts and ends (dssoc.energy)
         from dssoc.energy import PowerModel
 
         self.power: PowerModel | None = PowerModel.for_soc(soc)
-        n_clusters = len(soc.clusters)
-        self._cluster_busy = [0] * n_clusters
-        self._cluster_since = [0.0] * n_clusters
-        self.energy_j = 0.0
+        self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
+        self.last_finish = 0.0
 
         self._push(0.0, ARRIVAL, None)
 
@@ -281,15 +279,10 @@ class Simulation:
                 self._generator_behind = gap == 0 or (gap <= 1 and self._generator_behind)
             self._push(now + gap, ARRIVAL, None)
 
-    def _account_cluster(self, c: int, delta: int, at: float) -> None:
-        """Integrate cluster power up to `at`, then change its number of busy cores."""
-        if self.power is not None:
-            lo = max(self._cluster_since[c], self.warmup)
-            hi = min(at, self.end_time)
-            if hi > lo:
-                self.energy_j += self.power.cluster_power_w[c][self._cluster_busy[c]] * (hi - lo) * 1e-6
-        self._cluster_since[c] = at
-        self._cluster_busy[c] += delta
+    @property
+    def energy_j(self) -> float:
+        """Energy (J) charged so far, as DS3 does (a step is charged when it starts)."""
+        return 0.0 if self.meter is None else self.meter.energy_j
 
     def _on_done(self, task: TaskRun) -> None:
         now = task.start + task.duration  # the finish time (a deferred completion runs later)
@@ -297,7 +290,10 @@ class Simulation:
         pe = task.pe
         self.pe_running[pe] = None
         self._dirty.add(pe)
-        self._account_cluster(int(self.pe_cluster[pe]), -1, now)
+        if self.meter is not None:
+            self.meter.stop(pe, now)
+        if now > self.last_finish:
+            self.last_finish = now
         self.busy_us[pe] += max(0.0, min(now, self.end_time) - max(task.start, self.warmup))
         self.tasks_done += 1
         job = task.job
@@ -313,11 +309,12 @@ class Simulation:
                 succ.ready_at = now
                 self.ready.append(succ)
         job.remaining -= 1
+        if now > job.done_at:  # deferred completions may arrive after later finishes
+            job.done_at = now
         if job.remaining == 0:
-            self._on_job_done(job, now)
+            self._on_job_done(job, job.done_at)
 
     def _on_job_done(self, job: JobRun, now: float) -> None:
-        job.done_at = now
         self.jobs_in_flight -= 1
         del self.active_jobs[job.id]
         if now >= self.warmup and now <= self.end_time:
@@ -415,8 +412,9 @@ class Simulation:
                 duration = m.apply(duration, z, cluster, now)
         task.duration = duration
         self.pe_running[pe] = task
-        self._account_cluster(int(self.pe_cluster[pe]), +1, now)
         finish = now + duration
+        if self.meter is not None:
+            self.meter.start(pe, now, finish)
         if self.config.ds3_event_order and completes_after_tick(now, finish):
             self._push(finish + 1, DONE, task, DEFERRED)
         else:
@@ -463,18 +461,15 @@ class Simulation:
         if self.finished:
             return
         self.finished = True
-        end = self.end_time if self.end_time != INF else self.now
-        self.now = max(self.now, end) if self.end_time != INF else self.now
-        for c in range(len(self._cluster_busy)):
-            self._account_cluster(c, 0, end)
+        # A run limited by jobs ends at its last completion (deferred DS3 events may have moved
+        # `now` one microsecond past it); a timed run at its duration.
+        end = self.end_time if self.end_time != INF else self.last_finish
+        self.now = end
         for task in self.pe_running:  # busy time of tasks still running at the end
             if task is not None:
                 self.busy_us[task.pe] += max(0.0, end - max(task.start, self.warmup))
-        if self.power is not None:
-            lo = self.warmup
-            hi = end
-            if hi > lo:
-                self.energy_j += self.power.base_power_w * (hi - lo) * 1e-6
+        if self.meter is not None:
+            self.meter.close()
 
     def run(self, scheduler) -> SimResult:
         """Run to the end with `scheduler` (an object implementing `Scheduler`)."""

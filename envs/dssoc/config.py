@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dssoc.catalog import load_soc, load_workload
 from dssoc.errors import ConfigError
@@ -28,7 +28,9 @@ class SimConfig:
     once `max_jobs` jobs have been injected and finished. Only jobs finishing at or after
     `warmup_us` count in the metrics. `integer_times` reproduces DS3's truncation of arrival gaps
     and transfer times to whole microseconds; `ds3_event_order` its one-microsecond scheduling
-    delay after zero-length tasks and zero gaps (see dssoc.engine).
+    delay after zero-length tasks and zero gaps (see dssoc.engine). `arrival_streams="ds3"` draws
+    gaps and applications exactly as DS3 does for the same seed (Python's `random` and numpy's
+    legacy generator), so a run can be compared with DS3 job for job.
     """
 
     soc: SoC
@@ -42,6 +44,7 @@ class SimConfig:
     noise: tuple[NoiseModel, ...] = field(default_factory=tuple)
     integer_times: bool = True
     ds3_event_order: bool = True
+    arrival_streams: Literal["dssoc", "ds3"] = "dssoc"
 
     def __post_init__(self) -> None:
         if not (self.scale_us > 0 and math.isfinite(self.scale_us)):
@@ -49,6 +52,9 @@ class SimConfig:
                               "config.scale_us")
         if self.max_jobs_in_flight < 1:
             raise ConfigError(f"must be >= 1, got {self.max_jobs_in_flight}", "config.max_jobs_in_flight")
+        if self.arrival_streams not in ("dssoc", "ds3"):
+            raise ConfigError(f"must be 'dssoc' or 'ds3', got {self.arrival_streams!r}",
+                              "config.arrival_streams")
         if self.duration_us is None and self.max_jobs is None:
             raise ConfigError("give a duration or a number of jobs to stop after", "config")
         if self.duration_us is not None and self.duration_us <= 0:
@@ -122,6 +128,7 @@ class SimConfig:
             "noise": noise_spec(self.noise),
             "integer_times": self.integer_times,
             "ds3_event_order": self.ds3_event_order,
+            "arrival_streams": self.arrival_streams,
         }
 
     def fingerprint(self) -> str:

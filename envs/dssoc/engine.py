@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import random
 from array import array
 from bisect import insort
 from collections.abc import Callable, Sequence
@@ -177,6 +178,11 @@ class Simulation:
         arrival_ss, app_ss, noise_ss, sched_ss = ss.spawn(4)
         self.arrival_rng = np.random.default_rng(arrival_ss)
         self.app_rng = np.random.default_rng(app_ss)
+        if config.arrival_streams == "ds3":
+            # DS3's own streams: Python's Mersenne Twister for gaps, numpy's legacy global state for
+            # the application choice, both seeded with the run's seed (DS3's iteration number).
+            self._ds3_random = random.Random(seed)
+            self._ds3_numpy = np.random.RandomState(seed)
         self.noise_rng = np.random.default_rng(noise_ss)
         self.scheduler_rng = np.random.default_rng(sched_ss)
         self._exec_noise = [m for m in config.noise if not isinstance(m, ArrivalBurst)]
@@ -234,7 +240,12 @@ class Simulation:
         scale = self.config.scale_us
         for b in self._bursts:
             scale = b.scale_at(scale, self.now)
-        gap = scale if self.config.fixed_rate else self.arrival_rng.exponential(scale)
+        if self.config.fixed_rate:
+            gap = scale
+        elif self.config.arrival_streams == "ds3":
+            gap = self._ds3_random.expovariate(1.0 / scale)
+        else:
+            gap = self.arrival_rng.exponential(scale)
         return float(int(gap)) if self.config.integer_times else gap
 
     def _on_arrival_event(self) -> None:
@@ -247,8 +258,12 @@ class Simulation:
 
     def _inject(self) -> None:
         now = self.now
-        u = self.app_rng.random()
-        app = self.apps[int(np.searchsorted(self._cum_probs, u, side="right"))]
+        if self.config.arrival_streams == "ds3":
+            probs = self.config.workload.probabilities
+            app = self.apps[int(self._ds3_numpy.choice(len(probs), 1, p=probs)[0])]
+        else:
+            u = self.app_rng.random()
+            app = self.apps[int(np.searchsorted(self._cum_probs, u, side="right"))]
         job = JobRun(self.jobs_injected, app, now)
         self.jobs_injected += 1
         self.jobs_in_flight += 1

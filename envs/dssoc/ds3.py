@@ -606,6 +606,7 @@ class Ds3Config:
             max_jobs=self.max_jobs if self.inject_fixed_num_jobs else None,
             noise=noise,
             integer_times=True,
+            arrival_streams="ds3",  # seed k then reproduces DS3's iteration k job for job
         )
 
 

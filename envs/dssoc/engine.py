@@ -92,14 +92,15 @@ class CompiledApp:
 class JobRun:
     """One injected job (an application instance)."""
 
-    __slots__ = ("app", "arrival", "done_at", "id", "plan", "remaining", "tasks", "z")
+    __slots__ = ("app", "arrival", "done_at", "id", "last_finish", "plan", "remaining", "tasks", "z")
 
     def __init__(self, job_id: int, app: CompiledApp, arrival: float) -> None:
         self.id = job_id
         self.app = app
         self.arrival = arrival
         self.remaining = app.n
-        self.done_at = -1.0
+        self.done_at = -1.0  # set when the last task finishes
+        self.last_finish = -1.0  # latest task finish so far
         self.tasks: list[TaskRun] = []
         self.plan: dict[int, int] | None = None  # task index -> PE, for whole-job planners
         self.z: list[np.ndarray] = []  # noise draws per exec-noise model
@@ -324,12 +325,13 @@ class Simulation:
                 succ.ready_at = now
                 self.ready.append(succ)
         job.remaining -= 1
-        if now > job.done_at:  # deferred completions may arrive after later finishes
-            job.done_at = now
+        if now > job.last_finish:  # deferred completions may arrive after later finishes
+            job.last_finish = now
         if job.remaining == 0:
-            self._on_job_done(job, job.done_at)
+            self._on_job_done(job, job.last_finish)
 
     def _on_job_done(self, job: JobRun, now: float) -> None:
+        job.done_at = now
         self.jobs_in_flight -= 1
         del self.active_jobs[job.id]
         if now >= self.warmup and now <= self.end_time:

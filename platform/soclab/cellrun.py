@@ -8,6 +8,8 @@ retried, then recorded as FAILED with its error, without stopping the others.
 from __future__ import annotations
 
 import json
+import socket
+import sys
 import tempfile
 import time
 import traceback
@@ -41,6 +43,19 @@ class CellOutcome:
     compute_s: float = 0.0
     run_id: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def node_tags() -> dict[str, str]:
+    """Where a cell ran: the host, and the Ray node id when inside a Ray worker (multi-node)."""
+    tags = {"soclab.host": socket.gethostname()}
+    ray = sys.modules.get("ray")  # never import Ray just for this
+    if ray is not None:
+        try:
+            if ray.is_initialized():
+                tags["soclab.node"] = ray.get_runtime_context().get_node_id()
+        except Exception:  # not in a worker, or an old Ray: the host is still recorded
+            pass
+    return tags
 
 
 def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
@@ -115,7 +130,7 @@ def execute_cell(
                     trained = train_agent(cell, tmpdir / "checkpoint", on_progress=on_progress)
                     scheduler = trained.scheduler
                     extra_metrics = trained.curves
-                    artifacts.append((trained.checkpoint_dir, "checkpoint"))
+                    artifacts.append((trained.checkpoint_dir, None))  # a dir: logged as checkpoint/
                 df, gantt_png = evaluate_cell(cell, scheduler, tmpdir if gantt else None,
                                               gantt_window_us)
                 compute_s = time.perf_counter() - t0
@@ -128,7 +143,8 @@ def execute_cell(
                     artifacts.append((gantt_png, None))
                 run_id = tracker.start_run(
                     cell.label, {"soclab.kind": CELL_KIND, "soclab.cell_hash": cell.hash,
-                                 "soclab.spec": cell.spec_name, "soclab.agent": cell.agent.name},
+                                 "soclab.spec": cell.spec_name, "soclab.agent": cell.agent.name,
+                                 **node_tags()},
                     parent_run_id)
                 try:
                     metrics = summary_metrics(df) | {"compute_s": compute_s, "attempts": attempt}
@@ -149,7 +165,8 @@ def execute_cell(
     run_id = tracker.start_run(cell.label, {"soclab.kind": CELL_KIND, "soclab.cell_hash": cell.hash,
                                             "soclab.spec": cell.spec_name,
                                             "soclab.agent": cell.agent.name,
-                                            "soclab.error": error[:5000]}, parent_run_id)
+                                            "soclab.error": error[:5000], **node_tags()},
+                   parent_run_id)
     tracker.log(run_id, params=cell.params(), metrics={"attempts": retries + 1})
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "error.txt").write_text(last_tb)

@@ -29,6 +29,9 @@ class Cell:
     seeds: tuple[int, ...]
     simulation: dict[str, Any]
     budget: dict[str, Any]
+    #: hyperparameters chosen by a search (soclab.rl.tuning) for an agent with a search_space;
+    #: not part of the key: the cell stays the same experiment whatever the search found.
+    tuned: dict[str, Any] | None = None
 
     def sim_config(self) -> SimConfig:
         s = self.simulation
@@ -77,7 +80,7 @@ class Cell:
             "warmup_us": self.simulation["warmup_us"],
             "cell_hash": self.hash,
         }
-        for k, v in self.agent.hyperparameters.items():
+        for k, v in {**self.agent.hyperparameters, **(self.tuned or {})}.items():
             p[f"hp.{k}"] = v
         return p
 
@@ -87,12 +90,14 @@ class Cell:
             "spec_name": self.spec_name, "agent": self.agent.model_dump(mode="json"),
             "noise": self.noise, "rate_jobs_per_ms": self.rate_jobs_per_ms,
             "seeds": list(self.seeds), "simulation": self.simulation, "budget": self.budget,
+            "tuned": self.tuned,
         }
 
     @classmethod
     def from_payload(cls, d: dict[str, Any]) -> Cell:
         return cls(d["spec_name"], AgentSpec.model_validate(d["agent"]), d["noise"],
-                   float(d["rate_jobs_per_ms"]), tuple(d["seeds"]), d["simulation"], d["budget"])
+                   float(d["rate_jobs_per_ms"]), tuple(d["seeds"]), d["simulation"], d["budget"],
+                   d.get("tuned"))
 
 
 def plan_cells(spec: ExperimentSpec) -> list[Cell]:

@@ -94,6 +94,8 @@ def simulate(
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
         duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise,
     )
+    if gantt is not None and gantt.suffix.lower() != ".png":
+        raise fail(f"--gantt: {gantt}: expected a .png file name")
     window = None
     if gantt_window:
         try:
@@ -103,6 +105,8 @@ def simulate(
             raise fail(f"--gantt-window: expected START:END in µs, got {gantt_window!r}") from None
     result = run_cell(cfg, scheduler, seed, trace=bool(gantt) or validate, validate=validate)
     if gantt:
+        if not result.trace().shape[0]:
+            raise fail(f"--gantt: no task finished within the run, nothing to draw in {gantt}")
         gantt.parent.mkdir(parents=True, exist_ok=True)
         result.gantt(str(gantt), *(window or (None, None)))
     if as_json:
@@ -183,6 +187,188 @@ def report(
                       loaded.experiment_name)
     path = finalize_and_report(loaded, tracker, latest_sweep_run(tracker), output_dir)
     typer.echo(f"report: {path}")
+
+
+# ------------------------------------------------------------------ cluster (issue 5)
+@app.command("tracking-server")
+@friendly_errors
+def tracking_server(
+    host: Annotated[str, typer.Option(help="Interface to bind; loopback by default. 0.0.0.0 exposes an unauthenticated server to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    backend_store_uri: Annotated[str | None, typer.Option(help="sqlite:///ABS/mlflow.db (default: ./mlflow.db) or postgresql://USER:PW@HOST:PORT/DB.")] = None,
+    artifacts_destination: Annotated[str | None, typer.Option(help="Where the server stores artifacts (served through it): a directory, s3://..., gs://... (default: ./mlartifacts).")] = None,
+    workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
+    allowed_hosts: Annotated[str | None, typer.Option(help="Host headers to accept (needed when clients use a DNS name, e.g. 'mlflow,mlflow:*').")] = None,
+    background: Annotated[bool, typer.Option("--background", help="Return once it answers; write a PID file (stop with --stop).")] = False,
+    pid_file: Annotated[Path | None, typer.Option(help="PID file of --background/--stop (default: ~/.soclab/tracking-server-PORT.json).")] = None,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the background server recorded in the PID file.")] = False,
+    log_file: Annotated[str | None, typer.Option(help="Server log (default: ./mlflow-server-PORT.log; '-' = this process's stdout, for containers).")] = None,
+) -> None:
+    """Start a shared MLflow tracking server (for sweeps on a cluster), wait until it answers, print its URL."""
+    from soclab import tracking_server as ts
+
+    pid_path = pid_file or Path.home() / ".soclab" / f"tracking-server-{port}.json"
+    if stop:
+        n = ts.stop_from_pid_file(pid_path)
+        typer.echo(f"stopped the tracking server ({n} processes)")
+        return
+    server = ts.start_tracking_server(host=host, port=port, backend_store_uri=backend_store_uri,
+                                      artifacts_destination=artifacts_destination, workers=workers,
+                                      allowed_hosts=allowed_hosts, log_file=log_file)
+    typer.echo(f"MLflow tracking server: {server.url}")
+    typer.echo(f"  backend store: {_redact(server.backend_store_uri)}")
+    typer.echo(f"  artifacts:     {server.artifacts_destination}")
+    typer.echo(f"  log:           {server.log}")
+    if host not in ts.LOOPBACK:
+        typer.echo("  warning: bound beyond loopback and MLflow has no authentication here; "
+                   "restrict access (firewall, --allowed-hosts) or use --host 127.0.0.1", err=True)
+    typer.echo(f"export MLFLOW_TRACKING_URI={server.url}")
+    if background:
+        ts.write_pid_file(server, pid_path)
+        typer.echo(f"running in the background (pid {server.pid}); stop: soclab tracking-server --stop --port {port}")
+        return
+    typer.echo("Ctrl-C stops it")
+    raise typer.Exit(ts.run_foreground(server))
+
+
+def _redact(uri: str) -> str:
+    """A database URI without its password."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", uri)
+
+
+cluster_app = typer.Typer(help="A real multi-node Ray cluster on this machine (separate `ray start` nodes, token auth, tracking server).", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+StateDir = Annotated[Path | None, typer.Option(help="Where the cluster's state, token and logs live (default: $SOCLAB_CLUSTER_DIR or ~/.soclab/cluster).")]
+
+
+@cluster_app.command("local")
+@friendly_errors
+def cluster_local(
+    workers: Annotated[int, typer.Option(help="Worker nodes besides the head.")] = 1,
+    port: Annotated[int | None, typer.Option(help="GCS port of the head (default: a free port).")] = None,
+    tracking: Annotated[bool, typer.Option("--tracking/--no-tracking", help="Also start an MLflow tracking server.")] = True,
+    tracking_port: Annotated[int | None, typer.Option(help="Tracking server port (default: a free port).")] = None,
+    backend_store_uri: Annotated[str | None, typer.Option(help="Tracking store (default: sqlite in the state dir; postgresql://... for a real database).")] = None,
+    artifacts_destination: Annotated[str | None, typer.Option(help="Artifact store of the tracking server (default: the state dir).")] = None,
+    head_cpus: Annotated[int, typer.Option(help="CPUs the head node offers to trials.")] = 1,
+    worker_cpus: Annotated[int, typer.Option(help="CPUs each worker node offers.")] = 1,
+    object_store_mb: Annotated[int, typer.Option(help="Object store per node (MiB).")] = 128,
+    dashboard: Annotated[bool, typer.Option("--dashboard/--no-dashboard", help="Start the Ray dashboard (loopback) on the head; needed for `ray job submit`.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Start a head and N worker nodes (real `ray start` processes) plus a tracking server, token auth on."""
+    from soclab.cluster import start_local_cluster
+
+    state = start_local_cluster(workers, port=port, state_dir=state_dir, tracking=tracking,
+                                tracking_port=tracking_port, backend_store_uri=backend_store_uri,
+                                artifacts_destination=artifacts_destination, head_cpus=head_cpus,
+                                worker_cpus=worker_cpus, object_store_mb=object_store_mb,
+                                dashboard=dashboard)
+    typer.echo(f"Ray cluster up: head {state.address} + {workers} worker node(s), token auth on "
+               f"({sum(n.num_cpus for n in state.nodes)} CPUs)")
+    if state.nodes and "dashboard_port" in state.nodes[0].ports and dashboard:
+        typer.echo(f"  dashboard: http://127.0.0.1:{state.nodes[0].ports['dashboard_port']}")
+    if state.tracking_uri:
+        typer.echo(f"  MLflow tracking server: {state.tracking_uri}")
+    typer.echo(f"  state, token and logs: {state.state_dir}")
+    typer.echo("Use it (the token stays in a 0600 file; env also in "
+               f"{Path(state.state_dir) / 'env.sh'}):")
+    for k, v in state.client_env().items():
+        typer.echo(f"  export {k}={v}")
+    uri = f" --tracking-uri {state.tracking_uri}" if state.tracking_uri else ""
+    typer.echo(f"  soclab sweep experiments/quickstart.yaml --address {state.address}{uri}")
+    typer.echo(f"Stop it: soclab cluster down{'' if state_dir is None else f' --state-dir {state.state_dir}'}")
+
+
+@cluster_app.command("down")
+@friendly_errors
+def cluster_down(
+    state_dir: StateDir = None,
+    keep_logs: Annotated[bool, typer.Option("--keep-logs", help="Keep the nodes' Ray temp dirs (logs).")] = False,
+) -> None:
+    """Stop exactly what `soclab cluster local` started (never a bare `ray stop`)."""
+    from soclab.cluster import stop_local_cluster
+
+    stopped = stop_local_cluster(state_dir, keep_logs=keep_logs)
+    typer.echo("stopped: " + ", ".join(f"{k} ({v} processes)" for k, v in stopped.items()))
+
+
+@cluster_app.command("status")
+@friendly_errors
+def cluster_status_cmd(
+    state_dir: StateDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the recorded cluster: nodes, their processes, the tracking server."""
+    from soclab.cluster import ClusterState, cluster_status, default_state_dir
+
+    status = cluster_status(ClusterState.load(state_dir or default_state_dir()))
+    if as_json:
+        typer.echo(json.dumps(status))
+        return
+    typer.echo(f"address {status['address']}, GCS sees {status.get('gcs_alive_nodes')} alive node(s)")
+    for n in status["nodes"]:
+        typer.echo(f"  {n['name']:<10} {n['role']:<6} raylet {'up' if n['raylet'] else 'DOWN'}, {n['processes']} processes")
+    if status["tracking_uri"]:
+        typer.echo(f"  tracking {status['tracking_uri']}: {'healthy' if status['tracking_healthy'] else 'NOT ANSWERING'}")
+
+
+@cluster_app.command("env")
+@friendly_errors
+def cluster_env(state_dir: StateDir = None) -> None:
+    """Print `export` lines for the cluster (eval "$(soclab cluster env)")."""
+    from soclab.cluster import ClusterState, default_state_dir
+
+    state = ClusterState.load(state_dir or default_state_dir())
+    for k, v in state.client_env().items():
+        typer.echo(f"export {k}={v}")
+
+
+@cluster_app.command("kill-node")
+@friendly_errors
+def cluster_kill_node(
+    name: Annotated[str, typer.Argument(help="Node to kill, e.g. worker-1.")],
+    state_dir: StateDir = None,
+) -> None:
+    """Kill one node abruptly (SIGKILL to all its processes): a fault-tolerance drill."""
+    from soclab.cluster import ClusterState, default_state_dir, kill_node
+
+    n = kill_node(ClusterState.load(state_dir or default_state_dir()), name)
+    typer.echo(f"killed {name} ({n} processes)")
+
+
+@cluster_app.command("stop-node")
+@friendly_errors
+def cluster_stop_node(
+    temp_dir: Annotated[Path, typer.Option(help="The node's `ray start --temp-dir`.")],
+) -> None:
+    """Stop only the Ray node started with this --temp-dir (a scoped `ray stop`, for cluster-launcher nodes)."""
+    from soclab.cluster import stop_node_by_temp_dir
+
+    n = stop_node_by_temp_dir(str(temp_dir))
+    typer.echo(f"stopped the Ray node of {temp_dir} ({n} processes)")
+
+
+@app.command()
+@friendly_errors
+def train(
+    spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML) with at least one RL agent.")],
+    noise: Annotated[str | None, typer.Option(help="Noise level to train and evaluate at (default: the spec's first).")] = None,
+    rate: Annotated[float | None, typer.Option(help="Injection rate, jobs/ms (default: the spec's first).")] = None,
+    output_dir: Annotated[Path, typer.Option(help="Checkpoints go to OUTPUT_DIR/<spec>/<agent>/checkpoint.")] = Path("soclab-runs"),
+    iterations: Annotated[int | None, typer.Option(help="Training iterations (default: the spec's budget.rl_iterations).")] = None,
+    agent: Annotated[list[str] | None, typer.Option(help="Train only this RL agent (repeatable).")] = None,
+    num_cpus: Annotated[int | None, typer.Option(help="CPUs for the local Ray (default: all).")] = None,
+) -> None:
+    """Train the spec's RL agents, then compare them with its heuristics and baselines on the same seeds."""
+    from soclab.rl.command import print_outcome, train_spec
+    from soclab.spec import load_spec
+
+    loaded = load_spec(spec)
+    print_outcome(train_spec(loaded, noise=noise, rate=rate, output_dir=output_dir,
+                             iterations=iterations, agents=agent or None, num_cpus=num_cpus))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -40,6 +40,7 @@ class SweepSummary:
     wall_s: float
     compute_s: float
     slots: int
+    tune_wall_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     report_path: Path | None = None
 
@@ -47,6 +48,11 @@ class SweepSummary:
     def compute_share(self) -> float:
         """Share of the sweep's wall time x parallel slots spent simulating or training."""
         return self.compute_s / (self.wall_s * self.slots) if self.wall_s > 0 else 0.0
+
+    @property
+    def tune_compute_share(self) -> float:
+        """The same share within the Tune phase alone (without Ray start-up and the report)."""
+        return self.compute_s / (self.tune_wall_s * self.slots) if self.tune_wall_s > 0 else 0.0
 
 
 def _context(spec: ExperimentSpec, uri: str, parent_run_id: str) -> dict[str, Any]:
@@ -119,6 +125,7 @@ def run_sweep(
     make_report: bool = True,
 ) -> SweepSummary:
     """Run (or resume) every unfinished cell of the spec, then finalize ratios and the report."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables; ours shows
     spec = spec_path if isinstance(spec_path, ExperimentSpec) else load_spec(spec_path)
     uri = resolve_tracking_uri(tracking_uri, spec.tracking.tracking_uri)
     require_shared_store(uri, address)
@@ -141,11 +148,17 @@ def run_sweep(
 
     t0 = time.perf_counter()
     status = "FINISHED"
-    compute_s = 0.0
+    compute_s = tune_wall = 0.0
     slots = 1
     try:
+        if any(c.agent.kind == "rl" for c in todo):  # check RL agents, run their searches
+            from soclab.rl.tuning import apply_search_spaces
+
+            todo = apply_search_spaces(spec, todo, tracker, parent, address=address,
+                                       num_cpus=num_cpus, output_dir=output_dir,
+                                       show_progress=show_progress)
         if todo:
-            compute_s, slots = _run_tuner(spec, todo, uri, parent, address, num_cpus, output_dir,
+            compute_s, slots, tune_wall = _run_tuner(spec, todo, uri, parent, address, num_cpus, output_dir,
                                           show_progress)
     except KeyboardInterrupt:
         status = "KILLED"
@@ -163,7 +176,7 @@ def run_sweep(
                     for c in todo if states[c.hash] == "FAILED"]
         summary = SweepSummary(spec.name, uri, spec.experiment_name, parent, len(cells),
                                len(cells) - len(todo), n_fin, n_fail, len(todo) - n_fin - n_fail,
-                               wall, compute_s, slots, failures)
+                               wall, compute_s, slots, tune_wall, failures)
         tracker.log(parent, metrics={"cells_finished": n_fin, "cells_failed": n_fail,
                                      "cells_skipped": summary.skipped, "wall_s": wall,
                                      "compute_share": summary.compute_share})
@@ -179,8 +192,9 @@ def run_sweep(
 
 
 def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, address: str | None,
-               num_cpus: int | None, output_dir: str | Path, show_progress: bool) -> tuple[float, int]:
-    """Run the units of `todo` in one Tuner; returns (total compute seconds, parallel slots)."""
+               num_cpus: int | None, output_dir: str | Path,
+               show_progress: bool) -> tuple[float, int, float]:
+    """Run the units of `todo` in one Tuner; returns (compute seconds, parallel slots, fit wall)."""
     from ray import tune
 
     from soclab.progress import SweepProgress
@@ -191,7 +205,9 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
         for u in units:
             u["cpus"] = spec.tune.cpus_per_rl_trial if u["kind"] == "rl" else 1
         trainable = tune.with_resources(run_unit, _resources)
-        storage = (Path(output_dir).resolve() / spec.name / "tune").as_posix()
+        shared = os.environ.get("SOCLAB_STORAGE_PATH")  # s3://... or an NFS path on clusters
+        storage = (f"{shared.rstrip('/')}/{spec.name}/tune" if shared
+                   else (Path(output_dir).resolve() / spec.name / "tune").as_posix())
         progress = SweepProgress(len(todo), enabled=show_progress)
         tuner = tune.Tuner(
             trainable,
@@ -207,8 +223,10 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
                 callbacks=[progress],
             ),
         )
+        t0 = time.perf_counter()
         with progress:
             grid = tuner.fit()
+        fit_wall = time.perf_counter() - t0
         compute = 0.0
         for result in grid:
             metrics = result.metrics or {}
@@ -216,7 +234,7 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
         import ray
 
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        return compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus))
+        return compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus)), fit_wall
     finally:
         if started:
             import ray

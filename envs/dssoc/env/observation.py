@@ -278,7 +278,7 @@ class ObservationBuilder:
     def _reclaim_finished_lanes(self) -> None:
         """A job can finish and its successor arrive within one advance(): free done jobs now."""
         for lane, job in enumerate(self._lane_job):
-            if job is not None and job.done_at >= 0:
+            if job is not None and job.remaining == 0:  # done_at is set at every task finish
                 self._free_lane(lane)
         if not self._free_lanes:
             raise RuntimeError("more jobs in flight than config.max_jobs_in_flight lanes")

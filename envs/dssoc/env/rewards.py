@@ -51,7 +51,7 @@ class RewardTracker:
         still = []
         for job in self._jobs:
             start = job.arrival if job.arrival > t0 else t0
-            if job.done_at >= 0:
+            if job.remaining == 0:  # done_at is the latest task finish, not a done flag
                 in_system += job.done_at - start
                 latency += job.done_at - job.arrival
                 completed += 1

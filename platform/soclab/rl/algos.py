@@ -1,0 +1,221 @@
+"""RLlib algorithm configs (new API stack, torch) for soclab's agents, sized for small CPUs.
+
+`build_config(algorithm, env_config, model=..., hyperparameters=..., seed=...)` returns an
+`AlgorithmConfig` ready for `.build_algo()`. Hyperparameters are split in two:
+
+- RLlib's own `.training(...)` arguments of the algorithm (lr, gamma, entropy_coeff,
+  train_batch_size_per_learner, minibatch_size, num_epochs, ...), applied as given;
+- soclab's keys (`SOCLAB_HYPERPARAMETERS`): network size, training-episode length, reward scale,
+  env runners.
+
+An unknown name is refused with a `ConfigError` naming it and the valid names.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from functools import cache
+from typing import Any
+
+from dssoc.errors import ConfigError
+
+ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN")
+
+#: soclab's hyperparameters (not RLlib `.training()` arguments) and what they do.
+SOCLAB_HYPERPARAMETERS: dict[str, str] = {
+    "hidden": "width of the network's hidden layers (graph default 64, mlp 256)",
+    "gnn_steps": "message-passing steps of the graph model (default 3)",
+    "episode_us": "simulated time of a training episode (default: about 400 decisions)",
+    "episode_jobs": "stop training episodes after this many jobs instead of a duration",
+    "max_tasks": "task slots of the observation (default: the env's)",
+    "reward_scale": "factor on every reward (default 0.1; 1 for the throughput reward)",
+    "num_env_runners": "RLlib env runner actors (default 0: sample in the trainer's process)",
+    "steps_per_iteration": "env steps sampled per training iteration at least (default: one "
+                           "train batch; DQN 500)",
+}
+
+#: small-CPU defaults; any of them can be overridden by the spec's hyperparameters.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "PPO": {"train_batch_size_per_learner": 1000, "minibatch_size": 250, "num_epochs": 4,
+            "lr": 3e-4, "gamma": 0.99, "lambda_": 0.95, "entropy_coeff": 0.01,
+            "vf_loss_coeff": 0.5, "clip_param": 0.2, "vf_clip_param": 100.0, "grad_clip": 10.0,
+            "use_kl_loss": False},
+    "APPO": {"train_batch_size_per_learner": 500, "lr": 3e-4, "gamma": 0.99,
+             "entropy_coeff": 0.01, "vf_loss_coeff": 0.5, "grad_clip": 10.0, "use_kl_loss": False},
+    "IMPALA": {"train_batch_size_per_learner": 500, "lr": 3e-4, "gamma": 0.99,
+               "entropy_coeff": 0.01, "vf_loss_coeff": 0.5, "grad_clip": 10.0},
+    "DQN": {"train_batch_size_per_learner": 32, "lr": 5e-4, "gamma": 0.99,
+            "num_steps_sampled_before_learning_starts": 500, "target_network_update_freq": 500,
+            "epsilon": [[0, 1.0], [5000, 0.05]], "dueling": False, "double_q": True,
+            "n_step": 1, "replay_buffer_config": {"type": "EpisodeReplayBuffer",
+                                                  "capacity": 50_000}},
+}
+#: common names from other libraries -> RLlib's, for "did you mean" hints
+ALIASES = {"learning_rate": "lr", "batch_size": "train_batch_size_per_learner",
+           "train_batch_size": "train_batch_size_per_learner", "epochs": "num_epochs",
+           "n_epochs": "num_epochs", "lambda": "lambda_", "gae_lambda": "lambda_",
+           "ent_coef": "entropy_coeff", "vf_coef": "vf_loss_coeff", "clip_range": "clip_param",
+           "max_grad_norm": "grad_clip", "discount": "gamma"}
+ROLLOUT_FRAGMENT = {"PPO": "auto", "APPO": 50, "IMPALA": 50, "DQN": 4}
+DQN_STEPS_PER_ITERATION = 500  # PPO/APPO/IMPALA: an iteration samples one train batch
+METRIC_KEYS = ("avg_latency_us", "throughput_jobs_per_ms", "mean_slowdown", "energy_j",
+               "completed_jobs", "invalid_actions", "overflow_tasks")
+
+
+def config_class(algorithm: str) -> type:
+    if algorithm == "PPO":
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        return PPOConfig
+    if algorithm == "APPO":
+        from ray.rllib.algorithms.appo import APPOConfig
+
+        return APPOConfig
+    if algorithm == "IMPALA":
+        from ray.rllib.algorithms.impala import IMPALAConfig
+
+        return IMPALAConfig
+    if algorithm == "DQN":
+        from ray.rllib.algorithms.dqn import DQNConfig
+
+        return DQNConfig
+    raise ConfigError(f"unknown RL algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}",
+                      "algorithm")
+
+
+@cache
+def training_arguments(algorithm: str) -> frozenset[str]:
+    """Names accepted by the algorithm config's `.training()` (through its whole MRO)."""
+    names: set[str] = set()
+    for klass in config_class(algorithm).__mro__:
+        fn = klass.__dict__.get("training")
+        if fn is None:
+            continue
+        for p in inspect.signature(fn).parameters.values():
+            if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD:
+                names.add(p.name)
+    return frozenset(names)
+
+
+def split_hyperparameters(algorithm: str, hyperparameters: dict[str, Any] | None
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(RLlib `.training()` kwargs, soclab keys); unknown names raise `ConfigError`."""
+    rllib_names = training_arguments(algorithm)
+    rl, own = {}, {}
+    for k, v in (hyperparameters or {}).items():
+        if k in SOCLAB_HYPERPARAMETERS:
+            own[k] = v
+        elif k in rllib_names:
+            rl[k] = v
+        else:
+            import difflib
+
+            valid = sorted(rllib_names | set(SOCLAB_HYPERPARAMETERS))
+            close = ([ALIASES[k]] if k in ALIASES and ALIASES[k] in valid
+                     else difflib.get_close_matches(k, valid, n=3))
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"unknown hyperparameter {k!r} for {algorithm}{hint} (RLlib "
+                f"{config_class(algorithm).__name__}.training() arguments, or soclab's: "
+                f"{', '.join(SOCLAB_HYPERPARAMETERS)})", f"hyperparameters.{k}")
+    return rl, own
+
+
+def check_agent(agent: Any) -> None:
+    """Refuse, before anything runs, an RL agent whose hyperparameter or search-space names are
+    unknown to its algorithm (or to soclab). `agent` is a `soclab.spec.AgentSpec`."""
+    if agent.algorithm not in ALGORITHMS:
+        raise ConfigError(f"unknown RL algorithm {agent.algorithm!r}; valid: "
+                          f"{', '.join(ALGORITHMS)}", f"agents.{agent.name}.algorithm")
+    names = {**agent.hyperparameters, **dict.fromkeys(agent.search_space)}
+    try:
+        split_hyperparameters(agent.algorithm, names)
+    except ConfigError as e:
+        raise ConfigError(str(e), f"agents.{agent.name}") from None
+
+
+def metrics_callback() -> type:
+    """The RLlibCallback class logging the simulator's metrics at every episode end."""
+    from ray.rllib.callbacks.callbacks import RLlibCallback
+
+    class SoclabMetrics(RLlibCallback):
+        """Logs the final info's engine metrics as `env_runners/<name>` (mean per iteration)."""
+
+        def on_episode_end(self, *, episode: Any, metrics_logger: Any = None, env: Any = None,
+                           env_index: int = 0, **kwargs: Any) -> None:
+            if metrics_logger is None:
+                return
+            info = episode.get_infos(-1) or {}
+            if "avg_latency_us" not in info and env is not None:  # fall back to the env itself
+                try:
+                    info = env.envs[env_index].unwrapped.episode_metrics()
+                except Exception:
+                    info = {}
+            for key in METRIC_KEYS:
+                try:
+                    v = float(info[key])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if math.isfinite(v):
+                    metrics_logger.log_value(key, v, reduce="mean")
+
+    return SoclabMetrics
+
+
+def build_config(
+    algorithm: str,
+    env_config: dict[str, Any],
+    *,
+    model: str = "graph",
+    hyperparameters: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> Any:
+    """An RLlib AlgorithmConfig for soclab's env; `hyperparameters` override `DEFAULTS`.
+
+    The env config must be complete (`soclab.rl.env.env_config_for`; the env-related soclab
+    hyperparameters `episode_us`, `episode_jobs`, `max_tasks`, `reward_scale` go there, see
+    `soclab.rl.train.cell_env_config`); the ones used here are `hidden`, `gnn_steps`,
+    `num_env_runners` and `steps_per_iteration`.
+    """
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from soclab.rl.env import register
+    from soclab.rl.model import SchedulerQModule, SchedulerRLModule
+
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"unknown RL algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}",
+                          "algorithm")
+    if model not in ("graph", "mlp"):
+        raise ConfigError(f"unknown model {model!r}; valid: graph, mlp", "model")
+    rl_hp, own = split_hyperparameters(algorithm, hyperparameters)
+    training = {**DEFAULTS[algorithm], **rl_hp}
+    if algorithm == "DQN" and (training.get("num_atoms", 1) != 1 or training.get("dueling")):
+        raise ConfigError("soclab's masked DQN supports num_atoms=1 and dueling=False only",
+                          "hyperparameters")
+    model_config: dict[str, Any] = {"model": model}
+    for k in ("hidden", "gnn_steps"):
+        if k in own:
+            model_config[k] = int(own[k])
+    module = SchedulerQModule if algorithm == "DQN" else SchedulerRLModule
+    register()
+    runners = int(own.get("num_env_runners", 0))
+    cfg = (
+        config_class(algorithm)()
+        .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
+        .framework("torch")
+        .environment(env="soclab-sched", env_config=dict(env_config), disable_env_checking=True)
+        .env_runners(num_env_runners=runners, num_envs_per_env_runner=1,
+                     rollout_fragment_length=ROLLOUT_FRAGMENT[algorithm],
+                     num_cpus_per_env_runner=1)
+        .learners(num_learners=0)
+        .rl_module(rl_module_spec=RLModuleSpec(module_class=module, model_config=model_config))
+        .training(**training)
+        .callbacks(metrics_callback())
+        .reporting(min_time_s_per_iteration=0, metrics_num_episodes_for_smoothing=20,
+                   min_sample_timesteps_per_iteration=int(own.get("steps_per_iteration", (
+                       DQN_STEPS_PER_ITERATION if algorithm == "DQN"
+                       else training["train_batch_size_per_learner"]))))
+        .debugging(seed=int(seed), log_level="ERROR")
+    )
+    return cfg

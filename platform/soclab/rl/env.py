@@ -1,0 +1,162 @@
+"""The scheduling environment under RLlib: registration by name and JSON-able env configs.
+
+RLlib builds environments from a registered name and an `env_config` dict that crosses process
+boundaries (and goes into checkpoints), so the config is plain JSON: the `dssoc.env.SoCSchedEnv`
+keys (workload, soc, rate_jobs_per_ms, noise, duration_us / max_jobs, warmup_us, action_mode,
+reward, max_tasks, graph, time_scale_us, seed, ...) plus soclab's own:
+
+- `reward_scale`: multiplies every reward (value targets of order 1 train better);
+- `exclude_seeds`: simulation seeds never used for training episodes (the evaluation seeds): an
+  episode whose drawn simulation seed is excluded is redrawn, deterministically.
+
+Call `register()` in every process before building or restoring an Algorithm (`Algorithm.
+from_checkpoint` in a fresh process needs it too); it is idempotent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+
+from dssoc import SimConfig
+from dssoc.errors import ConfigError
+
+ENV_NAME = "soclab-sched"
+SOCLAB_ENV_KEYS = ("reward_scale", "exclude_seeds")
+DEFAULT_EPISODE_STEPS = 400  # target decisions per training episode (see `training_duration_us`)
+
+
+class _SoclabEnv(gym.Wrapper):
+    """Reward scaling and held-out simulation seeds around `SoCSchedEnv`."""
+
+    def __init__(self, env: gym.Env, reward_scale: float = 1.0,
+                 exclude_seeds: tuple[int, ...] = ()) -> None:
+        super().__init__(env)
+        self.reward_scale = float(reward_scale)
+        self.exclude_seeds = frozenset(int(s) for s in exclude_seeds)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        inner = self.env.unwrapped
+        for _ in range(100):
+            if inner.sim is None or inner.sim.seed not in self.exclude_seeds:
+                break
+            obs, info = self.env.reset(options=options)  # next draw of the same np_random
+        return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, float(reward) * self.reward_scale, terminated, truncated, info
+
+
+def make_env(env_config: Mapping[str, Any] | None = None) -> gym.Env:
+    """Build the (wrapped) `SoCSchedEnv` from a JSON-able env config (RLlib's env creator)."""
+    from dssoc.env import SoCSchedEnv
+
+    cfg = dict(env_config or {})
+    cfg.pop("num_envs", None)  # added by RLlib's vector entry point
+    scale = float(cfg.pop("reward_scale", 1.0))
+    exclude = tuple(cfg.pop("exclude_seeds", ()) or ())
+    return _SoclabEnv(SoCSchedEnv(cfg), scale, exclude)
+
+
+def register() -> str:
+    """Register `ENV_NAME` with Ray Tune's registry (idempotent); returns the name."""
+    from ray.tune.registry import register_env
+
+    register_env(ENV_NAME, make_env)
+    return ENV_NAME
+
+
+def sim_config_dict(config: SimConfig, workload: str, soc: str | None = None) -> dict[str, Any]:
+    """The simulation keys of an env config reproducing `config` (workload/soc by name)."""
+    from dssoc.noise import noise_spec
+
+    out: dict[str, Any] = {
+        "workload": workload,
+        "rate_jobs_per_ms": config.rate_jobs_per_ms,
+        "noise": noise_spec(config.noise) or "none",
+        "max_jobs_in_flight": config.max_jobs_in_flight,
+        "warmup_us": config.warmup_us,
+        "duration_us": config.duration_us,
+        "probabilities": list(config.workload.probabilities),
+    }
+    if soc is not None:
+        out["soc"] = soc
+    if config.max_jobs is not None:
+        out["max_jobs"] = config.max_jobs
+    return out
+
+
+def training_duration_us(config: SimConfig, target_steps: int = DEFAULT_EPISODE_STEPS) -> float:
+    """Simulated time whose episodes take about `target_steps` decisions (one per task) at the
+    configuration's injection rate, rounded to 100 µs, at least 500 µs, at most the run length."""
+    wl = config.workload
+    tasks_per_job = sum(p * len(a.tasks) for p, a in zip(wl.probabilities, wl.applications,
+                                                          strict=True))
+    per_us = config.rate_jobs_per_ms / 1000.0 * max(tasks_per_job, 1.0)
+    dur = max(500.0, math.ceil(target_steps / per_us / 100.0) * 100.0)
+    return min(dur, config.duration_us) if config.duration_us else dur
+
+
+def env_config_for(
+    source: Any,
+    action_mode: str = "task",
+    reward: str = "time_in_system",
+    *,
+    duration_us: float | None = None,
+    max_jobs: int | None = None,
+    warmup_us: float = 0.0,
+    max_tasks: int | None = None,
+    graph: str = "children",
+    time_scale_us: float | None = None,
+    reward_scale: float | None = None,
+    exclude_seeds: tuple[int, ...] | list[int] = (),
+    seed: int | None = None,
+    workload: str | None = None,
+    soc: str | None = None,
+) -> dict[str, Any]:
+    """A JSON-able RLlib env config for training on a cell (`soclab.cells.Cell`) or a SimConfig.
+
+    Training episodes are short so that every training iteration completes some: by default
+    `training_duration_us(config)` (~400 decisions), with no warm-up (all jobs count in the
+    reward). `time_scale_us` defaults to the env's (mean critical path of the workload) and is
+    pinned in the config, so evaluation on a longer run observes in the same units; `reward_scale`
+    defaults to 1 for `throughput` and 0.1 otherwise.
+    """
+    from dssoc.env.observation import default_time_scale
+
+    if hasattr(source, "sim_config") and hasattr(source, "simulation"):  # a Cell
+        config = source.sim_config()
+        workload = workload or source.simulation["workload"]
+        soc = soc or source.simulation.get("soc")
+        exclude_seeds = tuple(exclude_seeds) or tuple(source.seeds)
+    elif isinstance(source, SimConfig):
+        config = source
+        if workload is None:
+            raise ConfigError("give the workload name (or file) of the SimConfig", "env_config_for")
+    else:
+        raise ConfigError(f"expected a Cell or a SimConfig, got {type(source).__name__}",
+                          "env_config_for")
+    cfg = sim_config_dict(config, str(workload), None if soc is None else str(soc))
+    if max_jobs is not None:
+        cfg["max_jobs"] = int(max_jobs)
+        cfg["duration_us"] = float(duration_us) if duration_us is not None else None
+    else:
+        cfg.pop("max_jobs", None)
+        cfg["duration_us"] = float(duration_us if duration_us is not None
+                                   else training_duration_us(config))
+    cfg["warmup_us"] = float(warmup_us)
+    cfg.update(action_mode=action_mode, reward=reward, graph=graph,
+               time_scale_us=float(time_scale_us or default_time_scale(config)),
+               reward_scale=float(reward_scale if reward_scale is not None
+                                  else (1.0 if reward == "throughput" else 0.1)),
+               exclude_seeds=sorted(int(s) for s in exclude_seeds))
+    if max_tasks is not None:
+        cfg["max_tasks"] = int(max_tasks)
+    if seed is not None:
+        cfg["seed"] = int(seed)
+    return cfg

@@ -1,0 +1,132 @@
+"""Trained checkpoints as ordinary dssoc schedulers (`--scheduler checkpoint:PATH`).
+
+`load_policy_scheduler(path)` accepts an RLlib algorithm checkpoint (the directory written by
+`Algorithm.save_to_path`, as `soclab train` and the sweep produce) or the RLModule directory inside
+it (`learner_group/learner/rl_module/default_policy`). It restores the module with
+`RLModule.from_checkpoint`, reads the env settings soclab saved beside it (`soclab_env.json`:
+action mode, slots, graph encoding, time scale) and returns a `dssoc.env.PolicyScheduler` that
+picks the highest-scoring valid action at every decision (deterministic). Using a checkpoint
+imports RLlib's classes but never starts Ray.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dssoc.errors import ConfigError
+
+ENV_FILE = "soclab_env.json"
+MODULE_SUBDIR = Path("learner_group") / "learner" / "rl_module" / "default_policy"
+CTOR_FILE = "class_and_ctor_args.pkl"
+
+
+def module_dir(path: str | Path) -> Path:
+    """The RLModule directory of an algorithm checkpoint or of a module checkpoint."""
+    p = Path(path)
+    if (p / MODULE_SUBDIR / CTOR_FILE).is_file():
+        return p / MODULE_SUBDIR
+    if (p / CTOR_FILE).is_file():
+        return p
+    raise ConfigError(f"not an RLlib checkpoint: expected {MODULE_SUBDIR}/{CTOR_FILE} (algorithm "
+                      f"checkpoint) or {CTOR_FILE} (RLModule checkpoint) inside", str(p))
+
+
+def read_env_settings(path: str | Path) -> dict[str, Any]:
+    """`soclab_env.json` of the checkpoint: in `path` or up to four directories above it."""
+    p = Path(path).resolve()
+    for d in [p, *list(p.parents)[:4]]:
+        f = d / ENV_FILE
+        if f.is_file():
+            return json.loads(f.read_text(encoding="utf-8"))
+    raise ConfigError(f"no {ENV_FILE} beside the checkpoint (written by soclab at training "
+                      "time); it holds the observation settings the policy was trained with",
+                      str(path))
+
+
+def load_module(path: str | Path) -> Any:
+    """The trained RLModule (torch), on CPU, in eval mode."""
+    import logging
+
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    quiet = logging.getLogger("ray._common.deprecation")  # RLlib's own RLModuleConfig notice
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        module = RLModule.from_checkpoint(module_dir(path).resolve().as_posix())
+    finally:
+        quiet.setLevel(level)
+    module.eval()
+    return module
+
+
+class ModulePolicy:
+    """`policy(obs) -> action`: one `forward_inference` and a masked argmax (ties: lowest
+    index). Checks once that the observation has the shapes the module was trained on."""
+
+    def __init__(self, module: Any, settings: dict[str, Any]) -> None:
+        import torch
+        from ray.rllib.core.columns import Columns
+
+        self.module = module
+        self.settings = settings
+        self._checked = False
+        self._torch = torch
+        self._obs_key, self._logits_key = Columns.OBS, Columns.ACTION_DIST_INPUTS
+        self._q = hasattr(module, "compute_q_values")  # DQN: greedy on masked Q-values
+
+    def _check(self, obs: dict[str, Any]) -> None:
+        dims = self.settings.get("obs_dims") or {}
+        want = (dims.get("max_tasks"), dims.get("task_features"), dims.get("n_pes"),
+                dims.get("pe_features"), dims.get("n_actions"))
+        tasks, pes = obs["observations"]["tasks"], obs["observations"]["pes"]
+        got = (tasks.shape[0], tasks.shape[1], pes.shape[0], pes.shape[1],
+               obs["action_mask"].shape[0])
+        if dims and want != got:
+            raise ConfigError(
+                f"the checkpoint was trained on observations (slots, task features, PEs, PE "
+                f"features, actions) = {want} (workload {self.settings.get('workload')!r}) but "
+                f"this simulation gives {got}: evaluate on the same SoC, max_jobs_in_flight and "
+                "application set", "checkpoint")
+        self._checked = True
+
+    def logits(self, obs: dict[str, Any]) -> np.ndarray:
+        from soclab.rl.nets import obs_to_torch
+
+        if not self._checked:
+            self._check(obs)
+        batch = {self._obs_key: obs_to_torch(obs)}
+        with self._torch.no_grad():
+            if self._q:
+                return self.module.compute_q_values(batch)["qf_preds"][0].numpy()
+            return self.module.forward_inference(batch)[self._logits_key][0].numpy()
+
+    def __call__(self, obs: dict[str, Any]) -> int:
+        scores = self.logits(obs)
+        valid = obs["action_mask"] > 0.5
+        return int(np.argmax(np.where(valid, scores, -np.inf)))
+
+
+def load_policy_scheduler(path: str | Path, *, torch_threads: int | None = 1) -> Any:
+    """A `dssoc.env.PolicyScheduler` running the checkpoint's policy greedily.
+
+    `torch_threads` (default 1) sets torch's intra-op threads: batch-1 inference gains nothing
+    from more, and on a shared machine extra threads only spin."""
+    from dssoc.env import PolicyScheduler
+
+    settings = read_env_settings(module_dir(path))
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(int(torch_threads))
+    module = load_module(path)
+    sched = PolicyScheduler(ModulePolicy(module, settings),
+                            action_mode=settings["action_mode"], max_tasks=settings["max_tasks"],
+                            graph=settings.get("graph", "children"),
+                            time_scale_us=settings["time_scale_us"])
+    sched.name = f"policy:{settings.get('agent') or settings.get('algorithm', 'rl')}"
+    return sched

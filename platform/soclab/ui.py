@@ -58,8 +58,8 @@ def print_sweep_summary(summary, resumed: bool = False) -> None:  # type: ignore
     s = summary
     console.print(f"[bold]{s.spec_name}[/bold]: {s.planned} cells planned, {s.skipped} already "
                   f"finished{' (resumed)' if resumed else ''}, {s.finished} ran, {s.failed} failed"
-                  f", {s.missing} missing; {s.wall_s:.1f} s wall, {s.compute_share:.0%} of it "
-                  f"simulating/training")
+                  f", {s.missing} missing; {s.wall_s:.1f} s wall ({s.tune_wall_s:.1f} s in Tune, "
+                  f"{s.tune_compute_share:.0%} of it simulating/training)")
     for label, err in s.failures:
         console.print(f"[red]failed[/red] {label}: {err}")
     if s.report_path:

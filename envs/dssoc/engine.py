@@ -239,15 +239,36 @@ class Simulation:
 
     def _next_gap(self) -> float:
         scale = self.config.scale_us
-        for b in self._bursts:
-            scale = b.scale_at(scale, self.now)
-        if self.config.fixed_rate:
+        if self._bursts and not self.config.fixed_rate:
+            gap = self._bursty_gap(scale)
+        elif self.config.fixed_rate:
+            for b in self._bursts:
+                scale = b.scale_at(scale, self.now)
             gap = scale
         elif self.config.arrival_streams == "ds3":
             gap = self._ds3_random.expovariate(1.0 / scale)
         else:
             gap = self.arrival_rng.exponential(scale)
         return float(int(gap)) if self.config.integer_times else gap
+
+    def _bursty_gap(self, scale: float) -> float:
+        """Inter-arrival time of a Poisson process whose rate changes at burst edges: one Exp(1)
+        draw spent across the piecewise-constant rate (exact, unlike a rate frozen at the draw)."""
+        need = self.arrival_rng.exponential(1.0)
+        t = self.now
+        while True:
+            local = scale
+            edge = math.inf
+            for b in self._bursts:
+                local = b.scale_at(local, t)
+                phase = t % b.period_us
+                nxt = (b.length_us - phase) if phase < b.length_us else (b.period_us - phase)
+                edge = min(edge, t + max(nxt, 1e-9))
+            room = (edge - t) / local
+            if need <= room:
+                return t + need * local - self.now
+            need -= room
+            t = edge
 
     def _on_arrival_event(self) -> None:
         if not self._arrivals_open:

@@ -115,13 +115,13 @@ NOISE_MODELS = {
 }
 
 
-def _number(text: str, what: str, where: str) -> float:
+def _number(text: str, what: str, where: str, allow_inf: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
         raise ConfigError(f"{what} must be a number, got {text!r}", where) from None
-    if math.isnan(value) or value < 0:
-        raise ConfigError(f"{what} must be >= 0, got {text!r}", where)
+    if math.isnan(value) or value < 0 or (math.isinf(value) and not allow_inf):
+        raise ConfigError(f"{what} must be a finite number >= 0, got {text!r}", where)
     return value
 
 
@@ -143,7 +143,9 @@ def parse_noise(spec: str | None) -> tuple[NoiseModel, ...]:
                 raise ConfigError(f"expected {NOISE_MODELS[kind]}", where)
             factor = _number(args[1], "factor", where)
             start = _number(args[2], "start", where) if len(args) > 2 else 0.0
-            end = _number(args[3], "end", where) if len(args) > 3 else math.inf
+            end = _number(args[3], "end", where, allow_inf=True) if len(args) > 3 else math.inf
+            if factor <= 0:
+                raise ConfigError("factor must be > 0", where)
             models.append(PESlowdown(args[0], factor, start, end))
         elif kind == "burst":
             if len(args) != 3:

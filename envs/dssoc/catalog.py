@@ -1,7 +1,7 @@
 """Reference SoCs, applications and workload presets, and loaders for user files.
 
 Built-in data lives in `dssoc/data/{socs,apps,workloads}/*.json`; users may pass a path to a
-JSON or YAML file in the same schema (see docs/data-format.md). Names resolve to built-ins,
+JSON or YAML file in the same schema (see docs/simulator.md). Names resolve to built-ins,
 paths to files; unknown names list the valid ones.
 
 SoC schema::

@@ -91,13 +91,17 @@ class Cell:
             "noise": self.noise, "rate_jobs_per_ms": self.rate_jobs_per_ms,
             "seeds": list(self.seeds), "simulation": self.simulation, "budget": self.budget,
             "tuned": self.tuned,
+            "hash": self.hash,  # the planner's hash: workers must not recompute it with other code
         }
 
     @classmethod
     def from_payload(cls, d: dict[str, Any]) -> Cell:
-        return cls(d["spec_name"], AgentSpec.model_validate(d["agent"]), d["noise"],
+        cell = cls(d["spec_name"], AgentSpec.model_validate(d["agent"]), d["noise"],
                    float(d["rate_jobs_per_ms"]), tuple(d["seeds"]), d["simulation"], d["budget"],
                    d.get("tuned"))
+        if "hash" in d:
+            cell.__dict__["hash"] = d["hash"]  # fills the cached_property
+        return cell
 
 
 def plan_cells(spec: ExperimentSpec) -> list[Cell]:

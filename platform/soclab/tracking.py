@@ -136,13 +136,17 @@ class Tracker:
         flt = f"tags.`soclab.kind` = '{CELL_KIND}'"
         if status:
             flt += f" and attributes.status = '{status}'"
-        runs = with_retry(lambda: self.client.search_runs(
-            [self.experiment_id], filter_string=flt, max_results=50_000,
-            order_by=["attributes.start_time DESC"]))
         out: dict[str, Any] = {}
-        for r in runs:
-            out.setdefault(r.data.tags.get("soclab.cell_hash", ""), r)
-        return out
+        token = None
+        while True:  # page through: a large sweep has more cells than one page holds
+            page = with_retry(lambda token=token: self.client.search_runs(
+                [self.experiment_id], filter_string=flt, max_results=10_000,
+                order_by=["attributes.start_time DESC"], page_token=token))
+            for r in page:
+                out.setdefault(r.data.tags.get("soclab.cell_hash", ""), r)
+            token = page.token
+            if not token:
+                return out
 
     def finished_cell(self, cell_hash: str) -> Any | None:
         flt = (f"tags.`soclab.cell_hash` = '{cell_hash}' and attributes.status = 'FINISHED'")
@@ -183,7 +187,9 @@ def provenance() -> dict[str, str]:
 
 
 def require_shared_store(uri: str, cluster_address: str | None) -> None:
-    """On a multi-node cluster, workers on other nodes cannot write a local SQLite file."""
+    """On a multi-node cluster, workers on other nodes cannot write a local SQLite file.
+    `RAY_ADDRESS` (set by `ray job submit` and `soclab cluster env`) counts as an address."""
+    cluster_address = cluster_address or os.environ.get("RAY_ADDRESS")
     if cluster_address and cluster_address not in ("local",) and is_local_store(uri):
         raise ConfigError(
             f"tracking URI {uri} is a local file store, which workers on other nodes cannot "

@@ -82,6 +82,6 @@ def test_units_group_cheap_cells(tmp_path: Path) -> None:
     spec = load_spec(_write(tmp_path, text))
     cells = plan_cells(spec)
     units = plan_units(spec, cells)
-    assert len(units) == 4  # 2 x max_concurrent_trials groups
-    assert sorted(len(u["cells"]) for u in units) == [3, 3, 3, 3]
+    assert len(units) == 2  # one group per parallel slot
+    assert sorted(len(u["cells"]) for u in units) == [6, 6]
     assert sum(len(u["cells"]) for u in units) == len(cells) == 12

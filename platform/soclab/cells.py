@@ -141,7 +141,9 @@ def plan_units(spec: ExperimentSpec, cells: list[Cell]) -> list[dict[str, Any]]:
     rl = [c for c in cells if c.agent.kind == "rl"]
     per_trial = spec.tune.cells_per_trial
     auto = per_trial == "auto"
-    n_groups = 2 * spec.tune.max_concurrent_trials if auto else -(-len(heuristic) // per_trial)
+    # auto: one balanced group per parallel slot; each trial pays a fixed start-up (a fresh worker
+    # importing soclab, 4-6 s), while resuming stays per cell through the MLflow ledger.
+    n_groups = spec.tune.max_concurrent_trials if auto else -(-len(heuristic) // per_trial)
     units: list[dict[str, Any]] = [
         {"kind": "heuristic", "cells": [c.to_payload() for c in g]}
         for g in group_cells(heuristic, n_groups)

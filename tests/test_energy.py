@@ -150,3 +150,16 @@ def test_edp_is_energy_times_busy_window() -> None:
     assert res.edp == pytest.approx(res.energy_j * (last - 2_000) * 1e-6, rel=1e-12)
     single = dssoc.simulate(dssoc.SimConfig.build("wifi_tx", max_jobs=1, duration_us=None), "ETF")
     assert single.edp == pytest.approx(single.energy_j * single.avg_latency_us * 1e-6)
+
+
+def test_energy_accounting_can_be_switched_off_without_changing_the_schedule() -> None:
+    """`energy=False` skips the meter (for speed): energy and EDP are NaN, latencies identical."""
+    import math
+
+    import dssoc
+
+    on = dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5, duration_us=5_000)
+    off = on.replace(energy=False)
+    a, b = dssoc.simulate(on, "ETF", seed=3), dssoc.simulate(off, "ETF", seed=3)
+    assert a.energy_j > 0 and math.isnan(b.energy_j) and math.isnan(b.edp)
+    assert a.latencies.tolist() == b.latencies.tolist()

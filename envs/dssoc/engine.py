@@ -226,7 +226,7 @@ class Simulation:
         # energy: DS3's windowed accounting, fed with task starts and ends (dssoc.energy)
         from dssoc.energy import PowerModel
 
-        self.power: PowerModel | None = PowerModel.for_soc(soc)
+        self.power: PowerModel | None = PowerModel.for_soc(soc) if config.energy else None
         self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
         self.last_finish = 0.0
 
@@ -319,7 +319,9 @@ class Simulation:
     @property
     def energy_j(self) -> float:
         """Energy (J) charged so far, as DS3 does (a step is charged when it starts)."""
-        return 0.0 if self.meter is None else self.meter.energy_j
+        if self.meter is None:
+            return math.nan if not self.config.energy else 0.0
+        return self.meter.energy_j
 
     def _on_done(self, task: TaskRun) -> None:
         now = task.start + task.duration  # the finish time (a deferred completion runs later)

@@ -19,7 +19,6 @@ from dssoc.schedulers.planning import (
     PlannableDag,
     Transfer,
     WholeJobPlanner,
-    bandwidth_transfer,
     plan_job,
 )
 from dssoc.schedulers.ranks import critical_path, downward_rank, upward_rank
@@ -62,9 +61,10 @@ def plan_cpop(
     return plan_job(
         app,
         prio,
-        book=PlanBook(pe_bandwidth.shape[0]) if book is None else book,
+        pe_bandwidth,
+        book=book,
         now=now,
-        transfer=bandwidth_transfer(pe_bandwidth) if transfer is None else transfer,
+        transfer=transfer,
         choose=choose,
     )
 

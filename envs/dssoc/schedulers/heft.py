@@ -18,7 +18,6 @@ from dssoc.schedulers.planning import (
     PlannableDag,
     Transfer,
     WholeJobPlanner,
-    bandwidth_transfer,
     plan_job,
 )
 from dssoc.schedulers.ranks import upward_rank
@@ -43,9 +42,10 @@ def plan_heft(
     return plan_job(
         app,
         rank,
-        book=PlanBook(pe_bandwidth.shape[0]) if book is None else book,
+        pe_bandwidth,
+        book=book,
         now=now,
-        transfer=bandwidth_transfer(pe_bandwidth) if transfer is None else transfer,
+        transfer=transfer,
     )
 
 

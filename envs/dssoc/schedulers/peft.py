@@ -19,7 +19,6 @@ from dssoc.schedulers.planning import (
     PlannableDag,
     Transfer,
     WholeJobPlanner,
-    bandwidth_transfer,
     plan_job,
 )
 from dssoc.schedulers.ranks import oct_rank, optimistic_cost_table
@@ -47,9 +46,10 @@ def plan_peft(
     return plan_job(
         app,
         oct_rank(table, app.exec_pe),
-        book=PlanBook(pe_bandwidth.shape[0]) if book is None else book,
+        pe_bandwidth,
+        book=book,
         now=now,
-        transfer=bandwidth_transfer(pe_bandwidth) if transfer is None else transfer,
+        transfer=transfer,
         choose=choose,
     )
 

@@ -101,15 +101,19 @@ def min_finish(task: int, start: np.ndarray, finish: np.ndarray) -> int:
 def plan_job(
     app: PlannableDag,
     priority: Sequence[float] | np.ndarray,
+    pe_bandwidth: np.ndarray,
     *,
-    book: PlanBook,
+    book: PlanBook | None = None,
     now: float = 0.0,
-    transfer: Transfer,
+    transfer: Transfer | None = None,
     choose: Chooser = min_finish,
 ) -> JobPlan:
-    """Plan every task of `app` into `book`: repeatedly take the highest-priority task whose
-    predecessors are planned (lowest index on ties), compute its insertion-based start and
-    finish on every PE, and reserve the PE picked by `choose`."""
+    """Plan every task of `app` into `book` (default: idle PEs): repeatedly take the
+    highest-priority task whose predecessors are planned (lowest index on ties), compute its
+    insertion-based start and finish on every PE, and reserve the PE picked by `choose`.
+    Transfers default to DS3's truncated volume / bandwidth."""
+    book = PlanBook(pe_bandwidth.shape[0]) if book is None else book
+    transfer = bandwidth_transfer(pe_bandwidth) if transfer is None else transfer
     exec_pe = app.exec_pe
     n = app.n
     pe = [-1] * n

@@ -553,10 +553,15 @@ class Simulation:
             out = np.full(self.n_pes, self.now)
         else:
             tasks = task.job.tasks
-            out = np.full(self.n_pes, -INF)
+            out = None
             for p, vol in zip(preds, app.volumes[task.index], strict=True):
                 pt = tasks[p]
-                np.maximum(out, pt.finish + self.transfer_times(vol, pt.pe), out=out)
+                arrival = pt.finish + self.transfer_times(vol, pt.pe)  # a new array
+                if out is None:
+                    out = arrival
+                else:
+                    np.maximum(out, arrival, out=out)
+        out.setflags(write=False)  # shared with the scheduler and reused when binding
         task.dr_cache = out
         return out
 

@@ -66,7 +66,7 @@ class EarliestFinishTime(_AvailabilityTracking):
         out = []
         for task in ready:
             finish = earliest_finish(task, system, self.available)
-            pe = int(np.argmin(finish))
+            pe = int(finish.argmin())
             self.commit(pe, finish[pe])
             out.append((task, pe))
         return out
@@ -81,7 +81,7 @@ class EarliestTaskFirst(_AvailabilityTracking):
         if len(ready) == 1:  # the common case: no matrix needed
             task = ready[0]
             finish = earliest_finish(task, system, self.available)
-            pe = int(np.argmin(finish))
+            pe = int(finish.argmin())
             self.commit(pe, finish[pe])
             return [(task, pe)]
         # finish[i, p] = exec + max(data ready, now, available); after each pick only the chosen
@@ -94,7 +94,7 @@ class EarliestTaskFirst(_AvailabilityTracking):
         taken = np.zeros(len(ready), dtype=bool)
         out = []
         for _ in range(len(ready)):
-            i, pe = divmod(int(np.argmin(finish)), n_pes)
+            i, pe = divmod(int(finish.argmin()), n_pes)
             best = float(finish[i, pe])
             self.commit(pe, best)
             out.append((ready[i], pe))

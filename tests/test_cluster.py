@@ -383,8 +383,12 @@ def test_worker_node_killed_mid_sweep(cluster: ClusterState, client_env: dict[st
     head_id = next(n["node_id"] for n in cluster_nodes(cluster.address, client_env)
                    if n["is_head"])
     assert head_id in set(df["tags.soclab.node"])
-    alive = [n for n in cluster_nodes(cluster.address, client_env) if n["alive"]]
-    assert len(alive) == 1 and alive[0]["is_head"]
+    # The GCS marks a killed node dead only after its health checks time out: wait for it.
+    def only_head_alive() -> bool:
+        alive = [n for n in cluster_nodes(cluster.address, client_env) if n["alive"]]
+        return len(alive) == 1 and alive[0]["is_head"]
+
+    wait_until(only_head_alive, 120, "the GCS to mark the killed worker node dead")
 
 
 def test_cluster_down_stops_exactly_what_it_started(cluster: ClusterState, tmp_path: Path) -> None:

@@ -6,15 +6,9 @@ import json
 from typing import Any
 
 from ray.tune import Callback
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
+
+from soclab.ui import progress_bar
 
 
 class SweepProgress(Callback):
@@ -27,12 +21,7 @@ class SweepProgress(Callback):
         self.failed: dict[str, int] = {}
         self.running: set[str] = set()
         self.errors: list[str] = []
-        self._progress = Progress(
-            TextColumn("[bold]cells[/bold]"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled,
-            transient=False,
-        )
+        self._progress = progress_bar("cells", enabled)
         self._task = self._progress.add_task("sweep", total=total_cells, status="")
 
     def __getstate__(self) -> dict[str, Any]:

@@ -47,18 +47,34 @@ def _noise_order(spec: ExperimentSpec) -> list[str]:
     return list(spec.axes.noise)
 
 
-def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
-    """Latency vs injection rate per agent with 95% CI bands, one panel per noise level;
-    the saturation point (latency doubles vs the lowest rate) is marked."""
+def _panels(n: int):  # type: ignore[no-untyped-def]
+    """A row of `n` plot panels on the non-interactive backend: (pyplot, figure, axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _save(plt, fig, axes, title: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Legend, title, layout, PNG, close."""
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+    """Latency vs injection rate per agent with 95% CI bands, one panel per noise level;
+    the saturation point (latency doubles vs the lowest rate) is marked."""
     noises = _noise_order(spec)
-    fig, axes = plt.subplots(1, len(noises), figsize=(5.5 * len(noises), 4), squeeze=False)
+    plt, fig, axes = _panels(len(noises))
     table = stats.summarize(df, METRIC, GROUP)
-    for ax, noise in zip(axes[0], noises, strict=True):
+    for ax, noise in zip(axes, noises, strict=True):
         sub = table[table.noise == noise]
         for agent, g in sub.groupby("agent", sort=True):
             g = g.sort_values("rate_jobs_per_ms")
@@ -73,27 +89,18 @@ def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> 
         ax.set_ylabel("average job latency (µs)")
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{spec.name}: latency vs load (dotted: saturation, latency x2)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, axes, f"{spec.name}: latency vs load (dotted: saturation, latency x2)",
+                 path)
 
 
 def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
     """Latency vs noise level per agent with 95% CIs, one panel per injection rate."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     noises = _noise_order(spec)
     rates = sorted(df.rate_jobs_per_ms.unique())
-    fig, axes = plt.subplots(1, len(rates), figsize=(5.5 * len(rates), 4), squeeze=False)
+    plt, fig, axes = _panels(len(rates))
     table = stats.summarize(df, METRIC, GROUP)
     x = np.arange(len(noises))
-    for ax, rate in zip(axes[0], rates, strict=True):
+    for ax, rate in zip(axes, rates, strict=True):
         sub = table[table.rate_jobs_per_ms == rate]
         for agent, g in sub.groupby("agent", sort=True):
             g = g.set_index("noise").reindex(noises)
@@ -104,12 +111,7 @@ def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
         ax.set_xlabel("noise")
         ax.set_ylabel("average job latency (µs)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{spec.name}: robustness to noise")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, axes, f"{spec.name}: robustness to noise", path)
 
 
 def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:

@@ -5,11 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from dssoc import SimResult
 
 console = Console()
+
+
+def progress_bar(label: str, enabled: bool = True) -> Progress:
+    """The one progress layout of soclab (sweeps, training): bar, done/total, status, ETA."""
+    return Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
 
 
 def print_result(result: SimResult, validated: bool = False, gantt: Path | None = None) -> None:

@@ -155,19 +155,9 @@ class _TrainProgress:
     """A rich progress bar over training iterations (return and latency of the last one)."""
 
     def __init__(self, name: str, total: int, enabled: bool) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from soclab.ui import progress_bar
 
-        self._p = Progress(TextColumn(f"[bold]train {name}[/bold]"), BarColumn(),
-                           MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-                           TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                           console=_console(), disable=not enabled)
+        self._p = progress_bar(f"train {name}", enabled)
         self._task = self._p.add_task(name, total=total, status="building")
 
     def __enter__(self) -> _TrainProgress:

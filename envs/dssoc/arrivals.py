@@ -14,10 +14,12 @@ processes:
   a product of diurnal (sinusoidal), piecewise-constant profile and burst factors, sampled exactly
   by thinning (Lewis and Shedler 1979) from the run's arrival stream.
 
-An arrival *model* (`ArrivalModel`: `TraceReplay`, `RateModulation`) is the frozen, validated
-configuration (`SimConfig.arrivals`, spec strings such as `diurnal:0.5:20000`); the engine turns it
-into a fresh process per run with `make_arrival_process`. Without a model the engine uses the
-Poisson, fixed-rate or DS3 process exactly as before the plug-in existed (same draws, same order).
+An arrival *model* (the `ArrivalModel` protocol: `TraceReplay`, `RateModulation`, or a user's own
+object with `spec` and `make_process`) is the frozen, validated configuration (`SimConfig.arrivals`,
+spec strings such as `diurnal:0.5:20000`); the engine asks it for a fresh process per run through
+`make_arrival_process`, drawing from the run's arrival and application streams. Without a model the
+engine uses the Poisson, fixed-rate or DS3 process exactly as before the plug-in existed (same
+draws, same order).
 Applications are drawn from the workload mix (`MixChooser`, the run's application stream) unless
 the process names them (a trace does).
 """
@@ -31,7 +33,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -212,6 +214,11 @@ class TraceReplay:
     def spec(self) -> str:
         return f"trace:{self.path}"
 
+    def make_process(self, config: SimConfig, seed: int, arrival_rng: np.random.Generator,
+                     app_rng: np.random.Generator) -> ArrivalProcess:
+        names = [a.name for a in config.workload.applications]
+        return TraceArrivals(self.times, tuple(names.index(a) for a in self.applications))
+
 
 @dataclass(frozen=True)
 class RateModulation:
@@ -242,6 +249,14 @@ class RateModulation:
         """Long-run mean of the factor (the sinusoid averages to 1; the profile to its mean)."""
         return sum(self.profile) / len(self.profile) if self.profile else 1.0
 
+    def make_process(self, config: SimConfig, seed: int, arrival_rng: np.random.Generator,
+                     app_rng: np.random.Generator) -> ArrivalProcess:
+        bursts = tuple(m for m in config.noise if isinstance(m, ArrivalBurst))
+        ds3 = np.random.RandomState(seed) if config.arrival_streams == "ds3" else None
+        mix = MixChooser(config.workload.probabilities, app_rng, ds3)
+        return ModulatedPoissonArrivals(config.scale_us, self, bursts, arrival_rng, mix,
+                                        config.integer_times)
+
     @property
     def spec(self) -> str:
         parts = []
@@ -253,7 +268,15 @@ class RateModulation:
         return "+".join(parts)
 
 
-ArrivalModel = TraceReplay | RateModulation
+class ArrivalModel(Protocol):
+    """What `SimConfig.arrivals` holds: a frozen configuration with a canonical `spec` string that
+    makes a fresh `ArrivalProcess` for each run (the plug-in point for user arrival models)."""
+
+    @property
+    def spec(self) -> str: ...
+
+    def make_process(self, config: SimConfig, seed: int, arrival_rng: np.random.Generator,
+                     app_rng: np.random.Generator) -> ArrivalProcess: ...
 
 ARRIVAL_MODELS = {
     "poisson": "poisson (exponential gaps at --rate; the default)",
@@ -390,17 +413,12 @@ def make_arrival_process(config: SimConfig, seed: int, arrival_rng: np.random.Ge
                          app_rng: np.random.Generator) -> ArrivalProcess:
     """The arrival process of one run of `config`, drawing from the run's arrival and
     application streams (DS3 streams are seeded with `seed` itself)."""
+    if config.arrivals is not None:
+        return config.arrivals.make_process(config, seed, arrival_rng, app_rng)
     wl = config.workload
     bursts = tuple(m for m in config.noise if isinstance(m, ArrivalBurst))
-    model = config.arrivals
-    if isinstance(model, TraceReplay):
-        names = [a.name for a in wl.applications]
-        return TraceArrivals(model.times, tuple(names.index(a) for a in model.applications))
     ds3 = config.arrival_streams == "ds3"
     mix = MixChooser(wl.probabilities, app_rng, np.random.RandomState(seed) if ds3 else None)
-    if isinstance(model, RateModulation):
-        return ModulatedPoissonArrivals(config.scale_us, model, bursts, arrival_rng, mix,
-                                        config.integer_times)
     if config.fixed_rate:
         return FixedRateArrivals(config.scale_us, arrival_rng, mix, bursts, config.integer_times)
     if ds3 and not bursts:  # bursts draw their gaps from the dssoc stream (as before)

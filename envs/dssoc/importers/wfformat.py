@@ -94,7 +94,7 @@ class _Checker:
             return default
         value = obj[key]
         if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
-            want = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+            want = {str: "string", list: "list", dict: "object"}.get(typ, "number")  # type: ignore[call-overload]
             raise ConfigError(f"{key!r} must be a {want}, got {type(value).__name__}",
                               self.where(obj, path))
         return value

@@ -327,3 +327,26 @@ def test_cli_imports_a_graph_file_and_reports_what_it_did_not_map() -> None:
                                   "--mapping", "big-little"])
     assert bad.exit_code == 2
     assert "would run on no PE of SoC 'Top'" in bad.stderr and "Traceback" not in bad.output
+
+
+# ------------------------------------------------------------------------- specs and cells
+def test_spec_cells_generate_one_instance_per_seed_and_keep_old_hashes() -> None:
+    require_wfcommons()
+    from soclab.cells import plan_cells
+    from soclab.spec import spec_from_dict
+
+    base = {"name": "w", "agents": [{"name": "ETF"}], "axes": {"seeds": [1, 2]},
+            "simulation": {"workload": "wfcommons:cycles:70", "duration_us": 4000, "warmup_us": 0}}
+    cell = plan_cells(spec_from_dict(base))[0]
+    one, two = cell.sim_config(1), cell.sim_config(2)
+    assert one.workload.applications[0].name == "cycles-70-s1"
+    assert two.workload.applications[0].name == "cycles-70-s2"
+    assert cell.sim_config().fingerprint() == one.fingerprint()  # the first seed's instance
+    # unset new keys stay out of the cell's simulation settings (old specs keep their hashes)
+    assert "arrivals" not in cell.simulation and "mapping" not in cell.simulation
+    mapped = plan_cells(spec_from_dict(base | {"simulation": base["simulation"] | {
+        "mapping": "big-little,time_scale_us=1", "arrivals": "diurnal:0.5:2000"}}))[0]
+    cfg = mapped.sim_config(1)
+    assert cfg.mapping.startswith("big-little,time_scale_us=1,")
+    assert cfg.summary()["arrivals"] == "diurnal:0.5:2000"
+    assert mapped.hash != cell.hash

@@ -191,3 +191,13 @@ def test_user_arrival_models_plug_in() -> None:
     cfg = SimConfig.build("wifi-tx-rx", arrivals=Model(), duration_us=5_000)  # type: ignore[arg-type]
     seen = arrivals_of(cfg)
     assert seen == [(50.0 * k, "wifi_rx") for k in range(1, 9)]  # 50 .. 400, then the end
+
+
+def test_fingerprint_covers_the_trace_contents(tmp_path: Path) -> None:
+    p = write_arrival_trace(tmp_path / "t.csv", [0.0, 10.0], ["wifi_tx", "wifi_rx"])
+    a = SimConfig.build("wifi-tx-rx", arrivals=f"trace:{p}").fingerprint()
+    write_arrival_trace(p, [0.0, 11.0], ["wifi_tx", "wifi_rx"])
+    b = SimConfig.build("wifi-tx-rx", arrivals=f"trace:{p}").fingerprint()
+    assert a != b
+    plain = SimConfig.build("wifi-tx-rx")
+    assert "arrivals" not in plain.summary() and "mapping" not in plain.summary()

@@ -336,7 +336,7 @@ def parse_arrivals(spec: str | None, base: Path | None = None) -> ArrivalModel |
 
 
 @cache
-def _read_trace_cached(path: str, mtime: float) -> TraceReplay:
+def _read_trace_cached(path: str, stamp: tuple[int, int]) -> TraceReplay:
     times: list[float] = []
     apps: list[str] = []
     with open(path, encoding="utf-8", newline="") as f:
@@ -386,7 +386,8 @@ def read_arrival_trace(path: str | Path) -> TraceReplay:
     p = Path(path)
     if not p.is_file():
         raise ConfigError("arrival trace not found", str(p))
-    return _read_trace_cached(str(p), p.stat().st_mtime)
+    st = p.stat()
+    return _read_trace_cached(str(p), (st.st_mtime_ns, st.st_size))
 
 
 def write_arrival_trace(path: str | Path, times: list[float], applications: list[str]) -> Path:

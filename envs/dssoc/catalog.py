@@ -226,7 +226,7 @@ def load_soc(ref: str | Path | SoC) -> SoC:
 
 
 @cache
-def _import_cached(path: str, mtime: float) -> ImportResult:
+def _import_cached(path: str, stamp: tuple[int, int]) -> ImportResult:
     from dssoc.importers import import_file
 
     return import_file(path)
@@ -241,7 +241,8 @@ def _load_app_with_notes(ref: str | Path, seed: int = 0) -> tuple[Application, t
     if ref_s.startswith(PREFIX):
         res = recipe_instance(ref_s, seed)
     elif is_importable(ref_s):
-        res = _import_cached(ref_s, Path(ref_s).stat().st_mtime)
+        st = Path(ref_s).stat()
+        res = _import_cached(ref_s, (st.st_mtime_ns, st.st_size))
     else:
         return _load_app_cached(ref_s), ()
     return res.application, ((res.summary(),) if res.warnings else ())

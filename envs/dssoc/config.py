@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from dssoc.arrivals import ArrivalModel, check_arrivals, parse_arrivals
+from dssoc.arrivals import ArrivalModel, TraceReplay, check_arrivals, parse_arrivals
 from dssoc.catalog import load_soc, load_workload
 from dssoc.errors import ConfigError
 from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
@@ -171,12 +171,12 @@ class SimConfig:
         """A short stable hash of the full configuration (including the SoC and DAG contents)."""
         from dssoc.catalog import application_to_dict, soc_to_dict
 
-        blob = json.dumps(
-            {
-                "summary": self.summary(),
-                "soc": soc_to_dict(self.soc),
-                "apps": [application_to_dict(a) for a in self.workload.applications],
-            },
-            sort_keys=True,
-        )
+        doc: dict[str, Any] = {
+            "summary": self.summary(),
+            "soc": soc_to_dict(self.soc),
+            "apps": [application_to_dict(a) for a in self.workload.applications],
+        }
+        if isinstance(self.arrivals, TraceReplay):  # the trace's contents, not only its path
+            doc["arrival_trace"] = [list(self.arrivals.times), list(self.arrivals.applications)]
+        blob = json.dumps(doc, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -306,6 +306,9 @@ def test_wfcommons_recipe_instance_is_seeded_and_mapped() -> None:
                           duration_us=8000)
     assert len(cfg.workload.applications[0].tasks) == len(app.tasks)
     assert check_schedule(simulate(cfg, "HEFT", seed=3, trace=True), cfg) == []
+    # below a recipe's smallest measured graph WfChef cannot build: the error says how far down
+    with pytest.raises(ConfigError, match=r"smallest montage graph WfChef can build has 60 tasks"):
+        recipe_instance("wfcommons:montage:50")
 
 
 def test_wfcommons_bad_strings_are_one_line_errors() -> None:

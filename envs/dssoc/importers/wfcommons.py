@@ -13,6 +13,7 @@ random streams. Needs the optional `wfcommons` package: `pip install 'soclab[wor
 from __future__ import annotations
 
 import random
+import re
 from functools import cache
 
 import numpy as np
@@ -85,7 +86,10 @@ def generate_instance(recipe: str, tasks: int, seed: int) -> dict:
             workflow = WorkflowGenerator(cls.from_num_tasks(tasks)).build_workflow(
                 f"{recipe}-{tasks}-s{seed}")
         except ValueError as e:  # e.g. fewer tasks than the recipe's smallest base graph
-            raise ConfigError(f"WfCommons cannot build it: {e}", f"{PREFIX}{recipe}:{tasks}") from None
+            smallest = re.search(r"base graph with (\d+) nodes", str(e))
+            hint = (f"; the smallest {recipe} graph WfChef can build has {smallest.group(1)} tasks: "
+                    f"use {PREFIX}{recipe}:{smallest.group(1)} or more") if smallest else ""
+            raise ConfigError(f"WfCommons cannot build it: {e}{hint}", f"{PREFIX}{recipe}:{tasks}") from None
         workflow.generate_json()
         return workflow.workflow_json
     finally:

@@ -30,6 +30,7 @@ import csv
 import math
 import random
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -69,15 +70,16 @@ class MixChooser:
                  ds3: np.random.RandomState | None = None) -> None:
         self._probs = probabilities
         self._n = len(probabilities)
-        self._cum = np.cumsum(probabilities)
-        self._cum[-1] = 1.0
+        cum = np.cumsum(probabilities)
+        cum[-1] = 1.0
+        self._cum = cum.tolist()  # bisect on a list = searchsorted(side="right"), without numpy's call cost
         self._rng = rng
         self._ds3 = ds3
 
     def choose(self) -> int:
         if self._ds3 is not None:
             return int(self._ds3.choice(self._n, 1, p=self._probs)[0])
-        return int(np.searchsorted(self._cum, self._rng.random(), side="right"))
+        return bisect_right(self._cum, self._rng.random())
 
 
 class PoissonArrivals(ArrivalProcess):

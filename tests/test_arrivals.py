@@ -201,3 +201,42 @@ def test_fingerprint_covers_the_trace_contents(tmp_path: Path) -> None:
     assert a != b
     plain = SimConfig.build("wifi-tx-rx")
     assert "arrivals" not in plain.summary() and "mapping" not in plain.summary()
+
+
+# Recorded with the engine *before* arrivals became a plug-in (seed 3, ETF, wifi-tx-rx): jobs,
+# sum of arrival times, the application of every job (0 = wifi_tx, 1 = wifi_rx), avg latency.
+BEFORE_PLUGIN = [
+    ("poisson", {"rate_jobs_per_ms": 5, "duration_us": 10000},
+     51, 238131.0, "000100000001001010100000000000100100000000111000001", 125.88),
+    ("fixed", {"rate_jobs_per_ms": 5, "fixed_rate": True, "duration_us": 10000},
+     51, 255000.0, "000100000001001010100000000000100100000000111000001", 120.08),
+    ("ds3", {"rate_jobs_per_ms": 5, "arrival_streams": "ds3", "duration_us": 10000},
+     48, 231922.0, "000011000000000000000000000001101100000000000100", 111.72916666666667),
+    ("burst", {"rate_jobs_per_ms": 3, "noise": "burst:4:1000:5000+gaussian:0.2", "duration_us": 10000},
+     48, 179313.0, "000100000001001010100000000000100100000000111000", 132.91666666666666),
+    ("ds3burst", {"rate_jobs_per_ms": 3, "noise": "burst:4:1000:5000", "arrival_streams": "ds3",
+                  "duration_us": 10000},
+     48, 179313.0, "000011000000000000000000000001101100000000000100", 120.91666666666667),
+    ("fixedburst", {"rate_jobs_per_ms": 3, "noise": "burst:4:1000:5000", "fixed_rate": True,
+                    "duration_us": 10000},
+     49, 202608.0, "0001000000010010101000000000001001000000001110000", 121.34693877551021),
+    ("ds3fixed", {"rate_jobs_per_ms": 3, "arrival_streams": "ds3", "fixed_rate": True, "duration_us": 10000},
+     31, 154845.0, "0000110000000000000000000000011", 94.0),
+    ("maxjobs", {"rate_jobs_per_ms": 8, "max_jobs": 50, "duration_us": None},
+     50, 142298.0, "00010000000100101010000000000010010000000011100000", 132.74),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "jobs", "time_sum", "apps", "latency"), BEFORE_PLUGIN,
+                         ids=[c[0] for c in BEFORE_PLUGIN])
+def test_existing_arrival_modes_are_unchanged_by_the_plug_in(name: str, options: dict, jobs: int,
+                                                             time_sum: float, apps: str,
+                                                             latency: float) -> None:
+    cfg = SimConfig.build("wifi-tx-rx", **options)
+    seen: list[tuple[float, int]] = []
+    sim = Simulation(cfg, 3, on_arrival=lambda job: seen.append((job.arrival, job.app.index)))
+    result = sim.run(make_scheduler("ETF"))
+    assert len(seen) == jobs
+    assert sum(t for t, _ in seen) == time_sum
+    assert "".join(str(a) for _, a in seen) == apps
+    assert result.avg_latency_us == latency

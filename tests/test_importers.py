@@ -346,7 +346,7 @@ def test_spec_cells_generate_one_instance_per_seed_and_keep_old_hashes() -> None
     assert two.workload.applications[0].name == "cycles-70-s2"
     assert cell.sim_config().fingerprint() == one.fingerprint()  # the first seed's instance
     # unset new keys stay out of the cell's simulation settings (old specs keep their hashes)
-    assert "arrivals" not in cell.simulation and "mapping" not in cell.simulation
+    assert "arrivals" not in cell.settings and "mapping" not in cell.settings
     mapped = plan_cells(spec_from_dict(base | {"simulation": base["simulation"] | {
         "mapping": "big-little,time_scale_us=1", "arrivals": "diurnal:0.5:2000"}}))[0]
     cfg = mapped.sim_config(1)

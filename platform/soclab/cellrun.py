@@ -59,11 +59,11 @@ def node_tags() -> dict[str, str]:
 
 
 def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
-    """One row per seed: the cell's coordinates plus every scalar metric."""
+    """One row per seed: the cell's agent and point (every axis) plus every scalar metric."""
     rows = []
     for r in results:
-        row = {"cell_hash": cell.hash, "agent": cell.agent.name, "noise": cell.noise,
-               "rate_jobs_per_ms": cell.rate_jobs_per_ms, "seed": r.seed}
+        row = {"cell_hash": cell.hash, "agent": cell.agent.name, **cell.coordinates,
+               "seed": r.seed}
         row.update(r.metrics())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -90,7 +90,7 @@ def evaluate_cell(cell: Cell, scheduler_spec: Any = None, gantt_dir: Path | None
     gantt = None
     for i, seed in enumerate(cell.seeds):
         config = cell.sim_config(seed)  # generated workloads: one instance per seed
-        sched = resolve_scheduler(spec) if isinstance(spec, str) else spec
+        sched = resolve_scheduler(spec, cell.agent.params) if isinstance(spec, str) else spec
         want_gantt = gantt_dir is not None and i == 0
         result = run_cell(config, sched, seed, trace=want_gantt)
         if want_gantt and result.has_trace:

@@ -17,29 +17,43 @@ import numpy as np
 import pandas as pd
 
 from soclab import stats
-from soclab.cells import plan_cells
+from soclab.cells import group_columns, plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
 
 METRIC = "avg_latency_us"
-GROUP = ["agent", "noise", "rate_jobs_per_ms"]
+
+
+def _extra(spec: ExperimentSpec) -> list[str]:
+    """The spec's axes beyond noise and rate (e.g. soc, max_jobs_in_flight): extra table columns,
+    and part of each curve's label in the figures."""
+    return list(spec.axes.extra_axes)
+
+
+def _series(table: pd.DataFrame, spec: ExperimentSpec) -> pd.Series:
+    """One curve per agent and value of the extra axes: `HEFT · soc=X · max_jobs_in_flight=4`."""
+    label = table["agent"].astype(str)
+    for k in _extra(spec):
+        label = label + f" · {k}=" + table[k].astype(str)
+    return label
 
 
 def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker) -> None:
-    """Log each cell's ratio to every baseline (same noise, rate and seeds) into its run."""
+    """Log each cell's ratio to every baseline (same point of the axes and seeds) into its run."""
+    group = group_columns(spec)
+    runs = df.groupby(group)["run_id"].first()
     for b in spec.baselines:
-        table = stats.summarize(df, METRIC, GROUP, baseline=b)
-        runs = df.groupby(GROUP)["run_id"].first()
-        for row in table.itertuples(index=False):
-            key = (row.agent, row.noise, row.rate_jobs_per_ms)
-            if key not in runs.index or np.isnan(getattr(row, f"ratio_to_{b}")):
+        table = stats.summarize(df, METRIC, group, baseline=b)
+        for row in table.to_dict("records"):
+            key = tuple(row[k] for k in group)
+            if key not in runs.index or np.isnan(row[f"ratio_to_{b}"]):
                 continue
             tracker.log(runs.loc[key], metrics={
-                f"ratio_to_{b}": getattr(row, f"ratio_to_{b}"),
-                f"ratio_to_{b}_ci_low": row.ratio_low,
-                f"ratio_to_{b}_ci_high": row.ratio_high,
-                f"improvement_pct_vs_{b}": row.improvement_pct,
-                f"prob_improvement_vs_{b}": row.prob_improvement,
+                f"ratio_to_{b}": row[f"ratio_to_{b}"],
+                f"ratio_to_{b}_ci_low": row["ratio_low"],
+                f"ratio_to_{b}_ci_high": row["ratio_high"],
+                f"improvement_pct_vs_{b}": row["improvement_pct"],
+                f"prob_improvement_vs_{b}": row["prob_improvement"],
             })
 
 
@@ -73,10 +87,11 @@ def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> 
     the saturation point (latency doubles vs the lowest rate) is marked."""
     noises = _noise_order(spec)
     plt, fig, axes = _panels(len(noises))
-    table = stats.summarize(df, METRIC, GROUP)
+    table = stats.summarize(df, METRIC, group_columns(spec))
+    table["series"] = _series(table, spec)
     for ax, noise in zip(axes, noises, strict=True):
         sub = table[table.noise == noise]
-        for agent, g in sub.groupby("agent", sort=True):
+        for agent, g in sub.groupby("series", sort=True):
             g = g.sort_values("rate_jobs_per_ms")
             (line,) = ax.plot(g.rate_jobs_per_ms, g["mean"], marker="o", label=agent)
             ax.fill_between(g.rate_jobs_per_ms, g.mean_low, g.mean_high, alpha=0.2,
@@ -98,11 +113,12 @@ def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
     noises = _noise_order(spec)
     rates = sorted(df.rate_jobs_per_ms.unique())
     plt, fig, axes = _panels(len(rates))
-    table = stats.summarize(df, METRIC, GROUP)
+    table = stats.summarize(df, METRIC, group_columns(spec))
+    table["series"] = _series(table, spec)
     x = np.arange(len(noises))
     for ax, rate in zip(axes, rates, strict=True):
         sub = table[table.rate_jobs_per_ms == rate]
-        for agent, g in sub.groupby("agent", sort=True):
+        for agent, g in sub.groupby("series", sort=True):
             g = g.set_index("noise").reindex(noises)
             yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
             ax.errorbar(x, g["mean"], yerr=yerr, marker="o", capsize=3, label=agent)
@@ -121,35 +137,43 @@ def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
 
 
 def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
-    """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline."""
+    """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline; one
+    column per axis (extra axes such as soc or max_jobs_in_flight, noise, rate)."""
     parts = []
-    table = stats.summarize(df, METRIC, GROUP)
-    rows = ["| agent | noise | rate (jobs/ms) | n | mean latency µs [95% CI] | IQM [95% CI] |",
-            "|---|---|---|---|---|---|"]
-    for r in table.itertuples(index=False):
-        rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | {r.n} | "
-                    f"{_fmt_ci(r.mean, r.mean_low, r.mean_high)} | "
-                    f"{_fmt_ci(r.iqm, r.iqm_low, r.iqm_high)} |")
+    group, extra = group_columns(spec), _extra(spec)
+    head = "".join(f" {k} |" for k in extra)
+    bar = "---|" * len(extra)
+
+    def cols(r: dict) -> str:
+        return "".join(f" {r[k]} |" for k in extra) + f" {r['noise']} | {r['rate_jobs_per_ms']:g} |"
+
+    table = stats.summarize(df, METRIC, group)
+    rows = [f"| agent |{head} noise | rate (jobs/ms) | n | mean latency µs [95% CI] | IQM [95% CI] |",
+            f"|---|{bar}---|---|---|---|---|"]
+    for r in table.to_dict("records"):
+        rows.append(f"| {r['agent']} |{cols(r)} {r['n']} | "
+                    f"{_fmt_ci(r['mean'], r['mean_low'], r['mean_high'])} | "
+                    f"{_fmt_ci(r['iqm'], r['iqm_low'], r['iqm_high'])} |")
     parts.append("## Average job latency per agent\n\n" + "\n".join(rows))
     for b in spec.baselines:
-        cmp = stats.summarize(df, METRIC, GROUP, baseline=b)
+        cmp = stats.summarize(df, METRIC, group, baseline=b)
         cmp = cmp[cmp.agent != b]
-        rows = [f"| agent | noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
-                f"P(better than {b}) |", "|---|---|---|---|---|---|"]
-        for r in cmp.itertuples(index=False):
-            rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | "
-                        f"{_fmt_ci(getattr(r, f'ratio_to_{b}'), r.ratio_low, r.ratio_high, 3)} | "
-                        f"{_fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high)} | "
-                        f"{r.prob_improvement:.2f} |")
+        rows = [f"| agent |{head} noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
+                f"P(better than {b}) |", f"|---|{bar}---|---|---|---|---|"]
+        for r in cmp.to_dict("records"):
+            rows.append(f"| {r['agent']} |{cols(r)} "
+                        f"{_fmt_ci(r[f'ratio_to_{b}'], r['ratio_low'], r['ratio_high'], 3)} | "
+                        f"{_fmt_ci(r['improvement_pct'], r['improvement_low'], r['improvement_high'])} | "
+                        f"{r['prob_improvement']:.2f} |")
         parts.append(f"## Compared with {b} (same seeds; ratio < 1 and improvement > 0 mean "
                      f"lower latency than {b})\n\n" + "\n".join(rows))
-    other = ["| agent | noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
-             "|---|---|---|---|---|---|---|"]
-    agg = df.groupby(GROUP, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",
-                                        "mean_slowdown"]].mean()
-    for (agent, noise, rate), r in agg.iterrows():
-        other.append(f"| {agent} | {noise} | {rate:g} | {r.p95_latency_us:.1f} | "
-                     f"{r.throughput_jobs_per_ms:.3f} | {r.energy_j:.4g} | {r.mean_slowdown:.2f} |")
+    other = [f"| agent |{head} noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
+             f"|---|{bar}---|---|---|---|---|---|"]
+    agg = df.groupby(group, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",
+                                        "mean_slowdown"]].mean().reset_index()
+    for r in agg.to_dict("records"):
+        other.append(f"| {r['agent']} |{cols(r)} {r['p95_latency_us']:.1f} | "
+                     f"{r['throughput_jobs_per_ms']:.3f} | {r['energy_j']:.4g} | {r['mean_slowdown']:.2f} |")
     parts.append("## Other metrics (means over seeds)\n\n" + "\n".join(other))
     return "\n\n".join(parts)
 

@@ -79,6 +79,26 @@ class AgentSpec(_Strict):
     reward: Literal["time_in_system", "latency", "throughput"] = "time_in_system"
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     search_space: dict[str, dict[SearchKind, list[Any]]] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="a heuristic's constructor arguments, e.g. {ds3_tie_quirk: false}"
+    )
+
+    def _params_ok(self, spec: str) -> None:
+        """The params are arguments the scheduler's constructor accepts, with valid values."""
+        from dssoc.schedulers import make_scheduler
+
+        try:
+            make_scheduler(spec, **self.params)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"params of {spec}: {e}") from None
+
+    def key_dump(self) -> dict[str, Any]:
+        """The agent as part of a cell's key; `params` only when given, so the cells of specs
+        written before agents had params keep their hashes."""
+        out = self.model_dump(mode="json")
+        if not out.get("params"):
+            out.pop("params", None)
+        return out
 
     @property
     def kind(self) -> Literal["heuristic", "rl"]:
@@ -98,6 +118,9 @@ class AgentSpec(_Strict):
                 from dssoc.schedulers import make_scheduler
 
                 make_scheduler(spec)  # raises UnknownNameError listing the valid names
+                self._params_ok(spec)
+        elif self.params:
+            raise ValueError("params are a heuristic's arguments; an RL agent takes hyperparameters")
         for key, dim in self.search_space.items():
             if len(dim) != 1:
                 raise ValueError(f"search_space.{key}: give exactly one of loguniform, uniform, "
@@ -110,12 +133,71 @@ class SeedRange(_Strict):
     count: int = Field(5, ge=1)
 
 
-class AxesSpec(_Strict):
-    """The grid: every agent runs on every (noise, rate) with the same seeds."""
+#: axes that are not simulation fields: the noise spec and the injection rate (SimConfig.build's
+#: `noise` and `rate_jobs_per_ms`); both are always part of a cell's point.
+POINT_AXES = ("noise", "rate_jobs_per_ms")
+
+
+def axis_kind(name: str) -> Literal["point", "simulation", "config"]:
+    """Where an axis value goes: `point` (noise, rate), a `simulation:` block field, or another
+    `SimConfig` field (e.g. `energy`, `fixed_rate`, `max_jobs`); unknown names raise ValueError."""
+    import dataclasses
+
+    from dssoc.config import SimConfig
+
+    if name in POINT_AXES:
+        return "point"
+    if name in SimulationSpec.model_fields:
+        return "simulation"
+    fields = {f.name for f in dataclasses.fields(SimConfig)} - {"soc", "workload", "scale_us", "noise"}
+    if name in fields:
+        return "config"
+    known = sorted({*POINT_AXES, *SimulationSpec.model_fields, *fields, "seeds"})
+    raise ValueError(f"unknown axis {name!r}; axes are SimConfig fields: {', '.join(known)}")
+
+
+def _check_config_values(name: str, values: list[Any]) -> None:
+    """Type-check a SimConfig-only axis with the field's own annotation."""
+    import typing
+
+    from pydantic import TypeAdapter
+
+    from dssoc.config import SimConfig
+
+    hint = typing.get_type_hints(SimConfig)[name]
+    adapter = TypeAdapter(hint)
+    for i, v in enumerate(values):
+        try:
+            adapter.validate_python(v, strict=True)
+        except ValidationError as e:
+            raise ValueError(f"{name}[{i}]: {e.errors()[0]['msg']}") from None
+
+
+class AxesSpec(BaseModel):
+    """The grid: every agent runs at every point of the axes' product with the same seeds.
+
+    `noise`, `rates_jobs_per_ms` (or `rate_jobs_per_ms`) and `seeds` as before; any other key
+    names a SimConfig field (a `simulation:` field such as `soc`, `workload`,
+    `max_jobs_in_flight`, or another one such as `energy`) and lists its values, e.g.
+    `axes: {soc: [MULTIPLE_BAL, my_soc.json], max_jobs_in_flight: [4, 12]}`. Axes vary in the
+    order written, the last fastest; noise and rate come last (as before).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     noise: list[str] = Field(default_factory=lambda: ["none"])
     rates_jobs_per_ms: list[float] = Field(default_factory=lambda: [5.0])
     seeds: list[int] | SeedRange = Field(default_factory=SeedRange)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rate_jobs_per_ms" in data:
+            if "rates_jobs_per_ms" in data:
+                raise ValueError("give rate_jobs_per_ms or rates_jobs_per_ms, not both")
+            data = dict(data)
+            data["rates_jobs_per_ms"] = data.pop("rate_jobs_per_ms")
+        return data
 
     @field_validator("noise")
     @classmethod
@@ -132,6 +214,28 @@ class AxesSpec(_Strict):
         if not v or any(r <= 0 for r in v):
             raise ValueError("rates must be a non-empty list of numbers > 0 (jobs/ms)")
         return v
+
+    @model_validator(mode="after")
+    def _extra_axes_ok(self) -> AxesSpec:
+        for name, values in (self.model_extra or {}).items():
+            kind = axis_kind(name)
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{name}: give a non-empty list of values")
+            if len({repr(v) for v in values}) != len(values):
+                raise ValueError(f"{name}: duplicate values")
+            if kind == "config":
+                _check_config_values(name, values)
+        return self  # simulation fields are checked against the spec's `simulation:` block
+
+    @property
+    def extra_axes(self) -> dict[str, list[Any]]:
+        """The axes beyond noise, rate and seeds, in the order written."""
+        return dict(self.model_extra or {})
+
+    def values(self) -> dict[str, list[Any]]:
+        """Every axis of a cell's point with its values: the extra axes, then noise and rate."""
+        return {**self.extra_axes, "noise": list(self.noise),
+                "rate_jobs_per_ms": [float(r) for r in self.rates_jobs_per_ms]}
 
     @property
     def seed_list(self) -> list[int]:
@@ -192,7 +296,20 @@ class ExperimentSpec(_Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"agents: duplicate names {sorted(dup)}")
+        self._simulation_axes_ok()
         return self
+
+    def _simulation_axes_ok(self) -> None:
+        """Each value of an axis over a `simulation:` field gives a valid simulation block."""
+        base = self.simulation.model_dump()
+        for name, values in self.axes.extra_axes.items():
+            if axis_kind(name) != "simulation":
+                continue
+            for i, v in enumerate(values):
+                try:
+                    SimulationSpec.model_validate({**base, name: v})
+                except ValidationError as e:
+                    raise ValueError(f"axes.{name}[{i}]: {e.errors()[0]['msg']}") from None
 
     @property
     def experiment_name(self) -> str:

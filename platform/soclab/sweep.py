@@ -139,6 +139,8 @@ def run_sweep(
                                 "agents": ",".join(a.name for a in spec.all_agents()),
                                 "noise": ",".join(spec.axes.noise),
                                 "rates_jobs_per_ms": ",".join(map(str, spec.axes.rates_jobs_per_ms)),
+                                **{f"axis.{k}": ",".join(map(str, v))
+                                   for k, v in spec.axes.extra_axes.items()},
                                 "seeds": ",".join(map(str, spec.axes.seed_list)),
                                 "workload": spec.simulation.workload})
     spec_file = Path(output_dir).resolve() / spec.name / "spec.json"

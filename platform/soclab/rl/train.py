@@ -162,7 +162,7 @@ def env_settings(env_config: dict[str, Any], cell: Any, hyperparameters: dict[st
         "graph": b.graph,
         "time_scale_us": b.time_scale,
         "reward": cell.agent.reward,
-        "workload": cell.simulation["workload"],
+        "workload": cell.settings["workload"],
         "soc": inner.config.soc.name,
         "obs_dims": ObsDims.from_spaces(env.observation_space, env.action_space).to_dict(),
         "env_config": env_config,

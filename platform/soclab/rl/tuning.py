@@ -54,14 +54,15 @@ def search_space(space: dict[str, dict[str, list[Any]]], optuna: bool) -> dict[s
 
 
 def tuning_cell(cells: list[Any], agent_name: str) -> Any:
-    """The agent's first cell in plan order (first noise, first rate)."""
+    """The agent's first cell in plan order (the first value of every axis)."""
     return next(c for c in cells if c.agent.name == agent_name)
 
 
 def tuning_hash(cell: Any, tune_settings: dict[str, Any]) -> str:
-    key = {"agent": cell.agent.model_dump(mode="json"), "noise": cell.noise,
-           "rate": cell.rate_jobs_per_ms, "simulation": cell.simulation, "budget": cell.budget,
-           "seeds": list(cell.seeds), "tune": tune_settings}
+    """The search's identity: the cell's agent and point (as in `Cell.key`) and the Tune settings."""
+    key = {"agent": cell.agent.key_dump(), "noise": cell.noise,
+           "rate": cell.rate_jobs_per_ms, "simulation": cell.settings, "budget": cell.budget,
+           "seeds": list(cell.seeds), "tune": tune_settings, **cell.config_axes}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -204,8 +205,7 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
             try:
                 hp, value, iters, grid = run_search(cell, spec, storage, show_progress)
                 tracker.log(run_id, params={**{f"best.{k}": v for k, v in hp.items()},
-                                            **settings, "noise": cell.noise,
-                                            "rate_jobs_per_ms": cell.rate_jobs_per_ms},
+                                            **settings, **cell.coordinates},
                             metrics={f"best_{METRIC}": value, "best_iterations": iters,
                                      "trials": len(grid)},
                             tags={"soclab.best_config": json.dumps(hp)})

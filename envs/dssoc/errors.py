@@ -20,8 +20,13 @@ class ConfigError(DssocError, ValueError):
 
 
 def suggest(name: str, valid: Iterable[str]) -> str:
-    """' Did you mean 'x'?' for the closest valid name (difflib), or ''."""
-    close = difflib.get_close_matches(str(name), list(valid), n=1)
+    """' Did you mean 'x'?' for the closest valid name (difflib; else the only valid name that
+    starts with `name`, so `rate` suggests `rate_jobs_per_ms`), or ''."""
+    valid = list(valid)
+    close = difflib.get_close_matches(str(name), valid, n=1)
+    if not close and len(str(name)) >= 3:
+        close = [v for v in valid if v.startswith(str(name))][:2]
+        close = close if len(close) == 1 else []
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
@@ -43,6 +48,10 @@ class InvalidDAGError(ConfigError):
 
 class UnsupportedTaskError(ConfigError):
     """A task type that no PE of the SoC can execute."""
+
+
+class InvalidActionError(DssocError, ValueError):
+    """An environment action outside the action space, or ruled out by the mask in strict mode."""
 
 
 class SchedulerError(DssocError, RuntimeError):

@@ -121,8 +121,8 @@ def key_path(loc: tuple[Any, ...], doc: Any = None) -> str:
         if doc is not None:
             present = (isinstance(node, dict) and part in node) or (
                 isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
-            if not present and not last:
-                continue
+            if not present and not (last and isinstance(node, dict)):
+                continue  # a union branch label, not a key (a final missing key is kept)
             node = node[part] if present else None
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
@@ -135,6 +135,7 @@ def format_validation_error(err: ValidationError, where: str, doc: Any = None) -
     given = first.get("input")
     shown = ""
     if first["type"] not in ("missing", "extra_forbidden", "value_error", "assertion_error") and \
+            " got " not in msg and \
             isinstance(given, str | int | float | bool | type(None)):
         text = repr(given)
         shown = f", got {text if len(text) <= 40 else text[:37] + '...'}"

@@ -44,6 +44,8 @@ def _at(key: str, fn: Callable[[], T]) -> T:
         inner = e.where or ""
         if key == "simulation" and inner.startswith("config."):
             raise ConfigError(e.reason, f"simulation.{inner[len('config.'):]}") from None
+        if inner and key.endswith(inner):  # the same place, said twice
+            raise ConfigError(e.reason, key) from None
         raise ConfigError(str(e), key) from None
 
 

@@ -118,7 +118,7 @@ def test_dict_config_and_errors() -> None:
     env.step(first_valid(obs1))
     obs2, _ = SoCSchedEnv(cfg).reset(seed=7)
     assert same_obs(obs1, obs2) and env.sim is not None
-    with pytest.raises(ConfigError, match="unknown key 'rate'. Did you mean 'rate_jobs_per_ms'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'rate'\. Did you mean 'rate_jobs_per_ms'"):
         SoCSchedEnv({"workload": "wifi-tx-rx", "rate": 3})
     with pytest.raises(ConfigError, match="action mode"):
         SoCSchedEnv(chain_config(max_jobs=1, duration_us=None), action_mode="pe")

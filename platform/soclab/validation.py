@@ -113,9 +113,10 @@ def check_spec(spec: ExperimentSpec) -> None:
         raise ConfigError("give at least one noise level (e.g. [none])", "axes.noise")
     _unique(list(axes.rates_jobs_per_ms), "axes.rates_jobs_per_ms", float)
     _unique(list(axes.noise), "axes.noise", lambda n: noise_spec(parse_noise(n)))
+    slowest = min(axes.rates_jobs_per_ms)  # the rate least likely to be the problem itself
     if sim.probabilities is not None:
-        _at("simulation.probabilities", lambda: build(axes.rates_jobs_per_ms[0]))
-    _at("simulation", lambda: build(axes.rates_jobs_per_ms[0]))
+        _at("simulation.probabilities", lambda: build(slowest))
+    _at("simulation", lambda: build(slowest))
     for i, rate in enumerate(axes.rates_jobs_per_ms):
         _at(f"axes.rates_jobs_per_ms[{i}]", lambda rate=rate: build(rate))
     fastest = max(axes.rates_jobs_per_ms)

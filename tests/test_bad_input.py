@@ -329,9 +329,11 @@ OK_SPEC = "agents: [{name: ETF}]\naxes: {rates_jobs_per_ms: [1], seeds: [0]}\n"
     (["train", "s.yaml", "--iterations", "0"], "--iterations: must be >= 1"),
     (["train", "s.yaml", "--noise", "slowdown:XX:2"], "--noise: noise slowdown: unknown cluster"),
     (["sweep"], "Missing argument"),
+    (["sweep", "rl.yaml"], "rl.yaml: agents[0]: hyperparameters.lrr: unknown hyperparameter 'lrr'"),
 ])
 def test_sweep_and_train_options(here: Path, args: list[str], expected: str) -> None:
     (here / "s.yaml").write_text(OK_SPEC)
+    (here / "rl.yaml").write_text("agents: [{name: ppo, algorithm: PPO, hyperparameters: {lrr: 0.1}}]\n")
     (here / "afile").write_text("")
     assert expected in cli_error(args, here)
 

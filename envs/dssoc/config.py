@@ -108,6 +108,8 @@ class SimConfig:
         return cls(soc=soc_obj, workload=wl, noise=models, **kwargs)
 
     def replace(self, **changes: Any) -> SimConfig:
+        """A copy with some fields changed (validated like a new config)."""
+        known_keys(changes, [f.name for f in fields(self)], "SimConfig.replace")
         return replace(self, **changes)
 
     def summary(self) -> dict[str, Any]:

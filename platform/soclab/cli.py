@@ -41,12 +41,18 @@ def friendly_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
         from dssoc.errors import DssocError
 
         try:
             return fn(*args, **kwargs)
         except DssocError as e:
             raise fail(str(e)) from None
+        except ValidationError as e:  # a pydantic model fed from user input outside the spec loader
+            from dssoc.schemas import format_validation_error
+
+            raise fail(str(format_validation_error(e, "input"))) from None
         except FileNotFoundError as e:
             raise fail(f"{e.filename}: file not found") from None
         except OSError as e:
@@ -151,6 +157,7 @@ def sweep(
     v.option_count(num_cpus, "--num-cpus", le=v.MAX_CPUS)
     v.output_dir(output_dir)
     v.confirm_grid(loaded, yes, str(spec))
+    v.check_rl_agents(loaded, str(spec))
     summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri, output_dir=output_dir,
                         num_cpus=num_cpus, make_report=not no_report)
     print_sweep_summary(summary, resumed=resume)

@@ -135,6 +135,21 @@ def check_spec(spec: ExperimentSpec) -> None:
             _at(f"baselines[{i}]", lambda name=name: make_scheduler(name))
 
 
+def check_rl_agents(spec: ExperimentSpec, where: str) -> None:
+    """Hyperparameter and search-space names of every RL agent, known to its algorithm (imports
+    RLlib, so it is not part of `check_spec`; `soclab sweep` runs it before opening the store)."""
+    rl = [(i, a) for i, a in enumerate(spec.agents) if a.kind == "rl"]
+    if not rl:
+        return
+    from soclab.rl.algos import check_agent
+
+    for i, agent in rl:
+        try:
+            check_agent(agent)
+        except ConfigError as e:
+            raise ConfigError(f"agents[{i}]: {e.reason}", where) from None  # "hyperparameters.x: .."
+
+
 def sim_config(spec: ExperimentSpec, rate: float, noise: str | None) -> SimConfig:
     """The simulation of the spec at one (rate, noise): what every cell there builds."""
     from dssoc import SimConfig

@@ -329,6 +329,9 @@ OK_SPEC = "agents: [{name: ETF}]\naxes: {rates_jobs_per_ms: [1], seeds: [0]}\n"
     (["train", "s.yaml", "--iterations", "0"], "--iterations: must be >= 1"),
     (["train", "s.yaml", "--noise", "slowdown:XX:2"], "--noise: noise slowdown: unknown cluster"),
     (["sweep"], "Missing argument"),
+    (["cluster", "local", "--workers", "-1"], "--workers: must be >= 0"),
+    (["cluster", "local", "--port", "99999"], "--port: must be <= 65,535"),
+    (["tracking-server", "--port", "0"], "--port: must be >= 1"),
     (["sweep", "rl.yaml"], "rl.yaml: agents[0]: hyperparameters.lrr: unknown hyperparameter 'lrr'"),
 ])
 def test_sweep_and_train_options(here: Path, args: list[str], expected: str) -> None:

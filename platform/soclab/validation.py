@@ -217,6 +217,11 @@ def train_options(spec: ExperimentSpec, *, noise: str | None, rate: float | None
         _at("--noise", lambda: sim_config(spec, r, noise))
 
 
+def port(value: int | None, option: str) -> int | None:
+    """A TCP port option (None = pick a free one)."""
+    return option_count(value, option, ge=1, le=65_535)
+
+
 def output_dir(path: Path, option: str = "--output-dir") -> Path:
     """A directory soclab may create and write: not a file, nor below one, and writable."""
     if path.exists() and not path.is_dir():

@@ -226,7 +226,7 @@ def tracking_server(
     from soclab import tracking_server as ts
     from soclab import validation as v
 
-    v.port(port, "--port")
+    v.tcp_port(port, "--port")
     v.option_count(workers, "--workers", le=v.MAX_CPUS)
     pid_path = pid_file or Path.home() / ".soclab" / f"tracking-server-{port}.json"
     if stop:
@@ -280,15 +280,11 @@ def cluster_local(
     state_dir: StateDir = None,
 ) -> None:
     """Start a head and N worker nodes (real `ray start` processes) plus a tracking server, token auth on."""
-    from soclab import validation
     from soclab.cluster import start_local_cluster
+    from soclab.validation import cluster_options
 
-    validation.option_count(workers, "--workers", ge=0, le=64)
-    validation.port(port, "--port")
-    validation.port(tracking_port, "--tracking-port")
-    validation.option_count(head_cpus, "--head-cpus", ge=0, le=validation.MAX_CPUS)
-    validation.option_count(worker_cpus, "--worker-cpus", le=validation.MAX_CPUS)
-    validation.option_count(object_store_mb, "--object-store-mb", ge=64)  # Ray's minimum ~75 MB
+    cluster_options(workers=workers, port=port, tracking_port=tracking_port, head_cpus=head_cpus,
+                    worker_cpus=worker_cpus, object_store_mb=object_store_mb)
     state = start_local_cluster(workers, port=port, state_dir=state_dir, tracking=tracking,
                                 tracking_port=tracking_port, backend_store_uri=backend_store_uri,
                                 artifacts_destination=artifacts_destination, head_cpus=head_cpus,

@@ -217,9 +217,20 @@ def train_options(spec: ExperimentSpec, *, noise: str | None, rate: float | None
         _at("--noise", lambda: sim_config(spec, r, noise))
 
 
-def port(value: int | None, option: str) -> int | None:
+def tcp_port(value: int | None, option: str) -> int | None:
     """A TCP port option (None = pick a free one)."""
     return option_count(value, option, ge=1, le=65_535)
+
+
+def cluster_options(*, workers: int, port: int | None, tracking_port: int | None, head_cpus: int,
+                    worker_cpus: int, object_store_mb: int) -> None:
+    """The numeric options of `soclab cluster local`, before any process starts."""
+    option_count(workers, "--workers", ge=0, le=64)
+    tcp_port(port, "--port")
+    tcp_port(tracking_port, "--tracking-port")
+    option_count(head_cpus, "--head-cpus", ge=0, le=MAX_CPUS)
+    option_count(worker_cpus, "--worker-cpus", le=MAX_CPUS)
+    option_count(object_store_mb, "--object-store-mb", ge=64)  # Ray refuses less than ~75 MB
 
 
 def output_dir(path: Path, option: str = "--output-dir") -> Path:

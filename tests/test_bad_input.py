@@ -431,6 +431,8 @@ CFG = dssoc.SimConfig.build("wifi-tx-rx", max_jobs=2, duration_us=None)
     (lambda: dssoc.simulate(CFG, seed=1.5), "seed: expected an integer, got 1.5"),
     (lambda: dssoc.simulate(CFG, seed=-1), "seed: must be >= 0"),
     (lambda: dssoc.simulate(CFG, scheduler="HEFF"), "Did you mean 'HEFT'?"),
+    (lambda: dssoc.simulate(CFG, scheduler=None), "scheduler: expected a scheduler name"),
+    (lambda: dssoc.simulate(42), "workload: expected a workload name, file or Workload"),
     (lambda: dssoc.SimConfig.build(duration_us="100"), "config.duration_us: expected a number"),
     (lambda: dssoc.SimConfig.build(max_jobs_in_flight=2.5), "config.max_jobs_in_flight: expected an integer"),
     (lambda: dssoc.SimConfig.build(duratoin_us=5),

@@ -380,6 +380,13 @@ def test_bad_checkpoints(here: Path, pkl: bytes | None, settings: str | None, ex
     assert expected in line, line
 
 
+def test_a_garbage_checkpoint_agent_stops_the_sweep_before_it_starts(here: Path) -> None:
+    _checkpoint(here, b"\x07garbage" * 30, GOOD_SETTINGS)
+    (here / "s.yaml").write_text("agents: [{name: mine, scheduler: 'checkpoint:ck'}]\n")
+    line = cli_error(["sweep", "s.yaml"], here)
+    assert "s.yaml: agents[0].scheduler: ck: cannot restore the policy" in line, line
+
+
 # ------------------------------------------------------------------------- the environment
 def _env(**kw: Any) -> tuple[SoCSchedEnv, dict[str, Any]]:
     env = SoCSchedEnv({"workload": "wifi-tx-rx", "max_jobs": 3, **kw})

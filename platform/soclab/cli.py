@@ -158,6 +158,7 @@ def sweep(
     v.output_dir(output_dir)
     v.confirm_grid(loaded, yes, str(spec))
     v.check_rl_agents(loaded, str(spec))
+    v.check_checkpoints(loaded, str(spec))
     summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri, output_dir=output_dir,
                         num_cpus=num_cpus, make_report=not no_report)
     print_sweep_summary(summary, resumed=resume)

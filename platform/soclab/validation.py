@@ -150,6 +150,23 @@ def check_rl_agents(spec: ExperimentSpec, where: str) -> None:
             raise ConfigError(f"agents[{i}]: {e.reason}", where) from None  # "hyperparameters.x: .."
 
 
+def check_checkpoints(spec: ExperimentSpec, where: str) -> None:
+    """Restore every `checkpoint:PATH` agent once (imports RLlib and torch, so it is not part of
+    `check_spec`): a garbage or foreign checkpoint is refused before the store is opened instead
+    of failing every cell."""
+    from soclab.runner import CHECKPOINT_PREFIX
+
+    for i, agent in enumerate(spec.agents):
+        ref = agent.scheduler_spec
+        if agent.kind == "heuristic" and ref.startswith(CHECKPOINT_PREFIX):
+            from soclab.rl.policy import load_policy_scheduler
+
+            try:
+                load_policy_scheduler(Path(ref[len(CHECKPOINT_PREFIX):]))
+            except ConfigError as e:
+                raise ConfigError(f"agents[{i}].scheduler: {e}", where) from None
+
+
 def sim_config(spec: ExperimentSpec, rate: float, noise: str | None) -> SimConfig:
     """The simulation of the spec at one (rate, noise): what every cell there builds."""
     from dssoc import SimConfig

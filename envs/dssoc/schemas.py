@@ -153,7 +153,6 @@ def validate(model: type[BaseModel], doc: Any, where: str) -> Any:
 
 # ---------------------------------------------------------------------------------- the models
 
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
 Positive = Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)]
 Name = Annotated[str, Field(strict=True, min_length=1)]

@@ -10,9 +10,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dssoc.arrivals import ArrivalModel, TraceReplay, check_arrivals, parse_arrivals
 from dssoc.catalog import load_soc, load_workload
 from dssoc.checks import MAX_DURATION_US, MAX_JOBS, MAX_JOBS_IN_FLIGHT, integer, known_keys, number
 from dssoc.errors import ConfigError
+from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
 from dssoc.model import SoC, Workload
 from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
 
@@ -34,6 +36,9 @@ class SimConfig:
     gaps and applications exactly as DS3 does for the same seed (Python's `random` and numpy's
     legacy generator), so a run can be compared with DS3 job for job. `energy=False` skips DS3's
     windowed energy accounting (about a quarter of the run time) and reports energy as NaN.
+    `arrivals` replaces the Poisson arrivals by a trace replay or a rate-modulated process
+    (dssoc.arrivals); `mapping` records how imported workflows were mapped onto the SoC
+    (dssoc.mapping; applied by `build`).
     """
 
     soc: SoC
@@ -49,11 +54,18 @@ class SimConfig:
     ds3_event_order: bool = True
     arrival_streams: Literal["dssoc", "ds3"] = "dssoc"
     energy: bool = True
+    arrivals: ArrivalModel | None = None
+    mapping: str | None = None
 
     def __post_init__(self) -> None:
         _check_fields(self)
         for app in self.workload.applications:
+            if any(t.work is not None for t in app.tasks):
+                raise ConfigError(f"application {app.name!r} is an imported workflow: build the "
+                                  "config with SimConfig.build(..., mapping=...) to map it onto the SoC",
+                                  "config.workload")
             app.check_supported(self.soc)
+        check_arrivals(self.arrivals, [a.name for a in self.workload.applications])
         names = [c.name for c in self.soc.clusters]
         bound = tuple(m.bind(names) if isinstance(m, PESlowdown) else m for m in self.noise)
         object.__setattr__(self, "noise", bound)
@@ -72,14 +84,22 @@ class SimConfig:
         rate_jobs_per_ms: float | None = None,
         probabilities: tuple[float, ...] | list[float] | None = None,
         noise: str | tuple[NoiseModel, ...] | None = None,
+        arrivals: str | ArrivalModel | None = None,
+        mapping: str | Path | WorkflowMapping | None = None,
+        workload_seed: int = 0,
         **kwargs: Any,
     ) -> SimConfig:
-        """Build from names or paths: `SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5)`."""
+        """Build from names or paths: `SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5)`.
+
+        Imported workflows (WfFormat, `wfcommons:RECIPE:TASKS` generated with `workload_seed`,
+        STG, DOT) are mapped onto the SoC with `mapping` (default: the SoC's, see dssoc.mapping);
+        `arrivals` is an arrival spec such as `trace:PATH.csv` or `diurnal:0.5:20000`.
+        """
         known_keys(kwargs, BUILD_KEYWORDS, "SimConfig.build")
         if not isinstance(workload, str | Path | Workload):
             raise ConfigError(f"expected a workload name, file or Workload, got "
                               f"{type(workload).__name__}", "workload")
-        wl = load_workload(workload)
+        wl = load_workload(workload, seed=integer(workload_seed, "workload_seed", ge=0))
         if probabilities is not None:
             if isinstance(probabilities, str) or not isinstance(probabilities, tuple | list):
                 raise ConfigError(f"expected a list of numbers, got {probabilities!r}", "probabilities")
@@ -92,6 +112,13 @@ class SimConfig:
             wl = wl.with_probabilities(tuple(number(p, f"probabilities[{i}]", ge=0)
                                              for i, p in enumerate(probabilities)))
         soc_obj = load_soc(soc if soc is not None else (wl.soc or DEFAULT_SOC))
+        if needs_mapping(wl):
+            wl, soc_obj, used = map_workload(wl, soc_obj, mapping)
+            kwargs["mapping"] = used.spec
+        elif mapping is not None:
+            raise ConfigError(f"workload {wl.name!r} has no imported workflow to map", "mapping")
+        if isinstance(arrivals, str) or arrivals is None:
+            arrivals = parse_arrivals(arrivals)
         if scale_us is not None and rate_jobs_per_ms is not None:
             raise ConfigError("give either a scale or a rate, not both", "arrivals")
         if rate_jobs_per_ms is not None:
@@ -105,7 +132,7 @@ class SimConfig:
         else:
             raise ConfigError(f"expected a noise spec string (e.g. 'gaussian:0.2') or noise models, "
                               f"got {noise!r}", "noise")
-        return cls(soc=soc_obj, workload=wl, noise=models, **kwargs)
+        return cls(soc=soc_obj, workload=wl, noise=models, arrivals=arrivals, **kwargs)
 
     def replace(self, **changes: Any) -> SimConfig:
         """A copy with some fields changed (validated like a new config)."""
@@ -114,7 +141,7 @@ class SimConfig:
 
     def summary(self) -> dict[str, Any]:
         """Flat, JSON-ready description (used for MLflow params and config hashes)."""
-        return {
+        out: dict[str, Any] = {
             "soc": self.soc.name,
             "workload": self.workload.name,
             "applications": [a.name for a in self.workload.applications],
@@ -132,19 +159,25 @@ class SimConfig:
             "arrival_streams": self.arrival_streams,
             "energy": self.energy,
         }
+        # Only when set, so that the fingerprints of existing configurations do not change.
+        if self.arrivals is not None:
+            out["arrivals"] = self.arrivals.spec
+        if self.mapping is not None:
+            out["mapping"] = self.mapping
+        return out
 
     def fingerprint(self) -> str:
         """A short stable hash of the full configuration (including the SoC and DAG contents)."""
         from dssoc.catalog import application_to_dict, soc_to_dict
 
-        blob = json.dumps(
-            {
-                "summary": self.summary(),
-                "soc": soc_to_dict(self.soc),
-                "apps": [application_to_dict(a) for a in self.workload.applications],
-            },
-            sort_keys=True,
-        )
+        doc: dict[str, Any] = {
+            "summary": self.summary(),
+            "soc": soc_to_dict(self.soc),
+            "apps": [application_to_dict(a) for a in self.workload.applications],
+        }
+        if isinstance(self.arrivals, TraceReplay):  # the trace's contents, not only its path
+            doc["arrival_trace"] = [list(self.arrivals.times), list(self.arrivals.applications)]
+        blob = json.dumps(doc, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -174,7 +207,9 @@ def _check_fields(cfg: SimConfig) -> None:
     if cfg.duration_us is not None and cfg.warmup_us >= cfg.duration_us:
         raise ConfigError(f"warm-up {cfg.warmup_us:g} must be shorter than the run ({cfg.duration_us:g})",
                           "config.warmup_us")
-    if cfg.duration_us is not None and cfg.max_jobs is None and cfg.duration_us / cfg.scale_us > MAX_JOBS:
+    replay = isinstance(cfg.arrivals, TraceReplay)  # a trace brings its own (finite) jobs
+    if cfg.duration_us is not None and cfg.max_jobs is None and not replay and \
+            cfg.duration_us / cfg.scale_us > MAX_JOBS:
         raise ConfigError(f"{cfg.duration_us:g} µs at {cfg.rate_jobs_per_ms:g} jobs/ms would inject about "
                           f"{cfg.duration_us / cfg.scale_us:,.0f} jobs (more than {MAX_JOBS:,}): "
                           "shorten the run or lower the rate", "config.duration_us")

@@ -212,6 +212,8 @@ class SoCDoc(_Schema):
 class TaskDoc(_Schema):
     name: Name
     after: dict[Name, NonNegative] | None = Field(None, description="predecessor -> data volume")
+    category: str = Field("", description="task category of an imported workflow (dssoc.mapping)")
+    work: NonNegative | None = Field(None, description="work of an imported workflow task")
 
 
 class ApplicationDoc(_Schema):

@@ -108,6 +108,7 @@ def check_spec(spec: ExperimentSpec) -> None:
     def build(rate: float, noise: str | None = None) -> SimConfig:
         return sim_config(spec, rate, noise)
 
+    check_seeds(spec)  # first: the builds below use the first seed
     axes = spec.axes
     if not axes.noise:
         raise ConfigError("give at least one noise level (e.g. [none])", "axes.noise")
@@ -122,7 +123,6 @@ def check_spec(spec: ExperimentSpec) -> None:
     fastest = max(axes.rates_jobs_per_ms)
     for i, noise in enumerate(axes.noise):
         _at(f"axes.noise[{i}]", lambda noise=noise: build(fastest, noise))
-    check_seeds(spec)
 
     for i, agent in enumerate(spec.agents):
         if agent.kind == "heuristic":
@@ -168,13 +168,14 @@ def check_checkpoints(spec: ExperimentSpec, where: str) -> None:
 
 
 def sim_config(spec: ExperimentSpec, rate: float, noise: str | None) -> SimConfig:
-    """The simulation of the spec at one (rate, noise): what every cell there builds."""
-    from dssoc import SimConfig
+    """The simulation of the spec at one (rate, noise), built exactly as a cell there builds it
+    (`soclab.cells.Cell.sim_config`, first seed)."""
+    from soclab.cells import Cell
 
-    sim = spec.simulation
-    return SimConfig.build(sim.workload, sim.soc, rate_jobs_per_ms=rate, probabilities=sim.probabilities,
-                           noise=noise, duration_us=sim.duration_us, warmup_us=sim.warmup_us,
-                           max_jobs_in_flight=sim.max_jobs_in_flight)
+    seeds = tuple(spec.axes.seed_list[:1]) or (0,)
+    cell = Cell(spec.name, spec.agents[0], noise or "none", float(rate), seeds,
+                spec.simulation.model_dump(mode="json"), {})
+    return cell.sim_config()
 
 
 def grid_size(spec: ExperimentSpec) -> int:

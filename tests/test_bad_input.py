@@ -197,6 +197,9 @@ FILES: list[tuple[str, str, Any, str]] = [
      ":3: invalid YAML: duplicate key 'wifi_tx' (first given on line 2)"),
     ("w.json", "--workload", b'{"mix": {"wifi_tx": 1}}\xff\xfe',
      "not UTF-8 text"),
+    ("g.dot", "--workload", bytes(range(256)) * 4, "not a text DOT file (binary data)"),
+    ("g.stg", "--workload", bytes(range(256)) * 4, "not a text STG file (binary data)"),
+    ("t.csv", "--arrivals", bytes(range(256)) * 4, "not a text arrival trace (binary data)"),
 ]
 
 
@@ -208,7 +211,8 @@ def test_own_format_files(here: Path, name: str, option: str, content: Any, expe
         path.write_bytes(content)
     else:
         path.write_text(content if isinstance(content, str) else json.dumps(content))
-    line = cli_error(["simulate", option, name, "--max-jobs", "2"], here)
+    value = f"trace:{name}" if option == "--arrivals" else name
+    line = cli_error(["simulate", option, value, "--max-jobs", "2"], here)
     assert f"error: {name}" in line and expected in line, line
 
 

@@ -409,3 +409,17 @@ def test_import_dssoc_alone_registers_the_environment():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "SoCSchedEnv"
+
+
+def test_wc_variants_are_the_previous_schedulers():
+    """The `-wc` variants reproduce the planners as they were before plans were executed: these
+    latencies (WiFi mix, 8 jobs/ms, 5 ms, σ = 0.3, seed 3) were measured with the previous code."""
+    cfg = SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=8, duration_us=5000, warmup_us=1000,
+                          noise="gaussian:0.3")
+    before = {"HEFT": 188.38709677419354, "PEFT": 180.03225806451613, "CPOP": 2429.25,
+              "HEFT_RT": 144.03225806451613}
+    for name, latency in before.items():
+        assert dssoc.simulate(cfg, scheduler=f"{name}-wc", seed=3).avg_latency_us == pytest.approx(
+            latency, rel=1e-12)
+        assert dssoc.simulate(cfg, scheduler=name, seed=3).avg_latency_us != pytest.approx(
+            latency, rel=1e-6)

@@ -51,10 +51,17 @@ def bandwidth_transfer(pe_bandwidth: np.ndarray, integer_times: bool = True) -> 
 
 
 class PlanBook:
-    """Planned busy intervals `[start, end)` of every PE, sorted and non-overlapping."""
+    """Planned busy intervals `[start, end)` of every PE, sorted and non-overlapping.
 
-    def __init__(self, n_pes: int) -> None:
+    A 0 µs task is booked as the instant `[start, start]` (`instants`, the default): the engine
+    runs one task at a time even for 0 µs, so no task may be planned across it, or the plan could
+    not run as planned. `instants=False` lets such tasks occupy nothing, as before plans were
+    executed (kept by the `-wc` variants so that their schedules stay what they were).
+    """
+
+    def __init__(self, n_pes: int, instants: bool = True) -> None:
         self.busy: list[list[tuple[float, float]]] = [[] for _ in range(n_pes)]
+        self.instants = instants
 
     def prune(self, now: float) -> None:
         """Forget intervals that ended by `now`; they can no longer delay anything."""
@@ -73,10 +80,10 @@ class PlanBook:
         return start
 
     def reserve(self, pe: int, start: float, end: float, what: object = "task") -> None:
-        """Book `[start, end)` on `pe`; raises if it overlaps an earlier booking.
-
-        A 0 µs task is booked too, as the instant `start`: the engine runs one task at a time
-        even for 0 µs, so no later task may be planned across it."""
+        """Book `[start, end)` on `pe` (an instant if empty, see `instants`); raises if it overlaps
+        an earlier booking."""
+        if end <= start and not self.instants:
+            return
         iv = self.busy[pe]
         k = bisect_left(iv, (start, end))
         if (k > 0 and iv[k - 1][1] > start) or (k < len(iv) and iv[k][0] < end):
@@ -198,7 +205,7 @@ class WholeJobPlanner(Scheduler):
     follow_plan: ClassVar[bool] = True
 
     def reset(self, system: SystemView, rng: np.random.Generator) -> None:
-        self.book = PlanBook(system.n_pes)
+        self.book = PlanBook(system.n_pes, instants=self.follow_plan)
         self.order = PlanOrder(system.n_pes)
         self._per_app: dict[int, Any] = {}
 

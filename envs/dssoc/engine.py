@@ -416,7 +416,12 @@ class Simulation:
         task.data_at = data_at
         self._seq += 1
         task.seq = self._seq
-        self._enqueue(task)
+        after = task.after
+        if after is None or after.start >= 0:  # inlined `_enqueue`: this is the hot path
+            insort(self.pe_queue[pe], (job.id, self._seq, task))
+            self._dirty.add(pe)
+        else:
+            self._held.setdefault(after.uid, []).append(task)
 
     def _enqueue(self, task: TaskRun) -> None:
         """Queue a bound task on its PE, or hold it while its plan predecessor has not started."""

@@ -103,6 +103,7 @@ def test_report_groups_by_the_extra_axes():
     ({"sco": ["Top"]}, "unknown axis 'sco'"),
     ({"max_jobs_in_flight": [0]}, "axes.max_jobs_in_flight[0]"),
     ({"energy": ["yes"]}, "energy[0]"),
+    ({"soc": ["MULTIPLE_BAL", "no_such_soc"]}, "axes.soc[1]"),
     ({"max_jobs_in_flight": []}, "non-empty list"),
     ({"max_jobs_in_flight": [4, 4]}, "duplicate"),
     ({"rate_jobs_per_ms": [1], "rates_jobs_per_ms": [2]}, "not both"),

@@ -160,12 +160,14 @@ class Cell:
         return cell
 
 
-def plan_cells(spec: ExperimentSpec, at: Mapping[str, Any] | None = None) -> list[Cell]:
+def plan_cells(spec: ExperimentSpec, at: Mapping[str, Any] | None = None,
+               agents: list[AgentSpec] | None = None) -> list[Cell]:
     """The cells of the spec's grid (every agent, baselines included, at every point of the
     axes' product), in a stable order: agents, then the axes as written, the last fastest.
 
     With `at`, only one point: the given axis values (e.g. `{"noise": "none"}`), and the first
-    value of every other axis (what `soclab train` evaluates)."""
+    value of every other axis (what `soclab train` evaluates). `agents` defaults to all of them
+    (`ExperimentSpec.all_agents`)."""
     axes = spec.axes.values()
     if at is not None:
         unknown = sorted(set(at) - set(axes))
@@ -178,7 +180,7 @@ def plan_cells(spec: ExperimentSpec, at: Mapping[str, Any] | None = None) -> lis
     seeds = tuple(spec.axes.seed_list)
     return [
         Cell(spec.name, agent, tuple(zip(names, values, strict=True)), seeds, sim, budget)
-        for agent in spec.all_agents()
+        for agent in (spec.all_agents() if agents is None else agents)
         for values in itertools.product(*axes.values())
     ]
 

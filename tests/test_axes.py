@@ -135,3 +135,55 @@ def test_heuristic_params_from_the_spec():
         spec_from_dict({**BASE, "agents": [{"name": "ETF", "params": {"rank": "mean"}}]})
     with pytest.raises(SpecError, match="RL agent"):
         spec_from_dict({**BASE, "agents": [{"name": "p", "algorithm": "PPO", "params": {"a": 1}}]})
+
+
+def _two_metric_frame() -> pd.DataFrame:
+    """A is better on average latency, B on p95 (a tail/mean trade-off), HEFT in between."""
+    rows = []
+    for agent, avg, p95 in (("A", 90.0, 400.0), ("B", 110.0, 250.0), ("HEFT", 100.0, 300.0)):
+        for seed in range(4):
+            rows.append(dict(agent=agent, noise="none", rate_jobs_per_ms=5.0, seed=seed,
+                             avg_latency_us=avg + seed, p95_latency_us=p95 + seed,
+                             throughput_jobs_per_ms=1.0, energy_j=1.0, mean_slowdown=1.0, run_id=agent))
+    return pd.DataFrame(rows)
+
+
+def test_primary_metric_selects_ranking_and_ratios():
+    from soclab.report import ranking
+
+    agents = [{"name": "A", "scheduler": "ETF"}, {"name": "B", "scheduler": "MET"}]
+    df = _two_metric_frame()
+    by_avg = spec_from_dict({**BASE, "agents": agents, "axes": {"seeds": [0, 1, 2, 3]}})
+    by_p95 = spec_from_dict({**BASE, "agents": agents, "axes": {"seeds": [0, 1, 2, 3]},
+                             "metrics": {"primary": "p95_latency_us"}})
+    assert list(ranking(df, by_avg).agent) == ["A", "HEFT", "B"]
+    assert list(ranking(df, by_p95).agent) == ["B", "HEFT", "A"]
+    md = tables_markdown(df, by_p95)
+    assert "## Ranking by p95 latency" in md
+    assert re.search(r"\| B 25\d, HEFT 30\d, A 40\d \|", md), md.split("##")[1]
+    cmp = md.split("## Compared with HEFT")[1].split("##")[0]
+    b_row = next(ln for ln in cmp.splitlines() if ln.startswith("| B |"))
+    assert b_row.split("|")[4].strip().startswith("0.83")  # p95 ratio 251.5/301.5, not avg's 1.1
+    with pytest.raises(SpecError, match="unknown primary metric 'latency'"):
+        spec_from_dict({**BASE, "metrics": {"primary": "latency"}})
+    with pytest.raises(SpecError, match="unknown primary metric 'wall_time_s'"):  # no direction
+        spec_from_dict({**BASE, "metrics": {"primary": "wall_time_s"}})
+
+
+def test_higher_is_better_primary_ranks_descending():
+    from soclab.report import ranking
+
+    df = _two_metric_frame()
+    df["throughput_jobs_per_ms"] = df.agent.map({"A": 1.0, "B": 3.0, "HEFT": 2.0})
+    spec = spec_from_dict({**BASE, "agents": [{"name": "A", "scheduler": "ETF"},
+                                              {"name": "B", "scheduler": "MET"}],
+                           "metrics": {"primary": "throughput_jobs_per_ms"}})
+    assert list(ranking(df, spec).agent) == ["B", "HEFT", "A"]
+
+
+def test_tuning_objective_follows_the_primary_metric():
+    from soclab.rl.tuning import objective
+
+    assert objective(_spec({}, metrics={"primary": "edp"})) == ("edp", "min")
+    assert objective(_spec({}, metrics={"primary": "throughput_jobs_per_ms"})) == (
+        "throughput_jobs_per_ms", "max")

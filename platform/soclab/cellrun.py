@@ -21,14 +21,14 @@ from typing import Any
 import pandas as pd
 
 from dssoc import SimResult
+from soclab import metrics
 from soclab.cells import Cell
 from soclab.runner import resolve_scheduler, run_cell
 from soclab.tracking import CELL_KIND, Tracker
 
 RESULTS_ARTIFACT = "results.parquet"
-SUMMARY_METRICS = ("avg_latency_us", "p95_latency_us", "p99_latency_us", "throughput_jobs_per_ms",
-                   "injection_rate_jobs_per_ms", "energy_j", "edp", "mean_slowdown",
-                   "completed_jobs", "wall_time_s")
+#: the per-seed metrics summarised into MLflow (mean and CI), as declared in `soclab.metrics`
+SUMMARY_METRICS = tuple(m.key for m in metrics.all_metrics())
 
 
 @dataclass

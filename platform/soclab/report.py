@@ -21,7 +21,11 @@ from soclab.cells import group_columns, plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
 
-METRIC = "avg_latency_us"
+
+def _metric(spec: ExperimentSpec) -> tuple[str, bool]:
+    """The spec's primary metric (`metrics.primary`) and whether lower is better."""
+    info = spec.metrics.info
+    return info.key, bool(info.lower_is_better)
 
 
 def _extra(spec: ExperimentSpec) -> list[str]:
@@ -41,9 +45,10 @@ def _series(table: pd.DataFrame, spec: ExperimentSpec) -> pd.Series:
 def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker) -> None:
     """Log each cell's ratio to every baseline (same point of the axes and seeds) into its run."""
     group = group_columns(spec)
+    metric, lower = _metric(spec)
     runs = df.groupby(group)["run_id"].first()
     for b in spec.baselines:
-        table = stats.summarize(df, METRIC, group, baseline=b)
+        table = stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
         for row in table.to_dict("records"):
             key = tuple(row[k] for k in group)
             if key not in runs.index or np.isnan(row[f"ratio_to_{b}"]):
@@ -87,7 +92,7 @@ def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> 
     the saturation point (latency doubles vs the lowest rate) is marked."""
     noises = _noise_order(spec)
     plt, fig, axes = _panels(len(noises))
-    table = stats.summarize(df, METRIC, group_columns(spec))
+    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
     table["series"] = _series(table, spec)
     for ax, noise in zip(axes, noises, strict=True):
         sub = table[table.noise == noise]
@@ -101,11 +106,11 @@ def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> 
                 ax.axvline(sat, color=line.get_color(), linestyle=":", alpha=0.8)
         ax.set_title(f"noise: {noise}")
         ax.set_xlabel("injection rate (jobs/ms)")
-        ax.set_ylabel("average job latency (µs)")
+        ax.set_ylabel(spec.metrics.info.heading)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    return _save(plt, fig, axes, f"{spec.name}: latency vs load (dotted: saturation, latency x2)",
-                 path)
+    title = f"{spec.name}: {spec.metrics.info.label} vs load (dotted: saturation, x2)"
+    return _save(plt, fig, axes, title, path)
 
 
 def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
@@ -113,7 +118,7 @@ def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
     noises = _noise_order(spec)
     rates = sorted(df.rate_jobs_per_ms.unique())
     plt, fig, axes = _panels(len(rates))
-    table = stats.summarize(df, METRIC, group_columns(spec))
+    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
     table["series"] = _series(table, spec)
     x = np.arange(len(noises))
     for ax, rate in zip(axes, rates, strict=True):
@@ -125,7 +130,7 @@ def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
         ax.set_xticks(x, noises, rotation=20)
         ax.set_title(f"rate {rate:g} jobs/ms")
         ax.set_xlabel("noise")
-        ax.set_ylabel("average job latency (µs)")
+        ax.set_ylabel(spec.metrics.info.heading)
         ax.grid(alpha=0.3)
     return _save(plt, fig, axes, f"{spec.name}: robustness to noise", path)
 
@@ -136,10 +141,36 @@ def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def ranking(df: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
+    """Agents ranked at every point of the axes by the spec's primary metric (mean over seeds,
+    best first; `rank` 1 is the best): the study's answer in one table."""
+    metric, lower = _metric(spec)
+    table = stats.summarize(df, metric, group_columns(spec))
+    points = group_columns(spec)[1:]
+    table = table.sort_values([*points, "mean"], ascending=[True] * len(points) + [lower],
+                              kind="stable")
+    table["rank"] = table.groupby(points, sort=False).cumcount() + 1
+    return table.reset_index(drop=True)
+
+
+def ranking_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
+    """`ranking` as Markdown: one row per point, the agents best first."""
+    info = spec.metrics.info
+    points = group_columns(spec)[1:]
+    rows = [f"| {' | '.join(points)} | agents, best first by {info.label} ({info.unit}) |",
+            "|" + "---|" * (len(points) + 1)]
+    for key, g in ranking(df, spec).groupby(points, sort=False):
+        order = ", ".join(f"{r.agent} {info.fmt(r.mean)}" for r in g.itertuples(index=False))
+        rows.append("| " + " | ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in key)
+                    + f" | {order} |")
+    better = "lower" if info.lower_is_better else "higher"
+    return f"## Ranking by {info.label} (the primary metric; {better} is better)\n\n" + "\n".join(rows)
+
+
 def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
     """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline; one
     column per axis (extra axes such as soc or max_jobs_in_flight, noise, rate)."""
-    parts = []
+    parts = [ranking_markdown(df, spec)]
     group, extra = group_columns(spec), _extra(spec)
     head = "".join(f" {k} |" for k in extra)
     bar = "---|" * len(extra)
@@ -147,16 +178,18 @@ def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
     def cols(r: dict) -> str:
         return "".join(f" {r[k]} |" for k in extra) + f" {r['noise']} | {r['rate_jobs_per_ms']:g} |"
 
-    table = stats.summarize(df, METRIC, group)
-    rows = [f"| agent |{head} noise | rate (jobs/ms) | n | mean latency µs [95% CI] | IQM [95% CI] |",
+    metric, lower = _metric(spec)
+    info = spec.metrics.info
+    table = stats.summarize(df, metric, group)
+    rows = [f"| agent |{head} noise | rate (jobs/ms) | n | mean {info.unit} [95% CI] | IQM [95% CI] |",
             f"|---|{bar}---|---|---|---|---|"]
     for r in table.to_dict("records"):
         rows.append(f"| {r['agent']} |{cols(r)} {r['n']} | "
                     f"{_fmt_ci(r['mean'], r['mean_low'], r['mean_high'])} | "
                     f"{_fmt_ci(r['iqm'], r['iqm_low'], r['iqm_high'])} |")
-    parts.append("## Average job latency per agent\n\n" + "\n".join(rows))
+    parts.append(f"## {info.label.capitalize()} per agent (the primary metric)\n\n" + "\n".join(rows))
     for b in spec.baselines:
-        cmp = stats.summarize(df, METRIC, group, baseline=b)
+        cmp = stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
         cmp = cmp[cmp.agent != b]
         rows = [f"| agent |{head} noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
                 f"P(better than {b}) |", f"|---|{bar}---|---|---|---|---|"]
@@ -165,8 +198,8 @@ def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
                         f"{_fmt_ci(r[f'ratio_to_{b}'], r['ratio_low'], r['ratio_high'], 3)} | "
                         f"{_fmt_ci(r['improvement_pct'], r['improvement_low'], r['improvement_high'])} | "
                         f"{r['prob_improvement']:.2f} |")
-        parts.append(f"## Compared with {b} (same seeds; ratio < 1 and improvement > 0 mean "
-                     f"lower latency than {b})\n\n" + "\n".join(rows))
+        better = f"ratio {'<' if lower else '>'} 1 and improvement > 0 mean a better {info.label}"
+        parts.append(f"## Compared with {b} (same seeds; {better} than {b})\n\n" + "\n".join(rows))
     other = [f"| agent |{head} noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
              f"|---|{bar}---|---|---|---|---|---|"]
     agg = df.groupby(group, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",

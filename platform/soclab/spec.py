@@ -182,7 +182,7 @@ class AxesSpec(BaseModel):
     order written, the last fastest; noise and rate come last (as before).
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     noise: list[str] = Field(default_factory=lambda: ["none"])
     rates_jobs_per_ms: list[float] = Field(default_factory=lambda: [5.0])
@@ -273,6 +273,31 @@ class ReportSpec(_Strict):
     gantt_window_us: float = Field(2_000.0, gt=0)
 
 
+class MetricsSpec(_Strict):
+    """Which result metric the study is about: ratios to baselines, the report's tables and
+    figures, and RL hyperparameter searches all use `primary` (`soclab.metrics` declares each
+    metric once: name, unit, whether lower is better)."""
+
+    primary: str = Field("avg_latency_us", description="e.g. avg_latency_us, p95_latency_us, edp")
+
+    @field_validator("primary")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from soclab import metrics
+
+        names = [m.key for m in metrics.all_metrics() if m.lower_is_better is not None]
+        if v not in names:
+            raise ValueError(f"unknown primary metric {v!r}; valid: {', '.join(names)}")
+        return v
+
+    @property
+    def info(self) -> Any:
+        """The primary metric's declaration (`soclab.metrics.MetricInfo`)."""
+        from soclab import metrics
+
+        return metrics.get(self.primary)
+
+
 class ExperimentSpec(_Strict):
     """A whole experiment: see experiments/*.yaml and docs/experiments.md."""
 
@@ -286,6 +311,7 @@ class ExperimentSpec(_Strict):
     tune: TuneSpec = Field(default_factory=TuneSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
 
     @model_validator(mode="after")
     def _agents_ok(self) -> ExperimentSpec:

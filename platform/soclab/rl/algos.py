@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from dssoc.errors import ConfigError
+from soclab import metrics
 
 ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN")
 
@@ -59,8 +60,10 @@ ALIASES = {"learning_rate": "lr", "batch_size": "train_batch_size_per_learner",
            "max_grad_norm": "grad_clip", "discount": "gamma"}
 ROLLOUT_FRAGMENT = {"PPO": "auto", "APPO": 50, "IMPALA": 50, "DQN": 4}
 DQN_STEPS_PER_ITERATION = 500  # PPO/APPO/IMPALA: an iteration samples one train batch
-METRIC_KEYS = ("avg_latency_us", "throughput_jobs_per_ms", "mean_slowdown", "energy_j",
-               "completed_jobs", "invalid_actions", "overflow_tasks")
+#: engine metrics logged per training episode: every figure of merit of `soclab.metrics` (so a
+#: spec's `metrics.primary` can steer searches) plus the env's own counters.
+METRIC_KEYS = (*(m.key for m in metrics.all_metrics() if m.lower_is_better is not None),
+               "invalid_actions", "overflow_tasks")
 
 
 def config_class(algorithm: str) -> type:

@@ -101,7 +101,7 @@ class SoC:
     @cached_property
     def pe_names(self) -> tuple[str, ...]:
         """Readable PE names such as `A7.0`, `A7.1`, `FFT.3`."""
-        out = []
+        out: list[str] = []
         for c in self.clusters:
             out.extend(f"{c.name}.{i}" for i in range(c.capacity))
         return tuple(out)

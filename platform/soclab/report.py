@@ -135,6 +135,32 @@ def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
     return _save(plt, fig, axes, f"{spec.name}: robustness to noise", path)
 
 
+def plot_by_point(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+    """The primary metric per point of the extra axes (e.g. soc x max_jobs_in_flight): one group
+    of bars per point, one bar per agent, 95% CI error bars; one panel per (noise, rate)."""
+    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
+    extra = _extra(spec)
+    table["point"] = table[extra].astype(str).agg(" · ".join, axis=1)
+    panels = list(table.groupby(["noise", "rate_jobs_per_ms"], sort=False))
+    plt, fig, axes = _panels(len(panels))
+    agents = sorted(table.agent.unique())
+    width = 0.8 / len(agents)
+    for ax, ((noise, rate), sub) in zip(axes, panels, strict=True):
+        points = list(dict.fromkeys(sub.point))
+        x = np.arange(len(points))
+        for i, agent in enumerate(agents):
+            g = sub[sub.agent == agent].set_index("point").reindex(points)
+            yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
+            ax.bar(x + (i - (len(agents) - 1) / 2) * width, g["mean"], width, yerr=yerr, capsize=2,
+                   label=agent)
+        ax.set_xticks(x, points, rotation=15, fontsize=8)
+        ax.set_xlabel(" · ".join(extra))
+        ax.set_ylabel(spec.metrics.info.heading)
+        ax.set_title(f"noise {noise}, {rate:g} jobs/ms")
+        ax.grid(alpha=0.3, axis="y")
+    return _save(plt, fig, axes, f"{spec.name}: {spec.metrics.info.label} per design point", path)
+
+
 def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
     if np.isnan(value):
         return "–"
@@ -224,8 +250,13 @@ def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> Path:
         md = head + "\nNo finished cells yet.\n"
         plots: list[Path] = []
     else:
-        plots = [plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"),
-                 plot_robustness(df, spec, out_dir / "robustness.png")]
+        plots = []
+        if df.rate_jobs_per_ms.nunique() > 1 or not _extra(spec):
+            plots.append(plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"))
+        if len(spec.axes.noise) > 1 or not _extra(spec):
+            plots.append(plot_robustness(df, spec, out_dir / "robustness.png"))
+        if _extra(spec):
+            plots.append(plot_by_point(df, spec, out_dir / "by_point.png"))
         md = head + "\n" + tables_markdown(df, spec) + "\n\n" + "\n".join(
             f"![{p.stem}]({p.name})" for p in plots) + "\n"
     (out_dir / "report.md").write_text(md)

@@ -72,7 +72,7 @@ class AgentSpec(_Strict):
     scheduler: str | None = Field(
         None, description="registered heuristic, 'checkpoint:PATH' or 'module:Class' (default: name)"
     )
-    algorithm: Literal["PPO", "APPO", "IMPALA", "DQN"] | None = None
+    algorithm: str | None = Field(None, description="an RLlib algorithm of soclab.rl.algos.ALGORITHM_TABLE")
     model: Literal["graph", "mlp"] = "graph"
     action_mode: Literal["task", "task_pe"] = "task"
     reward: Literal["time_in_system", "latency", "throughput"] = "time_in_system"
@@ -98,6 +98,15 @@ class AgentSpec(_Strict):
         if not out.get("params"):
             out.pop("params", None)
         return out
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm_known(cls, v: str | None) -> str | None:
+        from soclab.rl.algos import ALGORITHMS
+
+        if v is not None and v not in ALGORITHMS:
+            raise ValueError(f"Input should be one of {', '.join(ALGORITHMS)}")
+        return v
 
     @property
     def kind(self) -> Literal["heuristic", "rl"]:

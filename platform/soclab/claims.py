@@ -58,11 +58,32 @@ def heartbeat_interval_s(lease: float | None = None) -> float:
 
 
 def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """HOST:PID:START of this process (the start time tells a reused pid apart)."""
+    import psutil
+
+    return f"{socket.gethostname()}:{os.getpid()}:{psutil.Process().create_time():.2f}"
+
+
+def owner_alive(owner: str) -> bool | None:
+    """Whether the process named by `owner_id()` still runs; None when it is on another host
+    (then only its heartbeat can tell)."""
+    import psutil
+
+    host, _, rest = owner.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        p = psutil.Process(int(pid))
+        return not start or abs(p.create_time() - float(start)) < 0.05
+    except (psutil.Error, ValueError):
+        return False
 
 
 def _fresh(tags: dict[str, str], fallback_ms: int | None, now: float) -> bool:
-    """Whether a heartbeat (tag, else the start time) is younger than its lease."""
+    """Whether the holder is alive: its heartbeat (tag, else the start time) is younger than its
+    lease and, when it ran on this host, its process still exists (no need to wait out the
+    lease of a process known to be dead)."""
     try:
         beat = float(tags[HEARTBEAT_TAG])
     except (KeyError, ValueError):
@@ -71,7 +92,7 @@ def _fresh(tags: dict[str, str], fallback_ms: int | None, now: float) -> bool:
         lease = float(tags.get(LEASE_TAG, lease_s()))
     except ValueError:
         lease = lease_s()
-    return now - beat < lease
+    return now - beat < lease and owner_alive(tags.get(OWNER_TAG, "")) is not False
 
 
 class Heartbeat:
@@ -206,23 +227,33 @@ def try_claim(tracker: Tracker, cell_hash: str, sweep_run_id: str | None) -> Cla
             if "RESOURCE_ALREADY_EXISTS" in str(e.error_code) or "already exists" in str(e):
                 continue
             raise
+        if state.active and state.experiment_id:  # taken over from a dead holder: retire its claim
+            with contextlib.suppress(Exception):
+                tracker.client.delete_experiment(state.experiment_id)
         return Claim(tracker, cell_hash, gen, exp_id, lease)
     return None
+
+
+def _active_claims(tracker: Tracker) -> list[Any]:
+    base = f"{CLAIM_PREFIX}/{tracker.experiment_id}/"
+    return list(with_retry(lambda: tracker.client.search_experiments(
+        filter_string=f"name LIKE '{base}%'", max_results=10_000)))
+
+
+def _delete_claims(tracker: Tracker, exps: list[Any]) -> int:
+    n = 0
+    for e in exps:
+        with contextlib.suppress(Exception):
+            tracker.client.delete_experiment(e.experiment_id)
+            n += 1
+    return n
 
 
 def release_sweep_claims(tracker: Tracker, sweep_run_id: str) -> int:
     """Release every active claim a sweep's workers still hold (after its workers stopped, e.g.
     on Ctrl-C), so a resume need not wait for their leases. Returns how many were released."""
-    base = f"{CLAIM_PREFIX}/{tracker.experiment_id}/"
-    exps = with_retry(lambda: tracker.client.search_experiments(
-        filter_string=f"name LIKE '{base}%'", max_results=10_000))
-    n = 0
-    for e in exps:
-        if e.tags.get(SWEEP_TAG) == sweep_run_id:
-            with contextlib.suppress(Exception):
-                tracker.client.delete_experiment(e.experiment_id)
-                n += 1
-    return n
+    return _delete_claims(tracker, [e for e in _active_claims(tracker)
+                                    if e.tags.get(SWEEP_TAG) == sweep_run_id])
 
 
 # ------------------------------------------------------------------------- run status
@@ -254,8 +285,12 @@ def reap_stale_runs(tracker: Tracker, exclude: str | None = None) -> dict[str, i
                if r.info.run_id != exclude and not _fresh(r.data.tags, r.info.start_time, now)]
     cells = [r for r in running_runs(tracker, CELL_KIND)
              if not claim_state(tracker, r.data.tags.get("soclab.cell_hash", "")).held]
-    return {"sweeps": close_runs(tracker, parents, "its driver stopped sending heartbeats"),
-            "cells": close_runs(tracker, cells, "no live claim: its driver or worker died")}
+    dead_claims = [e for e in _active_claims(tracker)
+                   if not _fresh(e.tags, e.creation_time, now)]
+    gone = "its driver is gone (process ended, or no heartbeat within the lease)"
+    return {"sweeps": close_runs(tracker, parents, gone),
+            "cells": close_runs(tracker, cells, "no live claim: its driver or worker died"),
+            "claims": _delete_claims(tracker, dead_claims)}
 
 
 def close_sweep_leftovers(tracker: Tracker, sweep_run_id: str) -> None:
@@ -274,4 +309,5 @@ def beat_run(tracker: Tracker, run_id: str) -> None:
 
 def mark_heartbeat_tags(lease: float | None = None) -> dict[str, str]:
     """Tags a new sweep run starts with, so a stale one can be told from a live one."""
-    return {HEARTBEAT_TAG: f"{time.time():.3f}", LEASE_TAG: f"{lease or lease_s():g}"}
+    return {HEARTBEAT_TAG: f"{time.time():.3f}", LEASE_TAG: f"{lease or lease_s():g}",
+            OWNER_TAG: owner_id()}

@@ -53,9 +53,23 @@ def redact(uri: str) -> str:
 
 
 def configure_mlflow_http() -> None:
-    """Short MLflow HTTP retries/timeouts for this process and the Ray workers it starts."""
+    """Short MLflow HTTP retries/timeouts for this process and the Ray workers it starts; and
+    no traceback in the log for each SQL error MLflow raises anyway (soclab handles the raised
+    error: a retry, or one line naming the store)."""
     for k, v in HTTP_DEFAULTS.items():
         os.environ.setdefault(k, v)
+    import logging
+
+    db_log = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(f, _RaisedAnyway) for f in db_log.filters):
+        db_log.addFilter(_RaisedAnyway())
+
+
+class _RaisedAnyway:
+    """Drops MLflow's 'SQLAlchemy database error' log records: the error is raised right after."""
+
+    def filter(self, record: object) -> bool:
+        return not str(getattr(record, "msg", "")).startswith("SQLAlchemy database error")
 
 
 def store_failure(exc: BaseException) -> str | None:

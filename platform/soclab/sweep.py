@@ -57,9 +57,15 @@ class SweepSummary:
 
 
 def _context(spec: ExperimentSpec, uri: str, parent_run_id: str) -> dict[str, Any]:
+    from soclab.claims import LEASE_ENV, lease_s
+    from soclab.preflight import HTTP_DEFAULTS, configure_mlflow_http
+
+    configure_mlflow_http()
+    # the driver's claim lease and MLflow HTTP settings, for workers on nodes with another env
+    env = {k: os.environ[k] for k in HTTP_DEFAULTS} | {LEASE_ENV: f"{lease_s():g}"}
     return {"tracking_uri": uri, "experiment": spec.experiment_name, "parent_run_id": parent_run_id,
             "retries": spec.tune.retries, "gantt": spec.report.gantt,
-            "gantt_window_us": spec.report.gantt_window_us}
+            "gantt_window_us": spec.report.gantt_window_us, "env": env}
 
 
 def run_unit(config: dict[str, Any]) -> None:
@@ -71,6 +77,7 @@ def run_unit(config: dict[str, Any]) -> None:
     from soclab.preflight import StoreUnavailable
 
     ctx = config["ctx"]
+    os.environ.update(ctx.get("env", {}))  # this trial's own worker process (reuse_actors=False)
     tracker = Tracker(ctx["tracking_uri"], ctx["experiment"])
     tally = {"cells_done": 0, "cells_failed": 0, "compute_s": 0.0}
     outcomes = []
@@ -211,17 +218,17 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
     status = "FINISHED"
     compute_s = tune_wall = 0.0
     slots = 1
+    heartbeat.start()  # until the run is closed, report included (a concurrent sweep's reaper)
     try:
-        with heartbeat:
-            if any(c.agent.kind == "rl" for c in todo):  # check RL agents, run their searches
-                from soclab.rl.tuning import apply_search_spaces
+        if any(c.agent.kind == "rl" for c in todo):  # check RL agents, run their searches
+            from soclab.rl.tuning import apply_search_spaces
 
-                todo = apply_search_spaces(spec, todo, tracker, parent, address=address,
-                                           num_cpus=num_cpus, output_dir=output_dir,
-                                           show_progress=show_progress)
-            if todo and not stop.event.is_set():
-                compute_s, slots, tune_wall = _run_tuner(spec, todo, uri, parent, address,
-                                                         num_cpus, output_dir, show_progress)
+            todo = apply_search_spaces(spec, todo, tracker, parent, address=address,
+                                       num_cpus=num_cpus, output_dir=output_dir,
+                                       show_progress=show_progress)
+        if todo and not stop.event.is_set():
+            compute_s, slots, tune_wall = _run_tuner(spec, todo, uri, parent, address,
+                                                     num_cpus, output_dir, show_progress)
         if stop.store_lost:
             raise StoreUnavailable(uri, stop.store_lost)
         if stop.signum:
@@ -240,12 +247,15 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
         status = "FAILED"
         raise
     finally:
+        if status != "FINISHED":
+            heartbeat.stop()
         if status == "STORE":  # best effort, no retries: the store is the problem
             with contextlib.suppress(Exception):
                 tracker.client.set_terminated(parent, "FAILED")
         else:
             wall = time.perf_counter() - t0
             claims.close_sweep_leftovers(tracker, parent)
+            claims.reap_stale_runs(tracker, exclude=parent)  # drivers that died while we ran
             runs = tracker.cell_runs(status=None)
             states = {c.hash: (runs[c.hash].info.status if c.hash in runs else "MISSING")
                       for c in cells}
@@ -264,10 +274,13 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
                 tracker.end_run(parent, "KILLED" if status == "KILLED" else "FAILED")
             if status == "KILLED":
                 stop.summary = summary
-    if make_report:
-        from soclab.report import finalize_and_report
+    try:
+        if make_report:
+            from soclab.report import finalize_and_report
 
-        summary.report_path = finalize_and_report(spec, tracker, parent, output_dir)
+            summary.report_path = finalize_and_report(spec, tracker, parent, output_dir)
+    finally:
+        heartbeat.stop()
     if not summary.missing:
         tracker.end_run(parent, "FINISHED")
     return summary

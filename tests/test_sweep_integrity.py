@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow  # imported here, not first in a helper thread racing the sweep's own import
@@ -62,7 +62,9 @@ def write_spec(tmp_path: Path, name: str = "integrity", rates: tuple[float, ...]
 def driver_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "SOCLAB_CLAIM"))}
-    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled", PYTHONUNBUFFERED="1", **extra)
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled", PYTHONUNBUFFERED="1",
+               RAY_raylet_start_wait_time_s="120",  # a loaded CI machine: no start-up timeout
+               **extra)
     return env
 
 
@@ -152,32 +154,26 @@ def one_error_line(text: str) -> str:
 
 
 # ------------------------------------------------------------------------- concurrency
-def test_two_drivers_at_once_finish_every_cell_exactly_once(tmp_path: Path) -> None:
-    """Two drivers on one spec and store, on a fresh store (MLflow creates its tables while both
-    start) and, at the same time, on an initialised one: both exit 0, each cell finishes once."""
-    from soclab.tracking import Tracker
+@pytest.mark.parametrize("store", ["fresh", "initialised"])
+def test_two_drivers_at_once_finish_every_cell_exactly_once(tmp_path: Path, store: str) -> None:
+    """Two drivers on one spec and store at once, on a fresh store (MLflow creates its tables
+    while both start) and on an initialised one: both exit 0, each cell finishes once."""
+    spec = write_spec(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    if store == "initialised":
+        from soclab.tracking import Tracker
 
-    cases = {}
-    for store in ("fresh", "initialised"):
-        d = tmp_path / store
-        d.mkdir()
-        spec, uri = write_spec(d), f"sqlite:///{d / 'mlflow.db'}"
-        if store == "initialised":
-            Tracker(uri, load_spec(spec).experiment_name)
-        cases[store] = (spec, uri, [d / "a.log", d / "b.log"])
-    with ExitStack() as stack:
-        procs = [(store, log, stack.enter_context(driver(sweep_cmd(spec, uri, log.with_suffix("")),
-                                                        log)))
-                 for store, (spec, uri, logs) in cases.items() for log in logs]
-        rcs = {(store, log.name): p.wait(timeout=600) for store, log, p in procs}
-    texts = {(store, log.name): log.read_text(errors="replace") + stderr_of(log)
-             for store, log, _ in procs}
-    assert set(rcs.values()) == {0}, (rcs, texts)
-    assert not any("internal error" in t for t in texts.values()), texts
-    for spec, uri, _ in cases.values():
-        assert_exactly_once(uri, spec)
-        sweeps = runs(uri, spec, "sweep")
-        assert len(sweeps) == 2 and {r.info.status for r in sweeps} == {"FINISHED"}
+        Tracker(uri, load_spec(spec).experiment_name)
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    with driver(sweep_cmd(spec, uri, tmp_path / "out-a"), logs[0]) as a, \
+            driver(sweep_cmd(spec, uri, tmp_path / "out-b"), logs[1]) as b:
+        rcs = [a.wait(timeout=600), b.wait(timeout=600)]
+    texts = [log.read_text(errors="replace") + stderr_of(log) for log in logs]
+    assert rcs == [0, 0], texts
+    assert not any("internal error" in t for t in texts), texts
+    assert_exactly_once(uri, spec)
+    sweeps = runs(uri, spec, "sweep")
+    assert len(sweeps) == 2 and {r.info.status for r in sweeps} == {"FINISHED"}
 
 
 # ------------------------------------------------------------------------- crashes

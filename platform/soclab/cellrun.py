@@ -1,8 +1,9 @@
 """Running one cell (an agent at one noise level and rate, over the seed set) and tracking it.
 
 Used inside Tune trials and directly by tests. A cell is skipped when a FINISHED run with its hash
-exists, so re-running or resuming a sweep never duplicates a finished cell; a failing cell is
-retried, then recorded as FAILED with its error, without stopping the others.
+exists, and claimed in the tracking store before it runs (soclab.claims), so re-running or
+resuming a sweep, or running it from two drivers at once, never duplicates a finished cell; a
+failing cell is retried, then recorded as FAILED with its error, without stopping the others.
 """
 
 from __future__ import annotations

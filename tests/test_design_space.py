@@ -12,8 +12,9 @@ import yaml
 
 from soclab.cells import plan_cells
 from soclab.report import finalize_and_report, ranking
+from soclab.results import results_frame
 from soclab.spec import spec_from_dict
-from soclab.sweep import results_frame, run_sweep
+from soclab.sweep import run_sweep
 from soclab.tracking import Tracker
 
 pytestmark = pytest.mark.ray

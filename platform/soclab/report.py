@@ -307,7 +307,7 @@ def _markdown_to_html(md: str, plots: list[Path], title: str) -> str:
 def finalize_and_report(spec: ExperimentSpec, tracker: Tracker, parent_run_id: str | None,
                         output_dir: str | Path) -> Path:
     """Ratios into the cell runs, then the report on disk and in the parent run."""
-    from soclab.sweep import results_frame
+    from soclab.results import results_frame
 
     df = results_frame(spec, tracker, plan_cells(spec))
     if not df.empty:

@@ -79,7 +79,8 @@ def train_spec(
     from dssoc.noise import parse_noise
     from soclab.cellrun import evaluate_cell
     from soclab.cells import plan_cells
-    from soclab.rl.train import ensure_ray, train_agent
+    from soclab.ray_session import init_ray
+    from soclab.rl.train import train_agent
 
     if noise is not None:
         parse_noise(noise)
@@ -104,7 +105,7 @@ def train_spec(
     out = TrainOutcome(spec.name, first.noise, first.rate_jobs_per_ms, first.seeds,
                        baselines=list(spec.baselines))
     root = Path(output_dir).resolve() / spec.name
-    ensure_ray(num_cpus)
+    init_ray(None, num_cpus)
     schedulers: dict[str, Any] = {}
     for cell in rl:
         n_iter = int(iterations or cell.budget["rl_iterations"])

@@ -84,18 +84,6 @@ def _get(result: dict[str, Any], path: tuple[str, ...] | list[tuple[str, ...]]) 
         return math.nan
 
 
-def ensure_ray(num_cpus: int | None = None) -> bool:
-    """Start a quiet local Ray unless one is running (or we are inside a Ray worker)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-    return True
-
-
 def agent_hyperparameters(cell: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The spec's hyperparameters, then tuned values (`cell.tuned`), then `overrides`."""
     return {**cell.agent.hyperparameters, **(getattr(cell, "tuned", None) or {}),
@@ -142,7 +130,9 @@ def build_algorithm(cell: Any, hyperparameters: dict[str, Any] | None = None) ->
     env_config = cell_env_config(cell, hp)
     config = build_config(cell.agent.algorithm, env_config, model=cell.agent.model,
                           hyperparameters=hp, seed=train_seed(cell))
-    ensure_ray()
+    from soclab.ray_session import init_ray
+
+    init_ray()
     return config.build_algo(), env_config
 
 

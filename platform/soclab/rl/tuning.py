@@ -202,7 +202,7 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
                 best[name] = found
                 continue
             if not started:
-                from soclab.sweep import init_ray
+                from soclab.ray_session import init_ray
 
                 started = init_ray(address, num_cpus)
             storage = Path(output_dir).resolve() / spec.name / "tune-search"
@@ -227,7 +227,7 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
             best[name] = hp
     finally:
         if started:
-            from soclab.sweep import stop_ray
+            from soclab.ray_session import stop_ray
 
             stop_ray()
     return [replace(c, tuned=best[c.agent.name]) if c.agent.name in best else c for c in todo]

@@ -371,6 +371,34 @@ def train(
                              iterations=iterations, agents=agent or None, num_cpus=num_cpus))
 
 
+@app.command()
+@friendly_errors
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="A shipped model directory (models/<name>) or a soclab RLlib checkpoint.")],
+    seeds: Annotated[str, typer.Option(help="Held-out seeds, e.g. 100-119 or 1,2,3 (disjoint from training and selection).")],
+    rates: Annotated[str | None, typer.Option(help="Injection rates, jobs/ms, comma-separated (default: the model's).")] = None,
+    noise: Annotated[list[str] | None, typer.Option(help="Noise level (repeatable; default: the model's).")] = None,
+    baseline: Annotated[list[str] | None, typer.Option(help="Baseline scheduler (repeatable; default: every heuristic of the model's semantics plus ETF and HEFT).")] = None,
+    duration: Annotated[float | None, typer.Option(help="Simulated µs per run (default: the model's).")] = None,
+    warmup: Annotated[float | None, typer.Option(help="Warm-up µs (default: the model's).")] = None,
+    min_seeds: Annotated[int, typer.Option(help="Refuse fewer seeds than this.")] = 20,
+    output: Annotated[Path | None, typer.Option(help="Write per_seed.csv and summary.csv into this directory.")] = None,
+) -> None:
+    """Evaluate a trained scheduler against the heuristics on held-out seeds (paired CIs)."""
+    from soclab.rl.evaluate import evaluate_model, parse_seeds, print_evaluation
+
+    rate_list = [float(r) for r in rates.split(",")] if rates else None
+    ev = evaluate_model(model, parse_seeds(seeds), rates=rate_list, noises=noise or None,
+                        baselines=baseline or None, duration_us=duration, warmup_us=warmup,
+                        min_seeds=min_seeds)
+    print_evaluation(ev)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        ev.per_seed.to_csv(output / "per_seed.csv", index=False)
+        ev.summary.to_csv(output / "summary.csv", index=False)
+        typer.echo(f"results: {output / 'summary.csv'}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

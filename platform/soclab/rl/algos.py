@@ -31,6 +31,8 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
     "max_tasks": "task slots of the observation (default: the env's)",
     "reward_scale": "factor on every reward (default 0.1; 1 for the throughput reward)",
     "num_env_runners": "RLlib env runner actors (default 0: sample in the trainer's process)",
+    "num_envs_per_env_runner": "vectorised envs per env runner, stepped together with one batched "
+                               "forward pass (default 1)",
     "steps_per_iteration": "env steps sampled per training iteration at least (default: one "
                            "train batch; DQN 500)",
 }
@@ -176,7 +178,7 @@ def build_config(
     The env config must be complete (`soclab.rl.env.env_config_for`; the env-related soclab
     hyperparameters `episode_us`, `episode_jobs`, `max_tasks`, `reward_scale` go there, see
     `soclab.rl.train.cell_env_config`); the ones used here are `hidden`, `gnn_steps`,
-    `num_env_runners` and `steps_per_iteration`.
+    `num_env_runners`, `num_envs_per_env_runner` and `steps_per_iteration`.
     """
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -205,7 +207,8 @@ def build_config(
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
         .environment(env="soclab-sched", env_config=dict(env_config), disable_env_checking=True)
-        .env_runners(num_env_runners=runners, num_envs_per_env_runner=1,
+        .env_runners(num_env_runners=runners,
+                     num_envs_per_env_runner=int(own.get("num_envs_per_env_runner", 1)),
                      rollout_fragment_length=ROLLOUT_FRAGMENT[algorithm],
                      num_cpus_per_env_runner=1)
         .learners(num_learners=0)

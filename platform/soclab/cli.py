@@ -399,6 +399,29 @@ def evaluate(
         typer.echo(f"results: {output / 'summary.csv'}")
 
 
+@app.command()
+@friendly_errors
+def ship(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `soclab train` or a sweep.")],
+    out: Annotated[Path, typer.Argument(help="The model directory to write, e.g. models/<name>.")],
+    spec: Annotated[Path | None, typer.Option(help="The training spec, recorded in soclab-model.json.")] = None,
+    description: Annotated[str, typer.Option(help="One line on what the model is.")] = "",
+) -> None:
+    """Package a trained policy as a small Ray-free model directory (soclab-model.json + weights)."""
+    from soclab.rl.package import export_model
+
+    training: dict[str, Any] = {}
+    if spec is not None:
+        from soclab.spec import load_spec
+
+        loaded = load_spec(spec)
+        training.update(spec_file=spec.as_posix(), spec=loaded.model_dump(mode="json"),
+                        eval_duration_us=loaded.simulation.duration_us,
+                        eval_warmup_us=loaded.simulation.warmup_us)
+    path = export_model(checkpoint, out, training=training, description=description)
+    typer.echo(f"model written to {path}; use it: soclab simulate --scheduler checkpoint:{path}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -35,6 +35,17 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
                                "forward pass (default 1)",
     "steps_per_iteration": "env steps sampled per training iteration at least (default: one "
                            "train batch; DQN 500)",
+    "env_id": "Gymnasium id of the env to train on (default dssoc/SoCSched-v0)",
+    "reserved_seeds_below": "simulation seeds below this are never drawn for training",
+    "bc_teacher": "behaviour-cloning warm start from this heuristic (soclab.rl.bc.TEACHERS)",
+    "bc_episodes": "teacher episodes (training seeds) for the warm start (default 8)",
+    "bc_epochs": "supervised epochs of the warm start (default 10)",
+    "bc_lr": "learning rate of the warm start (default 1e-3)",
+    "validation_seeds": "seeds scoring the greedy policy for early stopping and model selection",
+    "validate_every": "iterations between validations (default 5)",
+    "patience": "stop after this many validations without improvement (default: never)",
+    "validation_us": "simulated µs of a validation run (default 5000)",
+    "validation_heuristics": "heuristics whose best sets the validation ratio (default ETF, HEFT)",
 }
 
 #: small-CPU defaults; any of them can be overridden by the spec's hyperparameters.

@@ -109,7 +109,8 @@ def export_model(
         "gnn_steps": hp.get("gnn_steps"),
         "training": {"algorithm": settings.get("algorithm"), "iterations": settings.get("iterations"),
                      "train_seed": settings.get("train_seed"), "env_config": env_cfg,
-                     "hyperparameters": hp, **(training or {})},
+                     "hyperparameters": {k: v for k, v in hp.items() if k != "recipe"},
+                     **(hp.get("recipe") or {}), **(training or {})},
     }
     torch.save({k: v.detach().clone() for k, v in module.net.state_dict().items()}, out / WEIGHTS_FILE)
     (out / MODEL_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n", encoding="utf-8")

@@ -166,9 +166,12 @@ class NetPolicy:
 
         if not self._checked:
             self._check(obs)
+        valid = obs["action_mask"] > 0.5
+        if np.count_nonzero(valid) == 1:  # a forced move: the argmax needs no forward pass
+            return int(np.flatnonzero(valid)[0])
         with self._torch.no_grad():
             scores = self.net(obs_to_torch(obs))[0][0].numpy()
-        return int(np.argmax(np.where(obs["action_mask"] > 0.5, scores, -np.inf)))
+        return int(np.argmax(np.where(valid, scores, -np.inf)))
 
 
 def policy_scheduler_class(env_id: str) -> type:

@@ -4,6 +4,9 @@ Life cycle of a task (domain.md section 2): on injection, tasks without predeces
 when a task finishes, successors whose predecessors are all done become ready. Whenever tasks are
 ready, the scheduler binds all of them to PEs (early binding). A bound task waits in its PE's queue,
 ordered by job id (older jobs first, stable), until its data has arrived and its PE is free.
+A scheduler that plans may also give a task a *plan predecessor* (`Simulation.hold_after`): the
+task is then held out of its PE's queue until that predecessor has started (DS3's and gym-ds3's
+"dynamic dependencies", domain.md section 5), so a PE runs its plan in planned order.
 
 Events are `(time, seq, kind, payload)` tuples on a heap; `seq` is the creation counter, so events
 at the same instant run in creation order, as in SimPy (which DS3 uses). At each instant the engine
@@ -23,7 +26,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import random
 from array import array
 from bisect import insort
 from collections.abc import Callable, Sequence
@@ -31,8 +33,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dssoc.arrivals import make_arrival_process
+from dssoc.checks import seed as check_seed
 from dssoc.config import SimConfig
-from dssoc.errors import SchedulerError
+from dssoc.errors import ConfigError, SchedulerError
 from dssoc.model import transfer_time
 from dssoc.noise import ArrivalBurst
 
@@ -113,6 +117,7 @@ class TaskRun:
     """One task of one job, moving through ready -> bound -> running -> done."""
 
     __slots__ = (
+        "after",
         "bound_at",
         "data_at",
         "dr_cache",
@@ -122,6 +127,7 @@ class TaskRun:
         "index",
         "job",
         "pe",
+        "planned_start",
         "preds_left",
         "ready_at",
         "seq",
@@ -139,6 +145,8 @@ class TaskRun:
         self.expected = self.duration = 0.0
         self.seq = 0
         self.dr_cache: np.ndarray | None = None
+        self.after: TaskRun | None = None  # plan predecessor: start only after it has started
+        self.planned_start = math.nan  # the scheduler's planned start, for traces (NaN: none)
 
     @property
     def name(self) -> str:
@@ -164,8 +172,10 @@ class Simulation:
         trace: bool = False,
         on_arrival: Callable[[JobRun], None] | None = None,
     ) -> None:
+        if not isinstance(config, SimConfig):
+            raise ConfigError(f"expected a SimConfig, got {type(config).__name__}", "config")
         self.config = config
-        self.seed = seed
+        self.seed = seed = check_seed(seed)
         soc = config.soc
         self.soc = soc
         self.n_pes = soc.n_pes
@@ -173,22 +183,15 @@ class Simulation:
         self.pe_bandwidth = soc.pe_bandwidth
         self._transfer_rows: dict[tuple[float, int], np.ndarray] = {}
         self.apps = [CompiledApp(i, a, soc) for i, a in enumerate(config.workload.applications)]
-        self._cum_probs = np.cumsum(config.workload.probabilities)
-        self._cum_probs[-1] = 1.0
         ss = np.random.SeedSequence(seed)
         arrival_ss, app_ss, noise_ss, sched_ss = ss.spawn(4)
         self.arrival_rng = np.random.default_rng(arrival_ss)
         self.app_rng = np.random.default_rng(app_ss)
-        if config.arrival_streams == "ds3":
-            # DS3's own streams: Python's Mersenne Twister for gaps, numpy's legacy global state for
-            # the application choice, both seeded with the run's seed (DS3's iteration number).
-            self._ds3_random = random.Random(seed)
-            self._ds3_numpy = np.random.RandomState(seed)
+        self._arrivals = make_arrival_process(config, seed, self.arrival_rng, self.app_rng)
         self.noise_rng = np.random.default_rng(noise_ss)
         self.scheduler_rng = np.random.default_rng(sched_ss)
         self._exec_noise = [m for m in config.noise if not isinstance(m, ArrivalBurst)]
         self._drawn_noise = [m for m in self._exec_noise if m.uses_draw]
-        self._bursts = [m for m in config.noise if isinstance(m, ArrivalBurst)]
         self.on_arrival = on_arrival
         self.trace_enabled = trace
 
@@ -200,6 +203,7 @@ class Simulation:
         self.pe_queue: list[list[tuple[int, int, TaskRun]]] = [[] for _ in range(self.n_pes)]
         self._pe_wake = [INF] * self.n_pes
         self._dirty: set[int] = set()
+        self._held: dict[int, list[TaskRun]] = {}  # plan predecessor uid -> bound tasks held on it
         self._task_uid = 0
         self.jobs_in_flight = 0
         self.jobs_injected = 0
@@ -230,49 +234,29 @@ class Simulation:
         self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
         self.last_finish = 0.0
 
-        self._push(0.0, ARRIVAL, None)
+        self._pending_app = -1  # application of the arrival due (waiting while the system is full)
+        self._schedule_arrival(self._arrivals.next_arrival(0.0))
 
     # ------------------------------------------------------------------ events
     def _push(self, t: float, kind: int, payload: object, prio: int = NORMAL) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (t, prio, self._seq, kind, payload))
 
-    def _next_gap(self) -> float:
-        scale = self.config.scale_us
-        if self._bursts and not self.config.fixed_rate:
-            gap = self._bursty_gap(scale)
-        elif self.config.fixed_rate:
-            for b in self._bursts:
-                scale = b.scale_at(scale, self.now)
-            gap = scale
-        elif self.config.arrival_streams == "ds3":
-            gap = self._ds3_random.expovariate(1.0 / scale)
-        else:
-            gap = self.arrival_rng.exponential(scale)
-        return float(int(gap)) if self.config.integer_times else gap
+    def _schedule_arrival(self, arrival: tuple[float, int] | None) -> None:
+        """Queue the next arrival from the arrival process (dssoc.arrivals); None ends them."""
+        if arrival is None:
+            self._arrivals_open = False
+            return
+        t, app = arrival
+        if self.config.ds3_event_order and self.jobs_injected:
+            gap = t - self.now
+            self._generator_behind = gap == 0 or (gap <= 1 and self._generator_behind)
+        self._push(t, ARRIVAL, app)
 
-    def _bursty_gap(self, scale: float) -> float:
-        """Inter-arrival time of a Poisson process whose rate changes at burst edges: one Exp(1)
-        draw spent across the piecewise-constant rate (exact, unlike a rate frozen at the draw)."""
-        need = self.arrival_rng.exponential(1.0)
-        t = self.now
-        while True:
-            local = scale
-            edge = math.inf
-            for b in self._bursts:
-                local = b.scale_at(local, t)
-                phase = t % b.period_us
-                nxt = (b.length_us - phase) if phase < b.length_us else (b.period_us - phase)
-                edge = min(edge, t + max(nxt, 1e-9))
-            room = (edge - t) / local
-            if need <= room:
-                return t + need * local - self.now
-            need -= room
-            t = edge
-
-    def _on_arrival_event(self) -> None:
+    def _on_arrival_event(self, app: int) -> None:
         if not self._arrivals_open:
             return
+        self._pending_app = app
         if self.jobs_in_flight >= self.config.max_jobs_in_flight:
             self._blocked_arrival = True  # DS3 retries every microsecond; we wait for a departure
             return
@@ -280,12 +264,7 @@ class Simulation:
 
     def _inject(self) -> None:
         now = self.now
-        if self.config.arrival_streams == "ds3":
-            probs = self.config.workload.probabilities
-            app = self.apps[int(self._ds3_numpy.choice(len(probs), 1, p=probs)[0])]
-        else:
-            u = self.app_rng.random()
-            app = self.apps[int(np.searchsorted(self._cum_probs, u, side="right"))]
+        app = self.apps[self._pending_app]
         job = JobRun(self.jobs_injected, app, now)
         self.jobs_injected += 1
         self.jobs_in_flight += 1
@@ -311,10 +290,7 @@ class Simulation:
         if max_jobs is not None and self.jobs_injected >= max_jobs:
             self._arrivals_open = False
         else:
-            gap = self._next_gap()
-            if self.config.ds3_event_order:
-                self._generator_behind = gap == 0 or (gap <= 1 and self._generator_behind)
-            self._push(now + gap, ARRIVAL, None)
+            self._schedule_arrival(self._arrivals.next_arrival(now))
 
     @property
     def energy_j(self) -> float:
@@ -339,7 +315,8 @@ class Simulation:
         if self.trace_enabled:
             self.trace_rows.append((job.id, job.app.name, task.index, task.name, pe,
                                     self.soc.pe_names[pe], job.arrival, task.ready_at,
-                                    task.bound_at, task.data_at, task.start, now, task.expected))
+                                    task.bound_at, task.data_at, task.start, now, task.expected,
+                                    task.planned_start))
         tasks = job.tasks
         for s in job.app.succs[task.index]:
             succ = tasks[s]
@@ -407,8 +384,49 @@ class Simulation:
         task.data_at = data_at
         self._seq += 1
         task.seq = self._seq
-        insort(self.pe_queue[pe], (job.id, self._seq, task))
-        self._dirty.add(pe)
+        after = task.after
+        if after is None or after.start >= 0:  # inlined `_enqueue`: this is the hot path
+            insort(self.pe_queue[pe], (job.id, self._seq, task))
+            self._dirty.add(pe)
+        else:
+            self._held.setdefault(after.uid, []).append(task)
+
+    def _enqueue(self, task: TaskRun) -> None:
+        """Queue a bound task on its PE, or hold it while its plan predecessor has not started."""
+        after = task.after
+        if after is not None and after.start < 0:
+            self._held.setdefault(after.uid, []).append(task)
+            return
+        insort(self.pe_queue[task.pe], (task.job.id, task.seq, task))
+        self._dirty.add(task.pe)
+
+    def hold_after(self, task: TaskRun, after: TaskRun | None) -> None:
+        """Let `task` start only after `after` has started (None: no such constraint).
+
+        This is how a scheduler executes a plan: `after` is the task planned just before `task`
+        on the same PE (once it has started, the PE runs it first, so `task` also starts after
+        it finished, as DS3 checks). It may be called before `task` is bound, or again later to
+        re-link it, as when a new job is planned into a gap before it.
+        """
+        old = task.after
+        task.after = after
+        if task.pe < 0 or task.start >= 0:
+            return  # unbound: checked when bound; started: nothing left to constrain
+        held = self._held.get(old.uid) if old is not None else None
+        if held is not None and task in held:
+            held.remove(task)
+            if not held:
+                del self._held[old.uid]  # type: ignore[union-attr]
+        else:
+            self.pe_queue[task.pe].remove((task.job.id, task.seq, task))
+        self._enqueue(task)
+
+    def _release(self, started: TaskRun) -> None:
+        """Queue the tasks held on `started`; a PE other than its own is examined at once."""
+        for task in self._held.pop(started.uid, ()):
+            self._enqueue(task)
+            if task.pe != started.pe:  # its own PE is busy now and re-examined when it frees
+                self._push(self.now, WAKE, task.pe)
 
     def assign_all(self, assignments: Sequence[tuple[TaskRun, int]]) -> None:
         for task, pe in assignments:
@@ -452,6 +470,8 @@ class Simulation:
                 duration = m.apply(duration, z, cluster, now)
         task.duration = duration
         self.pe_running[pe] = task
+        if self._held:
+            self._release(task)
         finish = now + duration
         if self.meter is not None:
             self.meter.start(pe, now, finish)
@@ -482,7 +502,7 @@ class Simulation:
                 if kind == DONE:
                     self._on_done(payload)  # type: ignore[arg-type]
                 elif kind == ARRIVAL:
-                    self._on_arrival_event()
+                    self._on_arrival_event(payload)  # type: ignore[arg-type]
                 elif kind == RELEASE:
                     self.ready.extend(payload)  # type: ignore[arg-type]
                 else:
@@ -575,7 +595,11 @@ class Simulation:
         )
 
     def pe_queue_lengths(self) -> np.ndarray:
-        return np.array([len(q) for q in self.pe_queue])
+        lengths = np.array([len(q) for q in self.pe_queue])
+        for held in self._held.values():  # bound tasks waiting for their plan predecessor
+            for task in held:
+                lengths[task.pe] += 1
+        return lengths
 
     def result(self, scheduler_name: str = "") -> SimResult:
         from dssoc.metrics import SimResult

@@ -11,13 +11,15 @@ SoC schema::
                    "exec_us": {task_name: float},
                    "power": {"opps": [[MHz, mV], ...],
                              "power_profile": {MHz: [W for 1..capacity busy cores]},
-                             "pg_profile": {...}}}],          # power optional
+                             "pg_profile": {...},
+                             "trip_freq": [MHz or -1 per trip point]},  # power optional
+                   "governor": "performance"}],   # or powersave, ondemand, constant-<MHz>
      "bandwidth": {"self": float, "default": float,
                    "pairs": [[cluster_a, cluster_b, float], ...]}}
 
 Application schema::
 
-    {"name": str, "description": str,
+    {"name": str, "description": str, "deadline_us": float,   # deadline optional
      "tasks": [{"name": str, "after": {predecessor_name: volume, ...}}, ...]}
 
 Workload schema::
@@ -105,6 +107,7 @@ def soc_from_dict(doc: dict[str, Any], where: str = "soc") -> SoC:
                 opps=tuple(sorted((int(f), int(v)) for f, v in _get(p, "opps", cw, list))),
                 power_profile={int(f): tuple(map(float, w)) for f, w in p.get("power_profile", {}).items()},
                 pg_profile={int(f): tuple(map(float, w)) for f, w in p.get("pg_profile", {}).items()},
+                trip_freq=tuple(int(f) for f in p.get("trip_freq", [])),
             )
         try:
             exec_us = {str(k): float(v) for k, v in _get(c, "exec_us", cw, dict).items()}
@@ -117,6 +120,7 @@ def soc_from_dict(doc: dict[str, Any], where: str = "soc") -> SoC:
                 capacity=int(_get(c, "capacity", cw, int)),
                 exec_us=exec_us,
                 power=power,
+                governor=str(c.get("governor", "performance")),
             )
         )
     bw = doc.get("bandwidth", {})
@@ -151,11 +155,15 @@ def application_from_dict(doc: dict[str, Any], where: str = "application") -> Ap
             preds.append(index[pname])
             volumes[(index[pname], i)] = float(vol)
         tasks.append(Task(str(t["name"]), tuple(preds)))
+    deadline = doc.get("deadline_us")
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, int | float)):
+        raise ConfigError(f"deadline_us must be a number of microseconds, got {deadline!r}", where)
     return Application(
         name=str(_get(doc, "name", where)),
         tasks=tuple(tasks),
         volumes=volumes,
         description=str(doc.get("description", "")),
+        deadline_us=None if deadline is None else float(deadline),
     )
 
 
@@ -164,7 +172,10 @@ def application_to_dict(app: Application) -> dict[str, Any]:
     for i, t in enumerate(app.tasks):
         after = {app.tasks[p].name: app.volume(p, i) for p in t.predecessors}
         tasks.append({"name": t.name, "after": after})
-    return {"name": app.name, "description": app.description, "tasks": tasks}
+    out: dict[str, Any] = {"name": app.name, "description": app.description, "tasks": tasks}
+    if app.deadline_us is not None:
+        out["deadline_us"] = app.deadline_us
+    return out
 
 
 def soc_to_dict(soc: SoC) -> dict[str, Any]:
@@ -178,6 +189,10 @@ def soc_to_dict(soc: SoC) -> dict[str, Any]:
                 "power_profile": {str(f): list(w) for f, w in c.power.power_profile.items()},
                 "pg_profile": {str(f): list(w) for f, w in c.power.pg_profile.items()},
             }
+            if c.power.trip_freq:
+                d["power"]["trip_freq"] = list(c.power.trip_freq)
+        if c.governor != "performance":
+            d["governor"] = c.governor
         clusters.append(d)
     return {
         "name": soc.name,

@@ -32,6 +32,13 @@ class SimConfig:
     gaps and applications exactly as DS3 does for the same seed (Python's `random` and numpy's
     legacy generator), so a run can be compared with DS3 job for job. `energy=False` skips DS3's
     windowed energy accounting (about a quarter of the run time) and reports energy as NaN.
+
+    DVFS (dssoc.dvfs): each cluster carries its governor; `governor` overrides them at
+    construction ("powersave" for all clusters, "A7=powersave,A15=ondemand" per cluster) and is
+    then folded into `soc` (the field reads None afterwards). `throttling` enables DS3's thermal
+    trip points. Deadlines: a job's relative deadline is `deadline_factor` x its application's
+    lower bound when given, else its application's `deadline_us`; jobs without one are not
+    counted in the deadline metrics.
     """
 
     soc: SoC
@@ -47,6 +54,9 @@ class SimConfig:
     ds3_event_order: bool = True
     arrival_streams: Literal["dssoc", "ds3"] = "dssoc"
     energy: bool = True
+    governor: str | None = None
+    throttling: bool = False
+    deadline_factor: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.scale_us > 0 and math.isfinite(self.scale_us)):
@@ -66,6 +76,15 @@ class SimConfig:
         if self.warmup_us < 0 or (self.duration_us is not None and self.warmup_us >= self.duration_us):
             raise ConfigError(f"warm-up {self.warmup_us} must be >= 0 and shorter than the run",
                               "config.warmup_us")
+        if self.deadline_factor is not None and not (
+                self.deadline_factor > 0 and math.isfinite(self.deadline_factor)):
+            raise ConfigError(f"must be a positive number, got {self.deadline_factor}",
+                              "config.deadline_factor")
+        if self.governor is not None:
+            from dssoc.dvfs import apply_governors
+
+            object.__setattr__(self, "soc", apply_governors(self.soc, self.governor, "config.governor"))
+            object.__setattr__(self, "governor", None)
         for app in self.workload.applications:
             app.check_supported(self.soc)
         names = [c.name for c in self.soc.clusters]
@@ -132,7 +151,22 @@ class SimConfig:
             "ds3_event_order": self.ds3_event_order,
             "arrival_streams": self.arrival_streams,
             "energy": self.energy,
+            **self._dvfs_summary(),
         }
+
+    def _dvfs_summary(self) -> dict[str, Any]:
+        """DVFS and deadline settings, only when not the defaults (older fingerprints hold)."""
+        from dssoc.dvfs import governors_of
+
+        out: dict[str, Any] = {}
+        gov = governors_of(self.soc)
+        if gov != "performance":
+            out["governor"] = gov
+        if self.throttling:
+            out["throttling"] = True
+        if self.deadline_factor is not None:
+            out["deadline_factor"] = self.deadline_factor
+        return out
 
     def fingerprint(self) -> str:
         """A short stable hash of the full configuration (including the SoC and DAG contents)."""

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dssoc.config import SimConfig
+from dssoc.dvfs import DvfsController, needs_controller
 from dssoc.errors import SchedulerError
 from dssoc.model import transfer_time
 from dssoc.noise import ArrivalBurst
@@ -64,10 +65,10 @@ INF = math.inf
 class CompiledApp:
     """An application flattened for the hot loop: exec table per PE, edges, volumes."""
 
-    __slots__ = ("exec_pe", "heads", "index", "lower_bound", "n", "name", "names", "preds",
-                 "succs", "volumes")
+    __slots__ = ("deadline", "exec_pe", "heads", "index", "lower_bound", "n", "name", "names",
+                 "preds", "succs", "volumes")
 
-    def __init__(self, index: int, app, soc) -> None:
+    def __init__(self, index: int, app, soc, deadline_factor: float | None = None) -> None:
         self.index = index
         self.name = app.name
         self.n = len(app.tasks)
@@ -87,6 +88,11 @@ class CompiledApp:
         for i in app.topological_order:
             finish[i] = best[i] + max((finish[p] for p in self.preds[i]), default=0.0)
         self.lower_bound = max(finish)
+        # relative deadline of each job (INF: none): factor x lower bound, else the application's
+        if deadline_factor is not None:
+            self.deadline = deadline_factor * self.lower_bound
+        else:
+            self.deadline = INF if app.deadline_us is None else float(app.deadline_us)
 
 
 class JobRun:
@@ -104,6 +110,11 @@ class JobRun:
         self.tasks: list[TaskRun] = []
         self.plan: dict[int, int] | None = None  # task index -> PE, for whole-job planners
         self.z: list[np.ndarray] = []  # noise draws per exec-noise model
+
+    @property
+    def deadline(self) -> float:
+        """Absolute deadline (INF when the job has none)."""
+        return self.arrival + self.app.deadline
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.app.name}, arrival={self.arrival:g})"
@@ -172,7 +183,8 @@ class Simulation:
         self.pe_cluster = soc.pe_cluster
         self.pe_bandwidth = soc.pe_bandwidth
         self._transfer_rows: dict[tuple[float, int], np.ndarray] = {}
-        self.apps = [CompiledApp(i, a, soc) for i, a in enumerate(config.workload.applications)]
+        self.apps = [CompiledApp(i, a, soc, config.deadline_factor)
+                     for i, a in enumerate(config.workload.applications)]
         self._cum_probs = np.cumsum(config.workload.probabilities)
         self._cum_probs[-1] = 1.0
         ss = np.random.SeedSequence(seed)
@@ -214,6 +226,7 @@ class Simulation:
         self.warmup = config.warmup_us
         self.latencies = array("d")
         self.slowdowns = array("d")
+        self.lateness = array("d")  # finish - deadline of counted jobs that have a deadline
         self.completed_apps = array("i")
         self.injected_after_warmup = 0
         self.last_completion = -1.0
@@ -229,6 +242,10 @@ class Simulation:
         self.power: PowerModel | None = PowerModel.for_soc(soc) if config.energy else None
         self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
         self.last_finish = 0.0
+        # DVFS (dssoc.dvfs): only consulted when some cluster is not at `performance`
+        self.dvfs: DvfsController | None = None
+        if needs_controller(soc, config.throttling):
+            self.dvfs = DvfsController(self, config.throttling)
 
         self._push(0.0, ARRIVAL, None)
 
@@ -361,6 +378,8 @@ class Simulation:
             lat = now - job.arrival
             self.latencies.append(lat)
             self.slowdowns.append(lat / job.app.lower_bound if job.app.lower_bound > 0 else 1.0)
+            if job.app.deadline != INF:
+                self.lateness.append(lat - job.app.deadline)
             self.completed_apps.append(job.app.index)
             self.last_completion = now
         if self.trace_enabled:
@@ -452,6 +471,9 @@ class Simulation:
                 duration = m.apply(duration, z, cluster, now)
         task.duration = duration
         self.pe_running[pe] = task
+        if self.dvfs is not None:  # times the task at the cluster's frequency, owns its completion
+            self.dvfs.start(task, pe, now, duration)
+            return
         finish = now + duration
         if self.meter is not None:
             self.meter.start(pe, now, finish)
@@ -485,6 +507,8 @@ class Simulation:
                     self._on_arrival_event()
                 elif kind == RELEASE:
                     self.ready.extend(payload)  # type: ignore[arg-type]
+                elif kind > RELEASE:
+                    self.dvfs.handle(kind, payload)  # type: ignore[union-attr]
                 else:
                     pe = payload  # type: ignore[assignment]
                     if self._pe_wake[pe] == t:

@@ -150,6 +150,17 @@ def governors_of(soc: SoC) -> str:
     return ",".join(f"{c.name}={c.governor}" for c in soc.clusters)
 
 
+def trip_state(temp_c: float, state: int) -> int:
+    """DS3's throttling state after a temperature reading: -1 (none) or the trip point k in force.
+    A state k is entered above trip k and left (to k - 1) below trip k minus its hysteresis."""
+    for k, trip in enumerate(TRIP_TEMPERATURES_C):
+        if temp_c > trip and state < k:
+            state = k
+        elif state == k and temp_c < trip - TRIP_HYSTERESIS_C[k]:
+            state = k - 1
+    return state
+
+
 def _snap(t: float) -> float:
     """Float noise of the window-by-window arithmetic: 34.99999999 us is 35 us."""
     r = round(t)
@@ -325,14 +336,7 @@ class DvfsController:
             self._arm(b)
 
     def _throttle(self, temp: float) -> None:
-        """DS3's trip points: enter state k above trip k, leave it below trip k - hysteresis."""
-        state = self.throttle_state
-        for k, trip in enumerate(TRIP_TEMPERATURES_C):
-            if temp > trip and state < k:
-                state = k
-            elif state == k and temp < trip - TRIP_HYSTERESIS_C[k]:
-                state = k - 1
-        self.throttle_state = state
+        state = self.throttle_state = trip_state(temp, self.throttle_state)
         for c in range(len(self.opps)):
             caps = self.trip[c]
             cap = caps[state] if 0 <= state < len(caps) else -1

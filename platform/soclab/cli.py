@@ -81,6 +81,9 @@ def simulate(
     max_jobs: Annotated[int | None, typer.Option(help="Stop after injecting (and finishing) N jobs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of all random streams.")] = 0,
     noise: Annotated[str | None, typer.Option(help="Noise spec, e.g. gaussian:0.2 or lognormal:0.3+slowdown:A15:2.")] = None,
+    governor: Annotated[list[str] | None, typer.Option(help="DVFS governor for all clusters (performance, powersave, ondemand, constant-MHZ) or CLUSTER=NAME; repeatable.")] = None,
+    throttling: Annotated[bool, typer.Option("--throttling", help="Enable DS3's thermal throttling (trip points 85/90/95 C).")] = False,
+    deadline_factor: Annotated[float | None, typer.Option(help="Each job's deadline = FACTOR x its application's lower bound.")] = None,
     gantt: Annotated[Path | None, typer.Option(help="Write a Gantt chart PNG of the run.")] = None,
     gantt_window: Annotated[str | None, typer.Option(help="START:END µs window of the Gantt chart.")] = None,
     validate: Annotated[bool, typer.Option("--validate", help="Check the schedule; fail on any violation.")] = False,
@@ -93,6 +96,7 @@ def simulate(
         workload=workload, soc=soc, ds3_config=ds3_config,
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
         duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise,
+        **_dvfs_options(governor, throttling, deadline_factor),
     )
     if gantt is not None and gantt.suffix.lower() != ".png":
         raise fail(f"--gantt: {gantt}: expected a .png file name")
@@ -118,6 +122,19 @@ def simulate(
     from soclab.ui import print_result
 
     print_result(result, validated=validate, gantt=gantt)
+
+
+def _dvfs_options(governor: list[str] | None, throttling: bool,
+                  deadline_factor: float | None) -> dict[str, Any]:
+    """SimConfig options of --governor (repeated values joined), --throttling, --deadline-factor."""
+    out: dict[str, Any] = {}
+    if governor:
+        out["governor"] = ",".join(governor)
+    if throttling:
+        out["throttling"] = True
+    if deadline_factor is not None:
+        out["deadline_factor"] = deadline_factor
+    return out
 
 
 def _json_ready(d: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ class SimulationSpec(_Strict):
     duration_us: float = Field(20_000.0, gt=0)
     warmup_us: float = Field(2_000.0, ge=0)
     max_jobs_in_flight: int = Field(12, ge=1)
+    deadline_factor: float | None = Field(None, gt=0, description="job deadline = factor x lower bound")
+    throttling: bool = Field(False, description="DS3's thermal throttling")
 
     @model_validator(mode="after")
     def _warmup_shorter(self) -> SimulationSpec:
@@ -95,6 +97,19 @@ class AxesSpec(_Strict):
     noise: list[str] = Field(default_factory=lambda: ["none"])
     rates_jobs_per_ms: list[float] = Field(default_factory=lambda: [5.0])
     seeds: list[int] | SeedRange = Field(default_factory=SeedRange)
+    governors: list[str] | None = Field(None, description="DVFS governor settings (default: the SoC's)")
+
+    @field_validator("governors")
+    @classmethod
+    def _governors_ok(cls, v: list[str] | None) -> list[str] | None:
+        from dssoc.dvfs import parse_governor
+
+        for spec in v or []:
+            for part in spec.split(","):
+                parse_governor(part.split("=", 1)[-1])
+        if v is not None and not v:
+            raise ValueError("governors: give at least one setting, or leave the key out")
+        return v
 
     @field_validator("noise")
     @classmethod

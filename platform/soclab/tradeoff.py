@@ -1,0 +1,182 @@
+"""Energy and deadline views of a sweep: the latency-energy trade-off and deadline-miss curves.
+
+* `pareto_front`: which points are not dominated (lower latency *and* lower energy is better).
+* `plot_latency_energy`: per cell group (noise x rate panel) every agent's mean latency against
+  its mean energy per job, with 95% bootstrap CI crosses, the Pareto front joined and ringed.
+* `plot_deadline_misses`: deadline-miss rate vs injection rate per agent (when jobs had deadlines).
+* `markdown`: energy per job, EDP and the deadline metrics per cell with CIs.
+
+Kept apart from `soclab.report` (which calls `figures` and `markdown`), so the latency report and
+these views evolve independently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from soclab import stats
+from soclab.spec import ExperimentSpec
+
+GROUP = ["agent", "noise", "rate_jobs_per_ms"]
+ENERGY = "energy_per_job_j"
+LATENCY = "avg_latency_us"
+MISS = "deadline_miss_rate"
+
+
+def pareto_front(latency: ArrayLike, energy: ArrayLike) -> np.ndarray:
+    """Boolean mask of the non-dominated points when both coordinates are minimised.
+
+    A point is dominated when another is no worse in both coordinates and strictly better in at
+    least one. Duplicates of a front point are all on the front; NaN points never are.
+    """
+    x = np.asarray(latency, dtype=float)
+    y = np.asarray(energy, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError("pareto_front: latency and energy must be 1-D arrays of the same length")
+    ok = ~(np.isnan(x) | np.isnan(y))
+    front = np.zeros(x.size, dtype=bool)
+    for i in np.flatnonzero(ok):
+        others = ok.copy()
+        others[i] = False
+        dominated = others & (x <= x[i]) & (y <= y[i]) & ((x < x[i]) | (y < y[i]))
+        front[i] = not dominated.any()
+    return front
+
+
+def _summary(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return stats.summarize(df, metric, GROUP).set_index(GROUP)
+
+
+def tradeoff_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: mean latency and mean energy per job with 95% CIs, and Pareto membership within
+    its (noise, rate) group."""
+    lat = _summary(df, LATENCY)
+    en = _summary(df, ENERGY)
+    t = pd.DataFrame({
+        "latency": lat["mean"], "latency_low": lat.mean_low, "latency_high": lat.mean_high,
+        "energy": en["mean"], "energy_low": en.mean_low, "energy_high": en.mean_high,
+    }).reset_index()
+    t["pareto"] = False
+    for _, g in t.groupby(["noise", "rate_jobs_per_ms"]):
+        t.loc[g.index, "pareto"] = pareto_front(g.latency.to_numpy(), g.energy.to_numpy())
+    return t
+
+
+def _has(df: pd.DataFrame, column: str) -> bool:
+    return column in df.columns and bool(np.isfinite(df[column].to_numpy(dtype=float)).any())
+
+
+def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+    """Mean latency vs mean energy per job, 95% CI crosses, Pareto front marked; one panel per
+    (noise, rate) group."""
+    from soclab.report import _panels
+
+    t = tradeoff_table(df)
+    groups = sorted(t.groupby(["noise", "rate_jobs_per_ms"]).groups,
+                    key=lambda k: (list(spec.axes.noise).index(k[0]) if k[0] in spec.axes.noise else 0, k[1]))
+    plt, fig, axes = _panels(len(groups))
+    agents = sorted(t.agent.unique())
+    colors = {a: plt.get_cmap("tab20")(i % 20) for i, a in enumerate(agents)}
+    for ax, (noise, rate) in zip(axes, groups, strict=True):
+        g = t[(t.noise == noise) & (t.rate_jobs_per_ms == rate)]
+        for r in g.itertuples(index=False):
+            ax.errorbar(r.latency, r.energy * 1e3,
+                        xerr=[[r.latency - r.latency_low], [r.latency_high - r.latency]],
+                        yerr=[[(r.energy - r.energy_low) * 1e3], [(r.energy_high - r.energy) * 1e3]],
+                        marker="o", capsize=3, color=colors[r.agent], label=r.agent, linestyle="none")
+        front = g[g.pareto].sort_values("latency")
+        if len(front):
+            ax.plot(front.latency, front.energy * 1e3, color="black", linewidth=1, linestyle="--",
+                    drawstyle="steps-post", zorder=0)
+            ax.scatter(front.latency, front.energy * 1e3, s=160, facecolors="none",
+                       edgecolors="black", zorder=3, label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_title(f"noise: {noise}, rate {rate:g} jobs/ms")
+        ax.set_xlabel("average job latency (µs)")
+        ax.set_ylabel("energy per job (mJ)")
+        ax.grid(alpha=0.3)
+    # one legend entry per agent (the first panel may not show every agent)
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(len(labels), 6))
+    fig.suptitle(f"{spec.name}: latency vs energy (95% CI crosses; ringed: Pareto front)")
+    fig.tight_layout(rect=(0, 0.12 + 0.03 * (len(labels) // 6), 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_deadline_misses(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+    """Deadline-miss rate vs injection rate per agent with 95% CI bands, one panel per noise."""
+    from soclab.report import _panels, _save
+
+    noises = [n for n in spec.axes.noise if n in set(df.noise)]
+    plt, fig, axes = _panels(len(noises))
+    table = stats.summarize(df, MISS, GROUP)
+    for ax, noise in zip(axes, noises, strict=True):
+        for agent, g in table[table.noise == noise].groupby("agent", sort=True):
+            g = g.sort_values("rate_jobs_per_ms")
+            (line,) = ax.plot(g.rate_jobs_per_ms, g["mean"] * 100, marker="o", label=agent)
+            ax.fill_between(g.rate_jobs_per_ms, g.mean_low * 100, g.mean_high * 100, alpha=0.15,
+                            color=line.get_color())
+        ax.set_title(f"noise: {noise}")
+        ax.set_xlabel("injection rate (jobs/ms)")
+        ax.set_ylabel("deadline misses (% of jobs)")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    return _save(plt, fig, axes, f"{spec.name}: deadline-miss rate vs load", path)
+
+
+def figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> list[Path]:
+    """The trade-off figures this sweep's results support (energy and/or deadlines present)."""
+    out = []
+    if _has(df, ENERGY):
+        out.append(plot_latency_energy(df, spec, out_dir / "latency_energy.png"))
+    if _has(df, MISS):
+        out.append(plot_deadline_misses(df, spec, out_dir / "deadline_misses.png"))
+    return out
+
+
+def _ci(v: float, lo: float, hi: float, scale: float = 1.0, digits: int = 3) -> str:
+    if np.isnan(v):
+        return "–"
+    return f"{v * scale:.{digits}g} [{lo * scale:.{digits}g}, {hi * scale:.{digits}g}]"
+
+
+def markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
+    """Energy per job (with the Pareto members marked) and, if any, the deadline metrics."""
+    if not _has(df, ENERGY) and not _has(df, MISS):
+        return ""
+    parts = []
+    if _has(df, ENERGY):
+        t = tradeoff_table(df)
+        edp = df.groupby(GROUP)["edp"].mean()
+        rows = ["| agent | noise | rate | energy per job mJ [95% CI] | mean latency µs [95% CI] | "
+                "EDP J·s | Pareto |", "|---|---|---|---|---|---|---|"]
+        for r in t.sort_values(["noise", "rate_jobs_per_ms", "latency"]).itertuples(index=False):
+            rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | "
+                        f"{_ci(r.energy, r.energy_low, r.energy_high, 1e3)} | "
+                        f"{_ci(r.latency, r.latency_low, r.latency_high, 1, 4)} | "
+                        f"{edp.loc[(r.agent, r.noise, r.rate_jobs_per_ms)]:.3g} | "
+                        f"{'yes' if r.pareto else ''} |")
+        parts.append("## Energy per job and the latency–energy trade-off\n\n" + "\n".join(rows))
+    if _has(df, MISS):
+        miss = _summary(df, MISS)
+        tard = df.groupby(GROUP)[["mean_tardiness_us", "p99_lateness_us"]].mean()
+        rows = ["| agent | noise | rate | deadline misses % [95% CI] | mean tardiness µs | "
+                "p99 lateness µs |", "|---|---|---|---|---|---|"]
+        for key, r in miss.iterrows():
+            agent, noise, rate = key
+            rows.append(f"| {agent} | {noise} | {rate:g} | "
+                        f"{_ci(r['mean'], r.mean_low, r.mean_high, 100)} | "
+                        f"{tard.loc[key].mean_tardiness_us:.1f} | {tard.loc[key].p99_lateness_us:.1f} |")
+        parts.append("## Deadlines\n\n" + "\n".join(rows))
+    return "\n\n".join(parts)

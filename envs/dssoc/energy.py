@@ -429,6 +429,22 @@ class EnergyMeter:
         self._cpower[c] = (power - leak) * n + leak * self._cap[c]
 
 
+def busy_core_power_w(soc: SoC, opps: list[tuple[int, int] | None] | None = None) -> list[float]:
+    """Per cluster, the power (W) DS3 charges one busy core when it is the only busy one, at
+    the given operating points (default: f_max), leakage at 42 C; 0 without power data. What
+    an energy-aware scheduler multiplies by a task's execution time to estimate its energy."""
+    out = []
+    for k, c in enumerate(soc.clusters):
+        p = c.power
+        if p is None or not p.opps:
+            out.append(0.0)
+            continue
+        f, mv = p.max_opp if opps is None or opps[k] is None else opps[k]  # type: ignore[misc]
+        cp = ClusterPower.at(c.kind, c.capacity, p, f, mv)
+        out.append(cp.busy_core_w(1, cp.core_leak_w()))
+    return out
+
+
 def energy_from_trace(
     model: PowerModel,
     tasks: Iterable[tuple[int, float, float]],

@@ -244,6 +244,7 @@ class Simulation:
         self.last_finish = 0.0
         # DVFS (dssoc.dvfs): only consulted when some cluster is not at `performance`
         self.dvfs: DvfsController | None = None
+        self._power_cache: dict[tuple[int, ...] | None, np.ndarray] = {}
         if needs_controller(soc, config.throttling):
             self.dvfs = DvfsController(self, config.throttling)
 
@@ -600,6 +601,27 @@ class Simulation:
 
     def pe_queue_lengths(self) -> np.ndarray:
         return np.array([len(q) for q in self.pe_queue])
+
+    def pe_slowdown(self) -> np.ndarray:
+        """f_max / f of every PE's cluster now (all ones at the performance governor)."""
+        if self.dvfs is None:
+            return np.ones(self.n_pes)
+        return np.asarray(self.dvfs.ratio)[self.pe_cluster]
+
+    def pe_power_w(self) -> np.ndarray:
+        """Power (W) of one busy core of every PE at its cluster's current operating point
+        (dssoc.energy.busy_core_power_w): a task's energy estimate is this times its time."""
+        levels = None if self.dvfs is None else tuple(self.dvfs.level)
+        cache = self._power_cache
+        row = cache.get(levels)
+        if row is None:
+            from dssoc.energy import busy_core_power_w
+
+            opps = None if self.dvfs is None else [
+                o[lv] if o else None for o, lv in zip(self.dvfs.opps, self.dvfs.level, strict=True)]
+            row = cache[levels] = np.asarray(busy_core_power_w(self.soc, opps))[self.pe_cluster]
+            row.setflags(write=False)
+        return row
 
     def result(self, scheduler_name: str = "") -> SimResult:
         from dssoc.metrics import SimResult

@@ -49,6 +49,14 @@ class SystemView(Protocol):
         """Expected time each PE finishes its running task (now if idle); expected, not actual."""
         ...
 
+    def pe_slowdown(self) -> np.ndarray:
+        """f_max / f of each PE's cluster now (DVFS; ones at the performance governor)."""
+        ...
+
+    def pe_power_w(self) -> np.ndarray:
+        """Power (W) of one busy core of each PE at its current operating point."""
+        ...
+
     def pe_queue_lengths(self) -> np.ndarray:
         """Number of bound tasks waiting for each PE (not counting the running one)."""
         ...

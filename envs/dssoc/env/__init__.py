@@ -12,8 +12,8 @@ from gymnasium.envs.registration import register, registry
 
 from dssoc.env.observation import ObservationBuilder
 from dssoc.env.policy import PolicyScheduler
-from dssoc.env.rewards import REWARDS, RewardTracker
-from dssoc.env.soc_sched import SoCSchedEnv, split_env_config
+from dssoc.env.rewards import REWARDS, VECTOR_OBJECTIVES, RewardTracker
+from dssoc.env.soc_sched import MultiObjectiveReward, SoCSchedEnv, split_env_config
 
 ENV_ID = "dssoc/SoCSched-v0"
 
@@ -23,6 +23,8 @@ if ENV_ID not in registry:
 __all__ = [
     "ENV_ID",
     "REWARDS",
+    "VECTOR_OBJECTIVES",
+    "MultiObjectiveReward",
     "ObservationBuilder",
     "PolicyScheduler",
     "RewardTracker",

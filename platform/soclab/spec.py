@@ -57,7 +57,7 @@ class AgentSpec(_Strict):
     algorithm: Literal["PPO", "APPO", "IMPALA", "DQN"] | None = None
     model: Literal["graph", "mlp"] = "graph"
     action_mode: Literal["task", "task_pe"] = "task"
-    reward: Literal["time_in_system", "latency", "throughput"] = "time_in_system"
+    reward: Literal["time_in_system", "latency", "throughput", "latency_energy", "edp"] = "time_in_system"
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     search_space: dict[str, dict[SearchKind, list[Any]]] = Field(default_factory=dict)
 

@@ -69,3 +69,22 @@ def test_edp_variants_trade_latency_for_energy_on_the_wifi_mix() -> None:
     heft, absolute, relative = (simulate(cfg, s, seed=1) for s in ("HEFT", "HEFT_EDP", "HEFT_EDP_REL"))
     assert absolute.energy_per_job_j < relative.energy_per_job_j < heft.energy_per_job_j
     assert heft.avg_latency_us < relative.avg_latency_us < absolute.avg_latency_us
+
+
+@pytest.mark.parametrize(("low_mv", "latency", "trace"), [
+    (800, 20.0, ((0.0, 0, 1000),)),  # 500 MHz at 0.8 V: 0.32 W x 40 us x 40 = 512 > 1 x 20 x 20
+    (600, 30.0, ((0.0, 0, 1000), (10.0, 0, 500))),  # 0.18 W: 7.2 uJ x 40 = 288 < 400: slow down
+])
+def test_edp_dvfs_chooses_the_operating_point_by_hand(low_mv: int, latency: float, trace) -> None:
+    """One core, task `b` of 20 us at 1000 MHz (1 W) or at 500 MHz (power x f V^2 / f_th V_th^2).
+    The request holds from the next sampling instant: 10 us at 1000 MHz, the other 10 us of work
+    at half speed, finish at 30."""
+    soc = SoC("one", (acc("X", {"b": 20.0}, 1.0, opps=((500, low_mv), (1000, 1000))),), {})
+    r = simulate(config(soc, Application("b", (Task("b"),))), "EDP_DVFS", validate=True)
+    assert r.avg_latency_us == latency and r.frequency_trace == trace
+
+
+def test_edp_dvfs_saves_energy_on_the_wifi_mix() -> None:
+    cfg = SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5, duration_us=10_000, warmup_us=1000)
+    etf, edp = simulate(cfg, "ETF", seed=1), simulate(cfg, "EDP_DVFS", seed=1, validate=True)
+    assert edp.energy_per_job_j < 0.6 * etf.energy_per_job_j and len(edp.frequency_trace) > 5

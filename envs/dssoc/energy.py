@@ -445,6 +445,23 @@ def busy_core_power_w(soc: SoC, opps: list[tuple[int, int] | None] | None = None
     return out
 
 
+def opp_power_table(soc: SoC) -> list[list[float]]:
+    """Per cluster and OPP level (slowest first), one busy core's power (W) as in
+    `busy_core_power_w`; an empty list for a cluster without operating points."""
+    table = []
+    for c in soc.clusters:
+        p = c.power
+        if p is None or not p.opps:
+            table.append([])
+            continue
+        row = []
+        for f, mv in p.opps:
+            cp = ClusterPower.at(c.kind, c.capacity, p, f, mv)
+            row.append(cp.busy_core_w(1, cp.core_leak_w()))
+        table.append(row)
+    return table
+
+
 def energy_from_trace(
     model: PowerModel,
     tasks: Iterable[tuple[int, float, float]],

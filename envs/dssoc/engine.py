@@ -602,6 +602,14 @@ class Simulation:
     def pe_queue_lengths(self) -> np.ndarray:
         return np.array([len(q) for q in self.pe_queue])
 
+    def request_opp(self, cluster: int, level: int) -> None:
+        """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on
+        `cluster` from the next sampling instant: the cluster leaves its governor (an agent or a
+        DVFS-aware scheduler owns it). Builds the DVFS controller if the run had none."""
+        if self.dvfs is None:
+            self.dvfs = DvfsController(self, self.config.throttling)
+        self.dvfs.set_policy_level(cluster, level, self.now)
+
     def pe_slowdown(self) -> np.ndarray:
         """f_max / f of every PE's cluster now (all ones at the performance governor)."""
         if self.dvfs is None:

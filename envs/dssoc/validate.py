@@ -40,11 +40,12 @@ def _dvfs(config: SimConfig) -> bool:
     return needs_controller(config.soc, config.throttling)
 
 
-def check_support(trace: pd.DataFrame, config: SimConfig) -> list[Violation]:
-    """Every task ran on a PE whose cluster has an execution time for its name."""
+def check_support(trace: pd.DataFrame, config: SimConfig, dvfs: bool | None = None) -> list[Violation]:
+    """Every task ran on a PE whose cluster has an execution time for its name (and, without
+    noise, took its profiled time, or no less under DVFS)."""
     clusters = config.soc.clusters
     pe_cluster = config.soc.pe_cluster
-    dvfs = _dvfs(config)
+    dvfs = _dvfs(config) if dvfs is None else dvfs
     out = []
     for row in trace.itertuples(index=False):
         c = clusters[int(pe_cluster[row.pe])]
@@ -62,11 +63,12 @@ def check_support(trace: pd.DataFrame, config: SimConfig) -> list[Violation]:
     return out
 
 
-def check_precedence(trace: pd.DataFrame, config: SimConfig) -> list[Violation]:
+def check_precedence(trace: pd.DataFrame, config: SimConfig, dvfs: bool | None = None) -> list[Violation]:
     """A task starts only after each predecessor finished and its data crossed the link."""
     apps = {a.name: a for a in config.workload.applications}
     bw = config.soc.pe_bandwidth
-    truncate = _dvfs(config) and config.integer_times  # DS3 hands on int(finish) under DVFS
+    dvfs = _dvfs(config) if dvfs is None else dvfs
+    truncate = dvfs and config.integer_times  # DS3 hands on int(finish) under DVFS
     by_key = {(r.job, r.task): r for r in trace.itertuples(index=False)}
     out = []
     for r in by_key.values():
@@ -145,7 +147,8 @@ def check_jobs(trace: pd.DataFrame, result: SimResult, config: SimConfig) -> lis
 def check_schedule(result: SimResult, config: SimConfig) -> list[Violation]:
     """All violations of the schedule in `result` (empty list: valid)."""
     trace = result.trace()
-    return (check_support(trace, config) + check_precedence(trace, config)
+    dvfs = _dvfs(config) or bool(result.frequency_trace)  # a scheduler or agent may retune
+    return (check_support(trace, config, dvfs) + check_precedence(trace, config, dvfs)
             + check_pe_overlap(trace, config) + check_lifecycle(trace, config)
             + check_jobs(trace, result, config))
 

@@ -49,6 +49,10 @@ class SystemView(Protocol):
         """Expected time each PE finishes its running task (now if idle); expected, not actual."""
         ...
 
+    def request_opp(self, cluster: int, level: int) -> None:
+        """Set a cluster's operating point (OPP index) from the next sampling instant."""
+        ...
+
     def pe_slowdown(self) -> np.ndarray:
         """f_max / f of each PE's cluster now (DVFS; ones at the performance governor)."""
         ...

@@ -113,3 +113,62 @@ class HeftEdpRelative(_HeftEdp):
     """HEFT choosing the PE of minimum relative EDP, E(q) * (F(q) - S_min)."""
 
     relative = True
+
+
+@register("EDP_DVFS")
+class EdpDvfs(Scheduler):
+    """Chooses each ready task's PE *and* its cluster's operating point (OPP) for the least
+    relative EDP, E * (F - now), where at OPP level l a task of profiled time w takes
+    w * f_max / f_l and costs P_l * w * f_max / f_l (P_l: one busy core's power at that OPP).
+
+    Ready tasks are taken in list order (EFT-style, with DS3's per-PE availability estimate).
+    Only an idle cluster (nothing running or queued on it) may be retuned, so a choice never
+    slows tasks already committed; the requested OPP holds from the next 10 us sampling instant
+    (`SystemView.request_opp`), so the estimate is optimistic for the first window. Clusters
+    without operating points keep their speed and cost 0.
+    """
+
+    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+        from dssoc.energy import opp_power_table
+
+        soc = system.config.soc  # type: ignore[attr-defined]
+        self.available = np.zeros(system.n_pes)
+        self.power = opp_power_table(soc)  # [cluster][level] W
+        self.fmax = [c.power.max_opp[0] if c.power is not None and c.power.opps else 0
+                     for c in soc.clusters]
+        self.freqs = [[f for f, _ in c.power.opps] if c.power is not None else [] for c in soc.clusters]
+        self.pc = [int(c) for c in system.pe_cluster]
+
+    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+        now = system.now
+        slow = system.pe_slowdown()
+        queued = system.pe_queue_lengths()
+        busy = ~system.pe_idle()
+        cluster_busy = {self.pc[p] for p in np.flatnonzero(busy | (queued > 0))}
+        out = []
+        for task in ready:
+            w = system.exec_times(task)
+            start = np.maximum(np.maximum(system.data_ready_times(task), self.available), now)
+            best = (np.inf, np.inf, -1, -1)
+            for q in np.flatnonzero(np.isfinite(w)):
+                c = self.pc[q]
+                levels = range(len(self.freqs[c])) if c not in cluster_busy and self.freqs[c] else [None]
+                for lv in levels:
+                    ratio = float(slow[q]) if lv is None else self.fmax[c] / self.freqs[c][lv]
+                    dur = float(w[q]) * ratio
+                    finish = float(start[q]) + dur
+                    p = 0.0 if not self.power[c] else (
+                        self.power[c][lv] if lv is not None else float(system.pe_power_w()[q]))
+                    key = (p * dur * (finish - now), finish, int(q), -1 if lv is None else lv)
+                    if key < best:
+                        best = key
+            _, finish, q, lv = best
+            if q < 0:
+                raise ValueError("EDP_DVFS: a ready task runs on no PE")
+            c = self.pc[q]
+            if lv >= 0:
+                system.request_opp(c, lv)
+                cluster_busy.add(c)
+            self.available[q] = finish
+            out.append((task, q))
+        return out

@@ -47,6 +47,49 @@ def pareto_front(latency: ArrayLike, energy: ArrayLike) -> np.ndarray:
     return front
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def agent_styles(agents: list[str]) -> dict[str, dict[str, object]]:
+    """Matplotlib styles per agent label: colour by scheduler, marker and line style by the
+    governor of a `SCHEDULER@GOVERNOR` label (governor-axis sweeps), so both read at a glance."""
+    import matplotlib
+
+    split = {a: [*a.split("@", 1), ""][:2] for a in agents}
+    scheds = sorted({s for s, _ in split.values()})
+    govs = sorted({g for _, g in split.values()})
+    cmap = matplotlib.colormaps["tab10"]
+    return {a: {"color": cmap(scheds.index(s) % 10), "marker": MARKERS[govs.index(g) % len(MARKERS)],
+                "linestyle": LINESTYLES[govs.index(g) % len(LINESTYLES)]}
+            for a, (s, g) in split.items()}
+
+
+def _legend_below(fig, axes) -> int:  # type: ignore[no-untyped-def]
+    """One legend for the figure, below the panels; returns its number of rows."""
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    width, height = fig.get_size_inches()
+    ncol = max(1, min(len(labels), 5, int(width // 2.6)))
+    rows = -(-len(labels) // ncol)
+    fig.set_size_inches(width, height + 0.2 * rows)
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=ncol)
+    return rows
+
+
+def _finish(plt, fig, axes, title: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    rows = _legend_below(fig, axes)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, min(0.6, (0.2 * rows + 0.25) / fig.get_size_inches()[1]), 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _summary(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     return stats.summarize(df, metric, GROUP).set_index(GROUP)
 
@@ -79,15 +122,17 @@ def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> P
     groups = sorted(t.groupby(["noise", "rate_jobs_per_ms"]).groups,
                     key=lambda k: (list(spec.axes.noise).index(k[0]) if k[0] in spec.axes.noise else 0, k[1]))
     plt, fig, axes = _panels(len(groups))
-    agents = sorted(t.agent.unique())
-    colors = {a: plt.get_cmap("tab20")(i % 20) for i, a in enumerate(agents)}
+    fig.set_figheight(5.5)
+    styles = agent_styles(sorted(t.agent.unique()))
     for ax, (noise, rate) in zip(axes, groups, strict=True):
         g = t[(t.noise == noise) & (t.rate_jobs_per_ms == rate)]
-        for r in g.itertuples(index=False):
+        for r in g.sort_values("agent").itertuples(index=False):
+            st = styles[r.agent]
             ax.errorbar(r.latency, r.energy * 1e3,
                         xerr=[[r.latency - r.latency_low], [r.latency_high - r.latency]],
                         yerr=[[(r.energy - r.energy_low) * 1e3], [(r.energy_high - r.energy) * 1e3]],
-                        marker="o", capsize=3, color=colors[r.agent], label=r.agent, linestyle="none")
+                        marker=st["marker"], capsize=3, color=st["color"], label=r.agent,
+                        linestyle="none")
         front = g[g.pareto].sort_values("latency")
         if len(front):
             ax.plot(front.latency, front.energy * 1e3, color="black", linewidth=1, linestyle="--",
@@ -99,40 +144,32 @@ def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> P
         ax.set_xlabel("average job latency (µs)")
         ax.set_ylabel("energy per job (mJ)")
         ax.grid(alpha=0.3)
-    # one legend entry per agent (the first panel may not show every agent)
-    handles, labels = [], []
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(len(labels), 6))
-    fig.suptitle(f"{spec.name}: latency vs energy (95% CI crosses; ringed: Pareto front)")
-    fig.tight_layout(rect=(0, 0.12 + 0.03 * (len(labels) // 6), 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, axes, f"{spec.name}: latency vs energy per job (95% CI crosses; "
+                   "ringed and joined: Pareto front)", path)
 
 
 def plot_deadline_misses(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
     """Deadline-miss rate vs injection rate per agent with 95% CI bands, one panel per noise."""
-    from soclab.report import _panels, _save
+    from soclab.report import _panels
 
     noises = [n for n in spec.axes.noise if n in set(df.noise)]
     plt, fig, axes = _panels(len(noises))
+    fig.set_size_inches(max(7.0, 5.5 * len(noises)), 5.5)
     table = stats.summarize(df, MISS, GROUP)
+    styles = agent_styles(sorted(table.agent.unique()))
     for ax, noise in zip(axes, noises, strict=True):
         for agent, g in table[table.noise == noise].groupby("agent", sort=True):
             g = g.sort_values("rate_jobs_per_ms")
-            (line,) = ax.plot(g.rate_jobs_per_ms, g["mean"] * 100, marker="o", label=agent)
-            ax.fill_between(g.rate_jobs_per_ms, g.mean_low * 100, g.mean_high * 100, alpha=0.15,
-                            color=line.get_color())
+            st = styles[agent]
+            ax.plot(g.rate_jobs_per_ms, g["mean"] * 100, label=agent, **st)  # type: ignore[arg-type]
+            ax.fill_between(g.rate_jobs_per_ms, g.mean_low * 100, g.mean_high * 100, alpha=0.12,
+                            color=st["color"])
         ax.set_title(f"noise: {noise}")
         ax.set_xlabel("injection rate (jobs/ms)")
         ax.set_ylabel("deadline misses (% of jobs)")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
-    return _save(plt, fig, axes, f"{spec.name}: deadline-miss rate vs load", path)
+    return _finish(plt, fig, axes, f"{spec.name}: deadline-miss rate vs load (95% CI bands)", path)
 
 
 def figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> list[Path]:

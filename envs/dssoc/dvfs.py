@@ -273,7 +273,8 @@ class DvfsController:
                 return  # superseded by a rescheduled completion
             finish = task.start + task.duration
             end = math.floor(finish) if self.integer else finish
-            self.done_log[pe].append((task.start, end))
+            if self.dynamic:  # only ondemand (and agents) read utilisation; pruned at each tick
+                self.done_log[pe].append((task.start, end))
             self.sim._on_done(task)
             if self.integer:
                 task.finish = float(end)  # DS3 records int(now) as the task's finish

@@ -88,3 +88,14 @@ def test_edp_dvfs_saves_energy_on_the_wifi_mix() -> None:
     cfg = SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5, duration_us=10_000, warmup_us=1000)
     etf, edp = simulate(cfg, "ETF", seed=1), simulate(cfg, "EDP_DVFS", seed=1, validate=True)
     assert edp.energy_per_job_j < 0.6 * etf.energy_per_job_j and len(edp.frequency_trace) > 5
+
+
+def test_dvfs_cannot_be_enabled_once_tasks_ran() -> None:
+    from dssoc.engine import Simulation
+    from dssoc.errors import SchedulerError
+    from dssoc.schedulers import make_scheduler
+
+    sim = Simulation(SimConfig.build("wifi_tx", max_jobs=1, duration_us=None))
+    sim.run(make_scheduler("ETF"))
+    with pytest.raises(SchedulerError, match="before the first task starts"):
+        sim.request_opp(0, 0)

@@ -606,9 +606,17 @@ class Simulation:
         """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on
         `cluster` from the next sampling instant: the cluster leaves its governor (an agent or a
         DVFS-aware scheduler owns it). Builds the DVFS controller if the run had none."""
+        self.enable_dvfs().set_policy_level(cluster, level, self.now)
+
+    def enable_dvfs(self) -> DvfsController:
+        """The run's DVFS controller, built now if every cluster was at `performance`. It must
+        exist before the first task starts (it times every task it may later rescale)."""
         if self.dvfs is None:
+            if any(t is not None for t in self.pe_running) or self.tasks_done:
+                raise SchedulerError("DVFS must be enabled before the first task starts: call "
+                                     "enable_dvfs() (or request_opp) from reset() or at time 0")
             self.dvfs = DvfsController(self, self.config.throttling)
-        self.dvfs.set_policy_level(cluster, level, self.now)
+        return self.dvfs
 
     def pe_slowdown(self) -> np.ndarray:
         """f_max / f of every PE's cluster now (all ones at the performance governor)."""

@@ -267,10 +267,7 @@ class FrequencyAction:
 
     def attach(self, sim: Simulation) -> None:
         """Give the run a DVFS controller (even if every cluster is at performance)."""
-        from dssoc.dvfs import DvfsController
-
-        if sim.dvfs is None:
-            sim.dvfs = DvfsController(sim, sim.config.throttling)
+        sim.enable_dvfs()
         self.sim = sim
 
     def apply(self, action: int | np.integer, sim: Simulation) -> int:

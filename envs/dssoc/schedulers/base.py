@@ -50,7 +50,8 @@ class SystemView(Protocol):
         ...
 
     def request_opp(self, cluster: int, level: int) -> None:
-        """Set a cluster's operating point (OPP index) from the next sampling instant."""
+        """Set a cluster's operating point (OPP index) from the next sampling instant (the run's
+        DVFS controller must exist from the start: `enable_dvfs()` in `reset`)."""
         ...
 
     def pe_slowdown(self) -> np.ndarray:

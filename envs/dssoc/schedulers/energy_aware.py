@@ -132,6 +132,7 @@ class EdpDvfs(Scheduler):
         from dssoc.energy import opp_power_table
 
         soc = system.config.soc  # type: ignore[attr-defined]
+        system.enable_dvfs()  # type: ignore[attr-defined]  (before any task starts)
         self.available = np.zeros(system.n_pes)
         self.power = opp_power_table(soc)  # [cluster][level] W
         self.fmax = [c.power.max_opp[0] if c.power is not None and c.power.opps else 0

@@ -81,6 +81,23 @@ def _legend_below(fig, axes) -> int:  # type: ignore[no-untyped-def]
     return rows
 
 
+def _grid(n: int, cols: int = 3):  # type: ignore[no-untyped-def]
+    """Up to `cols` panels per row on the non-interactive backend: (pyplot, figure, axes);
+    unused cells of the last row are hidden."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = max(1, min(cols, n))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.2 * rows + 1.3), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return plt, fig, flat[:n]
+
+
 def _finish(plt, fig, axes, title: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
     rows = _legend_below(fig, axes)
     fig.suptitle(title)
@@ -116,13 +133,10 @@ def _has(df: pd.DataFrame, column: str) -> bool:
 def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
     """Mean latency vs mean energy per job, 95% CI crosses, Pareto front marked; one panel per
     (noise, rate) group."""
-    from soclab.report import _panels
-
     t = tradeoff_table(df)
     groups = sorted(t.groupby(["noise", "rate_jobs_per_ms"]).groups,
                     key=lambda k: (list(spec.axes.noise).index(k[0]) if k[0] in spec.axes.noise else 0, k[1]))
-    plt, fig, axes = _panels(len(groups))
-    fig.set_figheight(5.5)
+    plt, fig, axes = _grid(len(groups))
     styles = agent_styles(sorted(t.agent.unique()))
     for ax, (noise, rate) in zip(axes, groups, strict=True):
         g = t[(t.noise == noise) & (t.rate_jobs_per_ms == rate)]

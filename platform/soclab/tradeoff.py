@@ -67,11 +67,13 @@ def agent_styles(agents: list[str]) -> dict[str, dict[str, object]]:
 
 def _legend_below(fig, axes) -> int:  # type: ignore[no-untyped-def]
     """One legend for the figure, below the panels; returns its number of rows."""
+    from matplotlib.container import ErrorbarContainer
+
     handles, labels = [], []
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels:
-                handles.append(h)
+                handles.append(h.lines[0] if isinstance(h, ErrorbarContainer) else h)  # marker only
                 labels.append(lab)
     width, height = fig.get_size_inches()
     ncol = max(1, min(len(labels), 5, int(width // 2.6)))

@@ -34,7 +34,9 @@ class Cell:
     tuned: dict[str, Any] | None = None
     governor: str | None = None  # DVFS axis value (None: the SoC's own governors)
 
-    def sim_config(self) -> SimConfig:
+    def sim_config(self, seed: int | None = None) -> SimConfig:
+        """The simulated system; a generated workload (`wfcommons:RECIPE:TASKS`) is generated with
+        `seed` (default: the cell's first seed), so each evaluation seed gets its own instance."""
         s = self.simulation
         return SimConfig.build(
             s["workload"], s["soc"], rate_jobs_per_ms=self.rate_jobs_per_ms,
@@ -42,6 +44,8 @@ class Cell:
             warmup_us=s["warmup_us"], max_jobs_in_flight=s["max_jobs_in_flight"],
             governor=self.governor, deadline_factor=s.get("deadline_factor"),
             throttling=bool(s.get("throttling", False)),
+            arrivals=s.get("arrivals"), mapping=s.get("mapping"),
+            workload_seed=self.seeds[0] if seed is None else seed,
         )
 
     @cached_property
@@ -114,8 +118,9 @@ class Cell:
 def plan_cells(spec: ExperimentSpec) -> list[Cell]:
     """All cells of the spec's grid, baselines included, in a stable order."""
     sim = spec.simulation.model_dump(mode="json")
-    for key, default in (("deadline_factor", None), ("throttling", False)):
-        if sim.get(key) == default:  # unset options stay out of the hash (older cells resume)
+    defaults = {"arrivals": None, "mapping": None, "deadline_factor": None, "throttling": False}
+    for key, default in defaults.items():  # newer keys: absent when unset, so old cell hashes hold
+        if sim.get(key) == default:
             sim.pop(key, None)
     budget = spec.budget.model_dump(mode="json")
     seeds = tuple(spec.axes.seed_list)

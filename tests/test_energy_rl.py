@@ -72,7 +72,7 @@ def test_multi_objective_wrapper_follows_mo_gymnasium() -> None:
 
 
 def test_frequency_action_sets_a_clusters_operating_point() -> None:
-    env = SoCSchedEnv(CFG, frequency_action=True)
+    env = SoCSchedEnv(CFG, frequency_action=True, invalid_action="replace")  # check_env samples
     check_env(env, skip_render_check=True)
     freq = env.frequency
     n_base = freq.n_base

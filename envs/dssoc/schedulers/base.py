@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
-from dssoc.errors import UnknownNameError
+from dssoc.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
     from dssoc.engine import JobRun, TaskRun
@@ -66,6 +66,10 @@ class SystemView(Protocol):
         """Number of bound tasks waiting for each PE (not counting the running one)."""
         ...
 
+    def hold_after(self, task: TaskRun, after: TaskRun | None) -> None:
+        """Let `task` start only after `after` has started (its plan predecessor; None: free)."""
+        ...
+
 
 class Scheduler:
     """Base class: override `schedule`; `reset` and `on_job_arrival` are optional hooks."""
@@ -109,6 +113,9 @@ def make_scheduler(name: str | Scheduler, **kwargs: object) -> Scheduler:
     """Instantiate a registered scheduler by name (`MET`, `etf`, `heft_rt`, ...)."""
     if isinstance(name, Scheduler):
         return name
+    if not isinstance(name, str):
+        raise ConfigError(f"expected a scheduler name or a Scheduler, got {type(name).__name__}",
+                          "scheduler")
     _load_builtins()
     cls = _REGISTRY.get(name.upper())
     if cls is None:

@@ -175,6 +175,7 @@ def sweep(
 ) -> None:
     """Run a spec's grid with Ray Tune, tracking every cell in MLflow, then write the report."""
     from soclab import validation as v
+    from soclab.interrupts import STATE, SweepInterrupted
     from soclab.spec import load_spec
     from soclab.sweep import run_sweep
     from soclab.ui import print_sweep_summary
@@ -185,8 +186,15 @@ def sweep(
     v.confirm_grid(loaded, yes, str(spec))
     v.check_rl_agents(loaded, str(spec))
     v.check_checkpoints(loaded, str(spec))
-    summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri, output_dir=output_dir,
-                        num_cpus=num_cpus, make_report=not no_report)
+    try:
+        summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri,
+                            output_dir=output_dir, num_cpus=num_cpus, make_report=not no_report)
+    except SweepInterrupted as e:  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
+        done = f"{STATE.summary.skipped + STATE.summary.finished} of {STATE.summary.planned} cells " \
+            "finished and kept, sweep run marked KILLED; " if STATE.summary else ""
+        typer.echo(f"interrupted ({e}): {done}continue with `soclab sweep {spec} --resume`",
+                   err=True)
+        raise typer.Exit(e.exit_code) from None
     print_sweep_summary(summary, resumed=resume)
     if summary.failed or summary.missing:
         raise typer.Exit(1)

@@ -31,7 +31,8 @@ from soclab.tracking import CELL_KIND, Tracker
 RESULTS_ARTIFACT = "results.parquet"
 SUMMARY_METRICS = ("avg_latency_us", "p95_latency_us", "p99_latency_us", "throughput_jobs_per_ms",
                    "injection_rate_jobs_per_ms", "energy_j", "edp", "mean_slowdown",
-                   "completed_jobs", "wall_time_s")
+                   "completed_jobs", "wall_time_s", "energy_per_job_j", "deadline_miss_rate",
+                   "mean_tardiness_us", "p99_lateness_us")
 
 
 @dataclass
@@ -65,8 +66,12 @@ def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
     """One row per seed: the cell's coordinates plus every scalar metric."""
     rows = []
     for r in results:
-        row = {"cell_hash": cell.hash, "agent": cell.agent.name, "noise": cell.noise,
-               "rate_jobs_per_ms": cell.rate_jobs_per_ms, "seed": r.seed}
+        # on a governor axis the agent label carries the governor, so every report groups
+        # (scheduler, governor) pairs as agents of their own
+        agent = cell.agent.name if cell.governor is None else f"{cell.agent.name}@{cell.governor}"
+        row = {"cell_hash": cell.hash, "agent": agent, "noise": cell.noise,
+               "rate_jobs_per_ms": cell.rate_jobs_per_ms, "seed": r.seed,
+               "governor": cell.governor or "soc"}
         row.update(r.metrics())
         rows.append(row)
     return pd.DataFrame(rows)

@@ -96,6 +96,9 @@ def simulate(
     noise: Annotated[str | None, typer.Option(help="Noise spec, e.g. gaussian:0.2 or lognormal:0.3+slowdown:A15:2.")] = None,
     arrivals: Annotated[str | None, typer.Option(help="Arrival model: poisson (default), trace:FILE.csv, diurnal:AMP:PERIOD_US, profile:PERIOD_US:F1,F2,...")] = None,
     mapping: Annotated[str | None, typer.Option(help="Workflow-to-SoC mapping for imported workflows: big-little, uniform or a file, with ,time_scale_us=X,data_scale=Y overrides.")] = None,
+    governor: Annotated[list[str] | None, typer.Option(help="DVFS governor for all clusters (performance, powersave, ondemand, constant-MHZ) or CLUSTER=NAME; repeatable.")] = None,
+    throttling: Annotated[bool, typer.Option("--throttling", help="Enable DS3's thermal throttling (trip points 85/90/95 C).")] = False,
+    deadline_factor: Annotated[float | None, typer.Option(help="Each job's deadline = FACTOR x its application's lower bound.")] = None,
     gantt: Annotated[Path | None, typer.Option(help="Write a Gantt chart PNG of the run.")] = None,
     gantt_window: Annotated[str | None, typer.Option(help="START:END µs window of the Gantt chart.")] = None,
     validate: Annotated[bool, typer.Option("--validate", help="Check the schedule (fail on any violation); for planners, report drift from the plan.")] = False,
@@ -112,6 +115,7 @@ def simulate(
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
         duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise, arrivals=arrivals,
         mapping=mapping, workload_seed=seed,
+        **_dvfs_options(governor, throttling, deadline_factor),
     )
     for note in cfg.workload.notes:  # what an importer could not map
         typer.echo(f"note: {note}", err=True)
@@ -137,6 +141,19 @@ def simulate(
     from soclab.ui import print_result
 
     print_result(result, validated=validate, gantt=gantt, drift=drift)
+
+
+def _dvfs_options(governor: list[str] | None, throttling: bool,
+                  deadline_factor: float | None) -> dict[str, Any]:
+    """SimConfig options of --governor (repeated values joined), --throttling, --deadline-factor."""
+    out: dict[str, Any] = {}
+    if governor:
+        out["governor"] = ",".join(governor)
+    if throttling:
+        out["throttling"] = True
+    if deadline_factor is not None:
+        out["deadline_factor"] = deadline_factor
+    return out
 
 
 def _json_ready(d: dict[str, Any]) -> dict[str, Any]:

@@ -24,15 +24,16 @@ def _spec(axes: dict, **extra):
 
 
 def test_old_spec_hashes_are_unchanged():
-    """Hashes of a noise x rate spec computed by the code before axes were data (resume works)."""
+    """Hashes of a noise x rate spec computed by the code before axes were data (resume works);
+    the values are those of main after issue 14 (its DVFS data entered the SoC fingerprint)."""
     doc = {"name": "golden", "simulation": {"workload": "wifi-tx-rx", "duration_us": 4000, "warmup_us": 500},
            "agents": [{"name": "ETF"}, {"name": "ppo", "algorithm": "PPO"}], "baselines": ["HEFT"],
            "axes": {"noise": ["none", "gaussian:0.1"], "rates_jobs_per_ms": [2, 5], "seeds": [0, 1]}}
     cells = plan_cells(spec_from_dict(doc))
     assert [c.hash for c in cells] == [
-        "81fca13602f93f9b", "5f921776ac9bb1c1", "c4379113e8c79574", "a816ede3f013903d",
-        "aba341d05a5bd155", "df8ec07101d777f3", "60ccd898c540e11a", "b82afdf056506d7f",
-        "d05ac35e7b8f21a5", "f7b6729a3741b858", "bc692d61f63404d3", "13f9664e4ea1ea29"]
+        "9fd13c1466d1e6dd", "c720b911d1294c95", "ef043b0571a00bf4", "2889283a426d87c4",
+        "308efc3fecde7bac", "411979a129b8b8fb", "dd841a1aab191c0f", "30291194f03c8881",
+        "795f0040c9dcebad", "d23750a1ef5c4613", "00aea0e81bfe23c8", "7d8b079b45e2a1dd"]
     rl = next(c for c in cells if c.agent.kind == "rl")
     assert tuning_hash(rl, {"search_alg": "grid"}) == "f6c8dd6f20497115"
 

@@ -65,8 +65,11 @@ def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
     """One row per seed: the cell's agent and point (every axis) plus every scalar metric."""
     rows = []
     for r in results:
-        row = {"cell_hash": cell.hash, "agent": cell.agent.name, **cell.coordinates,
-               "seed": r.seed}
+        # on a governor axis the agent label carries the governor, so the trade-off views
+        # (soclab.tradeoff) draw (scheduler, governor) pairs as agents of their own
+        agent = cell.agent.name if cell.governor is None else f"{cell.agent.name}@{cell.governor}"
+        row = {"cell_hash": cell.hash, "agent": agent, **cell.coordinates, "seed": r.seed,
+               "governor": cell.governor or "soc"}
         row.update(r.metrics())
         rows.append(row)
     return pd.DataFrame(rows)

@@ -22,7 +22,8 @@ from soclab.spec import POINT_AXES, AgentSpec, ExperimentSpec, axis_kind
 
 #: `simulation:` keys left out of a cell's key while they hold their default, so cells of specs
 #: written before the key existed keep their hashes (resuming an old store finds them).
-OPTIONAL_SIMULATION_KEYS: dict[str, Any] = {"arrivals": None, "mapping": None}
+OPTIONAL_SIMULATION_KEYS: dict[str, Any] = {"arrivals": None, "mapping": None, "deadline_factor": None,
+                                             "throttling": False}
 
 
 def _without_defaults(sim: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +49,12 @@ class Cell:
     #: hyperparameters chosen by a search (soclab.rl.tuning) for an agent with a search_space;
     #: not part of the key: the cell stays the same experiment whatever the search found.
     tuned: dict[str, Any] | None = None
+
+    @property
+    def governor(self) -> str | None:
+        """The DVFS governor axis value (None: the SoC's own governors)."""
+        value = self.coordinates.get("governor")
+        return None if value is None else str(value)
 
     @property
     def coordinates(self) -> dict[str, Any]:
@@ -112,8 +119,8 @@ class Cell:
 
     @property
     def label(self) -> str:
-        extra = "".join(f" | {k}={v}" for k, v in self.extra_axes.items())
-        return f"{self.agent.name}{extra} | noise={self.noise} | rate={self.rate_jobs_per_ms:g}/ms"
+        parts = [f"rate={float(v):g}/ms" if k == "rate_jobs_per_ms" else f"{k}={v}" for k, v in self.point]
+        return " | ".join([self.agent.name, *parts])
 
     def params(self) -> dict[str, Any]:
         """Flat MLflow params of the cell: the agent, every axis of the point, the system."""
@@ -131,6 +138,7 @@ class Cell:
             "duration_us": self.settings["duration_us"],
             "warmup_us": self.settings["warmup_us"],
             "cell_hash": self.hash,
+            "governor": self.governor or "soc",  # always there: runs tables read it
         }
         for k, v in self.extra_axes.items():
             p.setdefault(k, v)  # the soc keeps its resolved name; other axes their value

@@ -57,6 +57,8 @@ class SimulationSpec(_Strict):
 
             load_mapping(v)
         return v
+    deadline_factor: float | None = Field(None, gt=0, description="job deadline = factor x lower bound")
+    throttling: bool = Field(False, description="DS3's thermal throttling")
 
     @model_validator(mode="after")
     def _warmup_shorter(self) -> SimulationSpec:
@@ -75,7 +77,7 @@ class AgentSpec(_Strict):
     algorithm: str | None = Field(None, description="an RLlib algorithm of soclab.rl.algos.ALGORITHM_TABLE")
     model: Literal["graph", "mlp"] = "graph"
     action_mode: Literal["task", "task_pe"] = "task"
-    reward: Literal["time_in_system", "latency", "throughput"] = "time_in_system"
+    reward: Literal["time_in_system", "latency", "throughput", "latency_energy", "edp"] = "time_in_system"
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     search_space: dict[str, dict[SearchKind, list[Any]]] = Field(default_factory=dict)
     params: dict[str, Any] = Field(
@@ -196,6 +198,19 @@ class AxesSpec(BaseModel):
     noise: list[str] = Field(default_factory=lambda: ["none"])
     rates_jobs_per_ms: list[float] = Field(default_factory=lambda: [5.0])
     seeds: list[int] | SeedRange = Field(default_factory=SeedRange)
+    governors: list[str] | None = Field(None, description="DVFS governor settings (default: the SoC's)")
+
+    @field_validator("governors")
+    @classmethod
+    def _governors_ok(cls, v: list[str] | None) -> list[str] | None:
+        from dssoc.dvfs import parse_governor
+
+        for spec in v or []:
+            for part in spec.split(","):
+                parse_governor(part.split("=", 1)[-1])
+        if v is not None and not v:
+            raise ValueError("governors: give at least one setting, or leave the key out")
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -225,6 +240,8 @@ class AxesSpec(BaseModel):
 
     @model_validator(mode="after")
     def _extra_axes_ok(self) -> AxesSpec:
+        if self.governors is not None and "governor" in (self.model_extra or {}):
+            raise ValueError("give governor or governors, not both")
         for name, values in (self.model_extra or {}).items():
             kind = axis_kind(name)
             if not isinstance(values, list) or not values:
@@ -237,13 +254,20 @@ class AxesSpec(BaseModel):
 
     @property
     def extra_axes(self) -> dict[str, list[Any]]:
-        """The axes beyond noise, rate and seeds, in the order written."""
-        return dict(self.model_extra or {})
+        """The axes beyond noise, rate and seeds, in the order written (`governors` is the
+        `governor` axis)."""
+        out = dict(self.model_extra or {})
+        if self.governors is not None:
+            out["governor"] = list(self.governors)
+        return out
 
     def values(self) -> dict[str, list[Any]]:
-        """Every axis of a cell's point with its values: the extra axes, then noise and rate."""
-        return {**self.extra_axes, "noise": list(self.noise),
-                "rate_jobs_per_ms": [float(r) for r in self.rates_jobs_per_ms]}
+        """Every axis of a cell's point with its values, in plan order (the last varies fastest):
+        the extra axes as written, then noise and rate, then `governors` (as before)."""
+        extra = self.extra_axes
+        gov = {"governor": extra.pop("governor")} if self.governors is not None else {}
+        return {**extra, "noise": list(self.noise),
+                "rate_jobs_per_ms": [float(r) for r in self.rates_jobs_per_ms], **gov}
 
     @property
     def seed_list(self) -> list[int]:

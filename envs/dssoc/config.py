@@ -16,6 +16,7 @@ from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
 
 DEFAULT_WORKLOAD = "wifi-tx-rx"
 DEFAULT_SOC = "MULTIPLE_BAL"
+BINDINGS = ("early", "late")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class SimConfig:
     gaps and applications exactly as DS3 does for the same seed (Python's `random` and numpy's
     legacy generator), so a run can be compared with DS3 job for job. `energy=False` skips DS3's
     windowed energy accounting (about a quarter of the run time) and reports energy as NaN.
+    `binding="early"` (DS3, the default) binds every ready task at once into job-ordered PE
+    queues; `binding="late"` binds a ready task only to a free PE, at dispatch (see dssoc.engine).
     """
 
     soc: SoC
@@ -47,6 +50,7 @@ class SimConfig:
     ds3_event_order: bool = True
     arrival_streams: Literal["dssoc", "ds3"] = "dssoc"
     energy: bool = True
+    binding: Literal["early", "late"] = "early"
 
     def __post_init__(self) -> None:
         if not (self.scale_us > 0 and math.isfinite(self.scale_us)):
@@ -57,6 +61,9 @@ class SimConfig:
         if self.arrival_streams not in ("dssoc", "ds3"):
             raise ConfigError(f"must be 'dssoc' or 'ds3', got {self.arrival_streams!r}",
                               "config.arrival_streams")
+        if self.binding not in BINDINGS:
+            raise ConfigError(f"must be 'early' (DS3) or 'late' (bind at dispatch), got {self.binding!r}",
+                              "config.binding")
         if self.duration_us is None and self.max_jobs is None:
             raise ConfigError("give a duration or a number of jobs to stop after", "config")
         if self.duration_us is not None and self.duration_us <= 0:
@@ -132,6 +139,8 @@ class SimConfig:
             "ds3_event_order": self.ds3_event_order,
             "arrival_streams": self.arrival_streams,
             "energy": self.energy,
+            # only when not the default, so early-binding configs keep their fingerprints
+            **({"binding": self.binding} if self.binding != "early" else {}),
         }
 
     def fingerprint(self) -> str:

@@ -5,6 +5,7 @@ from dssoc.schedulers import (  # noqa: F401  (registration side effects)
     greedy,
     heft,
     heft_rt,
+    late,
     peft,
     simple,
 )

@@ -20,7 +20,7 @@ from dssoc.errors import (
 from dssoc.metrics import SimResult
 from dssoc.model import Application, Cluster, SoC, Task, Workload
 from dssoc.noise import parse_noise
-from dssoc.schedulers import Scheduler, make_scheduler, register, scheduler_names
+from dssoc.schedulers import Scheduler, make_scheduler, register, scheduler_binding, scheduler_names
 from dssoc.simulate import simulate
 
 __version__ = "0.1.0"
@@ -48,6 +48,7 @@ __all__ = [
     "make_scheduler",
     "parse_noise",
     "register",
+    "scheduler_binding",
     "scheduler_names",
     "simulate",
 ]

@@ -56,8 +56,9 @@ class LiveCache:
     """Per-application constants for the live-state queries (computed once per simulation)."""
 
     def __init__(self, apps: list[CompiledApp]) -> None:
-        self.rank = [best_time_rank(a) for a in apps]
-        self.best = [a.exec_pe.min(axis=1) for a in apps]
+        # plain lists: the hot paths index them with Python ints
+        self.rank = [best_time_rank(a).tolist() for a in apps]
+        self.best = [a.exec_pe.min(axis=1).tolist() for a in apps]
         # bit p set when PE p supports the task: a decision-point test without numpy
         self.support_mask = [
             tuple(sum(1 << int(p) for p in np.flatnonzero(np.isfinite(a.exec_pe[i]))) for i in range(a.n))
@@ -125,24 +126,19 @@ class LiveState:
         of (own time left + best-time rank of its successors): O(frontier), not O(tasks).
         """
         cache = self._live
+        rank, best = cache.rank, cache.best
         now = self.now
         out = dict.fromkeys(self.active_jobs, 0.0)
-
-        def offer(task: TaskRun, own: float) -> None:
-            idx = task.job.app.index
-            value = own + cache.rank[idx][task.index] - cache.best[idx][task.index]
+        # (task, its own expected time left): ready at best, running what is left, bound as bound
+        frontier = [(t, best[t.job.app.index][t.index]) for t in self.ready]
+        frontier += [(r, max(r.start + r.expected - now, 0.0)) for r in self.pe_running if r is not None]
+        frontier += [(t, t.expected) for q in self.pe_queue for _, _, t in q]
+        for task, own in frontier:
+            a = task.job.app.index
+            value = own + rank[a][task.index] - best[a][task.index]
             jid = task.job.id
             if value > out.get(jid, 0.0):
                 out[jid] = value
-
-        for task in self.ready:
-            offer(task, cache.best[task.job.app.index][task.index])
-        for r in self.pe_running:
-            if r is not None:
-                offer(r, max(r.start + r.expected - now, 0.0))
-        for q in self.pe_queue:
-            for _, _, task in q:
-                offer(task, task.expected)
         return out
 
     def job_remaining_critical_path(self, job: JobRun) -> float:

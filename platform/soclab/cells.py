@@ -39,6 +39,7 @@ class Cell:
             s["workload"], s["soc"], rate_jobs_per_ms=self.rate_jobs_per_ms,
             probabilities=s["probabilities"], noise=self.noise, duration_us=s["duration_us"],
             warmup_us=s["warmup_us"], max_jobs_in_flight=s["max_jobs_in_flight"],
+            binding=s.get("binding", "early"),
         )
 
     @cached_property
@@ -107,6 +108,8 @@ class Cell:
 def plan_cells(spec: ExperimentSpec) -> list[Cell]:
     """All cells of the spec's grid, baselines included, in a stable order."""
     sim = spec.simulation.model_dump(mode="json")
+    if sim.get("binding") == "early":  # the default stays out of the key: old cells keep their hash
+        del sim["binding"]
     budget = spec.budget.model_dump(mode="json")
     seeds = tuple(spec.axes.seed_list)
     return [

@@ -81,6 +81,7 @@ def simulate(
     max_jobs: Annotated[int | None, typer.Option(help="Stop after injecting (and finishing) N jobs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of all random streams.")] = 0,
     noise: Annotated[str | None, typer.Option(help="Noise spec, e.g. gaussian:0.2 or lognormal:0.3+slowdown:A15:2.")] = None,
+    binding: Annotated[str | None, typer.Option(help="early (DS3, default: bind every ready task at once) or late (bind at dispatch; late-* schedulers).")] = None,
     gantt: Annotated[Path | None, typer.Option(help="Write a Gantt chart PNG of the run.")] = None,
     gantt_window: Annotated[str | None, typer.Option(help="START:END µs window of the Gantt chart.")] = None,
     validate: Annotated[bool, typer.Option("--validate", help="Check the schedule; fail on any violation.")] = False,
@@ -93,6 +94,7 @@ def simulate(
         workload=workload, soc=soc, ds3_config=ds3_config,
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
         duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise,
+        **({"binding": binding} if binding is not None else {}),
     )
     if gantt is not None and gantt.suffix.lower() != ".png":
         raise fail(f"--gantt: {gantt}: expected a .png file name")

@@ -37,6 +37,9 @@ class SimulationSpec(_Strict):
     duration_us: float = Field(20_000.0, gt=0)
     warmup_us: float = Field(2_000.0, ge=0)
     max_jobs_in_flight: int = Field(12, ge=1)
+    binding: Literal["early", "late"] = Field(
+        "early", description="early (DS3: bind every ready task at once) or late (bind at dispatch)"
+    )
 
     @model_validator(mode="after")
     def _warmup_shorter(self) -> SimulationSpec:

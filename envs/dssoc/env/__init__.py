@@ -1,6 +1,7 @@
 """Gymnasium environment for learning to schedule on a heterogeneous SoC.
 
-Importing this package registers `dssoc/SoCSched-v0`::
+Importing this package registers `dssoc/SoCSched-v0` (DS3 early binding: order the ready tasks)
+and `dssoc/SoCSched-v1` (late binding: bind a (ready task, free PE) pair or wait)::
 
     >>> import gymnasium as gym, dssoc.env
     >>> env = gym.make("dssoc/SoCSched-v0", config={"workload": "wifi-tx-rx", "max_jobs": 20})
@@ -10,22 +11,33 @@ Importing this package registers `dssoc/SoCSched-v0`::
 
 from gymnasium.envs.registration import register, registry
 
+from dssoc.env.late_env import V1_ENV_KEYS, LateSoCSchedEnv
+from dssoc.env.late_observation import LateObservation, valid_actions
 from dssoc.env.observation import ObservationBuilder
 from dssoc.env.policy import PolicyScheduler
-from dssoc.env.rewards import REWARDS, RewardTracker
+from dssoc.env.rewards import REWARDS, V1_REWARDS, RewardTracker
 from dssoc.env.soc_sched import SoCSchedEnv, split_env_config
 
 ENV_ID = "dssoc/SoCSched-v0"
+ENV_ID_V1 = "dssoc/SoCSched-v1"
 
 if ENV_ID not in registry:
     register(id=ENV_ID, entry_point="dssoc.env.soc_sched:SoCSchedEnv")
+if ENV_ID_V1 not in registry:
+    register(id=ENV_ID_V1, entry_point="dssoc.env.late_env:LateSoCSchedEnv")
 
 __all__ = [
     "ENV_ID",
+    "ENV_ID_V1",
     "REWARDS",
+    "V1_ENV_KEYS",
+    "V1_REWARDS",
+    "LateObservation",
+    "LateSoCSchedEnv",
     "ObservationBuilder",
     "PolicyScheduler",
     "RewardTracker",
     "SoCSchedEnv",
     "split_env_config",
+    "valid_actions",
 ]

@@ -9,6 +9,12 @@ ends: at `duration_us`, or at the last completion when stopping after `max_jobs`
 - `latency`: -(sum of the latencies of the jobs completed in (t0, t1]) / scale; episode return
   -(sum of the latencies of all completed jobs) / scale.
 - `throughput`: +(number of jobs completed in (t0, t1]); episode return = completed jobs.
+- `differential` (average-reward form, `dssoc/SoCSched-v1` only; DeepSoCS/Decima for long
+  episodes): -(time_in_system(t0, t1) - rho * (t1 - t0)) / scale, where rho = the time in system
+  accumulated before t0 divided by the time elapsed before t0 (the running mean number of jobs in
+  the system, i.e. the average reward rate so far; 0 before any time has passed). Returns then
+  measure how much better than the running average the policy does, so they stay bounded as
+  episodes grow.
 """
 
 from __future__ import annotations
@@ -19,22 +25,24 @@ if TYPE_CHECKING:
     from dssoc.engine import JobRun
 
 REWARDS = ("time_in_system", "latency", "throughput")
+V1_REWARDS = (*REWARDS, "differential")
 
 
 class RewardTracker:
     """Accumulates job time in system, completed latency and completions interval by interval."""
 
-    def __init__(self, kind: str, time_scale: float) -> None:
-        if kind not in REWARDS:
+    def __init__(self, kind: str, time_scale: float, valid: tuple[str, ...] = REWARDS) -> None:
+        if kind not in valid:
             from dssoc.errors import ConfigError
 
-            raise ConfigError(f"unknown reward {kind!r}; valid: {', '.join(REWARDS)}", "reward")
+            raise ConfigError(f"unknown reward {kind!r}; valid: {', '.join(valid)}", "reward")
         self.kind = kind
         self.time_scale = float(time_scale)
         self.reset()
 
     def reset(self, now: float = 0.0) -> None:
         self._t = now
+        self._t0 = now
         self._jobs: list[JobRun] = []  # jobs in the system at the last update (or arrived since)
         self.time_in_system_us = 0.0
         self.latency_us = 0.0
@@ -60,6 +68,13 @@ class RewardTracker:
                 still.append(job)
         self._jobs = still
         self._t = now
+        if self.kind == "differential":
+            elapsed = t0 - self._t0
+            rho = self.time_in_system_us / elapsed if elapsed > 0 else 0.0
+            self.time_in_system_us += in_system
+            self.latency_us += latency
+            self.completed += completed
+            return 0.0 - (in_system - rho * (now - t0)) / self.time_scale
         self.time_in_system_us += in_system
         self.latency_us += latency
         self.completed += completed

@@ -19,19 +19,21 @@ SIM_KEYS = ("workload", "soc", "rate_jobs_per_ms", "scale_us", "noise", "duratio
 ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", "time_scale_us")
 
 
-def split_env_config(config: Mapping[str, Any] | None) -> tuple[SimConfig, dict[str, Any]]:
+def split_env_config(config: Mapping[str, Any] | None,
+                     env_keys: tuple[str, ...] = ENV_KEYS) -> tuple[SimConfig, dict[str, Any]]:
     """Turn a flat dict (e.g. RLlib's `env_config`) into a `SimConfig` and the env options.
 
     Simulation keys: workload, soc, rate_jobs_per_ms or scale_us, noise (spec string),
     duration_us and/or max_jobs (giving only max_jobs means no duration limit), warmup_us,
-    max_jobs_in_flight, fixed_rate, integer_times, probabilities. Env keys: see `ENV_KEYS`.
+    max_jobs_in_flight, fixed_rate, integer_times, probabilities. Env keys: `env_keys` (v0's
+    `ENV_KEYS` by default).
     """
     raw = dict(config or {})
-    unknown = sorted(set(raw) - set(SIM_KEYS) - set(ENV_KEYS))
+    unknown = sorted(set(raw) - set(SIM_KEYS) - set(env_keys))
     if unknown:
-        raise ConfigError(f"unknown key(s) {unknown}; valid: {', '.join(SIM_KEYS + ENV_KEYS)}",
+        raise ConfigError(f"unknown key(s) {unknown}; valid: {', '.join(SIM_KEYS + env_keys)}",
                           "env_config")
-    env_opts = {k: raw.pop(k) for k in ENV_KEYS if k in raw}
+    env_opts = {k: raw.pop(k) for k in env_keys if k in raw}
     if "max_jobs" in raw and "duration_us" not in raw:
         raw["duration_us"] = None
     workload = raw.pop("workload", "wifi-tx-rx")

@@ -15,7 +15,9 @@ from dssoc.schedulers.base import (
     SystemView,
     make_scheduler,
     register,
+    scheduler_binding,
     scheduler_names,
 )
 
-__all__ = ["Assignment", "Scheduler", "SystemView", "make_scheduler", "register", "scheduler_names"]
+__all__ = ["Assignment", "Scheduler", "SystemView", "make_scheduler", "register", "scheduler_binding",
+           "scheduler_names"]

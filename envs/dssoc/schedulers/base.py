@@ -112,8 +112,8 @@ def check_binding(scheduler: Scheduler, binding: str) -> None:
         name = getattr(scheduler, "name", type(scheduler).__name__)
         raise SchedulerError(
             f"scheduler {name!r} needs binding {needs!r} but the simulation uses binding "
-            f"{binding!r}: set binding: {needs} (CLI --binding {needs}) or pick a "
-            f"{binding}-binding scheduler"
+            f"{binding!r}: set binding: {needs} (CLI --binding {needs}) or pick a scheduler "
+            f"written for {binding} binding"
         )
 
 
@@ -145,6 +145,18 @@ def make_scheduler(name: str | Scheduler, **kwargs: object) -> Scheduler:
     if cls is None:
         raise UnknownNameError("scheduler", name, scheduler_names())
     return cls(**kwargs)
+
+
+def scheduler_binding(name: str | Scheduler) -> str:
+    """The binding a registered scheduler (or scheduler object) runs under: "early" or "late"
+    ("early" for schedulers that accept either)."""
+    if isinstance(name, Scheduler):
+        return name.binding or "early"
+    _load_builtins()
+    cls = _REGISTRY.get(name.upper())
+    if cls is None:
+        raise UnknownNameError("scheduler", name, scheduler_names())
+    return getattr(cls, "binding", None) or "early"
 
 
 def _load_builtins() -> None:

@@ -168,3 +168,25 @@ def test_options_and_errors() -> None:
         LateSoCSchedEnv(SMALL, max_ready=0)
     cfg = SimConfig.build("wifi-tx-rx", duration_us=2000)
     assert LateSoCSchedEnv(cfg).config.binding == "late"
+
+
+@pytest.mark.parametrize("noise", ["none", "persistent:pe:3:500:1500"])
+def test_a_policy_gives_the_same_run_in_the_env_and_as_a_scheduler(noise: str) -> None:
+    """Env rollouts and `LatePolicyScheduler` simulations coincide for the same policy and seed."""
+    def policy(obs):  # the last valid pair, else wait: exercises both kinds of action
+        v = valid_actions(obs)
+        return int(v[-2]) if v.size > 1 and v[-1] == obs["action_mask"].size - 1 else int(v[-1])
+
+    cfg = SimConfig.build("wifi-rx-tx", rate_jobs_per_ms=6, duration_us=3000, noise=noise,
+                          binding="late")
+    env = LateSoCSchedEnv(cfg)
+    obs, _ = env.reset(seed=0)
+    seed = env.sim.seed
+    done = False
+    while not done:
+        obs, _, term, trunc, info = env.step(policy(obs))
+        done = term or trunc
+    sched = dssoc.env.LatePolicyScheduler(policy)
+    r = dssoc.simulate(cfg, sched, seed=seed, validate=True)
+    assert r.completed_jobs == info["completed_jobs"] > 5
+    assert r.avg_latency_us == info["avg_latency_us"] and sched.invalid_actions == 0

@@ -6,7 +6,8 @@ and `dssoc/SoCSched-v1` (late binding: bind a (ready task, free PE) pair or wait
     >>> import gymnasium as gym, dssoc.env
     >>> env = gym.make("dssoc/SoCSched-v0", config={"workload": "wifi-tx-rx", "max_jobs": 20})
 
-`PolicyScheduler` runs a policy trained on the env as an ordinary scheduler in `dssoc.simulate`.
+`PolicyScheduler` (v0) and `LatePolicyScheduler` (v1) run a policy trained on the env as an
+ordinary scheduler in `dssoc.simulate`.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -14,7 +15,7 @@ from gymnasium.envs.registration import register, registry
 from dssoc.env.late_env import V1_ENV_KEYS, LateSoCSchedEnv
 from dssoc.env.late_observation import LateObservation, valid_actions
 from dssoc.env.observation import ObservationBuilder
-from dssoc.env.policy import PolicyScheduler
+from dssoc.env.policy import LatePolicyScheduler, PolicyScheduler
 from dssoc.env.rewards import REWARDS, V1_REWARDS, RewardTracker
 from dssoc.env.soc_sched import SoCSchedEnv, split_env_config
 
@@ -33,6 +34,7 @@ __all__ = [
     "V1_ENV_KEYS",
     "V1_REWARDS",
     "LateObservation",
+    "LatePolicyScheduler",
     "LateSoCSchedEnv",
     "ObservationBuilder",
     "PolicyScheduler",

@@ -215,3 +215,20 @@ def test_new_schedulers_are_deterministic(scheduler: str) -> None:
     a = simulate(cfg, scheduler, seed=9, trace=True)
     b = simulate(cfg, scheduler, seed=9, trace=True)
     pd.testing.assert_frame_equal(a.trace(), b.trace())
+
+
+# ---------------------------------------------------------------------------- specs
+def test_spec_key_binding_reaches_the_cells_and_checks_the_agents() -> None:
+    from soclab.cells import plan_cells
+    from soclab.spec import SpecError, spec_from_dict
+
+    doc = {"name": "late", "simulation": {"binding": "late", "duration_us": 3000, "warmup_us": 300},
+           "agents": [{"name": "late-ETF"}, {"name": "late-CP"}], "baselines": ["late-ETF"]}
+    cells = plan_cells(spec_from_dict(doc))
+    assert {c.sim_config().binding for c in cells} == {"late"}
+    assert all(c.simulation["binding"] == "late" for c in cells)
+    early = plan_cells(spec_from_dict({**doc, "simulation": {"duration_us": 3000, "warmup_us": 300},
+                                       "agents": [{"name": "ETF"}], "baselines": ["HEFT"]}))
+    assert all("binding" not in c.simulation and c.sim_config().binding == "early" for c in early)
+    with pytest.raises(SpecError, match=r"ETF.*needs binding 'early'.*simulation\.binding is 'late'"):
+        spec_from_dict({**doc, "baselines": ["ETF"]})

@@ -174,7 +174,21 @@ class ExperimentSpec(_Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"agents: duplicate names {sorted(dup)}")
+        self._bindings_ok()
         return self
+
+    def _bindings_ok(self) -> None:
+        """Every registered heuristic (agents and baselines) must suit simulation.binding."""
+        from dssoc.schedulers import scheduler_binding
+
+        binding = self.simulation.binding
+        for agent in self.all_agents():
+            spec = agent.scheduler_spec
+            if agent.kind == "heuristic" and ":" not in spec:
+                needs = scheduler_binding(spec)
+                if needs != binding:
+                    raise ValueError(f"agents/baselines: {agent.name}: scheduler {spec!r} needs binding "
+                                     f"{needs!r} but simulation.binding is {binding!r}")
 
     @property
     def experiment_name(self) -> str:

@@ -10,7 +10,7 @@ bootstrap CI (soclab.stats.paired_ratio_ci, seeds resampled jointly). `LB` is th
 lower bound (each completed job's critical path on the fastest PEs, no transfers, no queueing)
 relative to ETF's latency.
 
-    .venv/bin/python benchmarks/study_binding.py [--seeds 15] [--duration 10000] [--procs 2]
+    .venv/bin/python benchmarks/study_binding.py [--seeds 15] [--duration 5000] [--procs 2]
         [--out docs/results_binding.md] [--json results.json]
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import sys
 import time
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def saturation(workload: str, duration: float) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=15)
-    p.add_argument("--duration", type=float, default=10_000.0, help="µs per run (10%% warm-up)")
+    p.add_argument("--duration", type=float, default=5_000.0, help="µs per run (10%% warm-up)")
     p.add_argument("--procs", type=int, default=2, help="worker processes (at most 2 here)")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--out", type=Path, default=None, help="write the markdown tables here")
@@ -85,8 +86,11 @@ def main() -> None:
             for seed in range(args.seeds)]
     results: dict[tuple, tuple[float, float]] = {}
     with mp.get_context("fork").Pool(min(max(args.procs, 1), 2)) as pool:
-        for key, value in pool.imap_unordered(_run, jobs, chunksize=8):
+        for k, (key, value) in enumerate(pool.imap_unordered(_run, jobs, chunksize=8), 1):
             results[key] = value
+            if k % max(len(jobs) // 20, 1) == 0:
+                print(f"  {k}/{len(jobs)} runs, {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+                      flush=True)
     wall = time.perf_counter() - t0
 
     estimates: dict[tuple, dict] = {}

@@ -232,3 +232,26 @@ def test_spec_key_binding_reaches_the_cells_and_checks_the_agents() -> None:
     assert all("binding" not in c.simulation and c.sim_config().binding == "early" for c in early)
     with pytest.raises(SpecError, match=r"ETF.*needs binding 'early'.*simulation\.binding is 'late'"):
         spec_from_dict({**doc, "baselines": ["ETF"]})
+
+
+# ------------------------------------------------------------------------------ CLI
+def test_cli_binding_option() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from soclab.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["simulate", "--scheduler", "late-ETF", "--binding", "late",
+                             "--duration", "3000", "--validate", "--json"])
+    assert ok.exit_code == 0, ok.output
+    out = json.loads(ok.stdout)
+    assert out["config"]["binding"] == "late" and out["completed_jobs"] > 10 and out["valid"]
+    for args, fragment in ((["--scheduler", "late-ETF"], "needs binding 'late'"),
+                           (["--scheduler", "ETF", "--binding", "late"], "needs binding 'early'"),
+                           (["--binding", "sideways"], "config.binding")):
+        bad = runner.invoke(app, ["simulate", "--duration", "2000", *args])
+        assert bad.exit_code == 2 and "Traceback" not in bad.output
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], bad.stderr

@@ -10,6 +10,8 @@ and `dssoc/SoCSched-v1` (late binding: bind a (ready task, free PE) pair or wait
 ordinary scheduler in `dssoc.simulate`.
 """
 
+import warnings
+
 from gymnasium.envs.registration import register, registry
 
 from dssoc.env.late_env import V1_ENV_KEYS, LateSoCSchedEnv
@@ -26,6 +28,9 @@ if ENV_ID not in registry:
     register(id=ENV_ID, entry_point="dssoc.env.soc_sched:SoCSchedEnv")
 if ENV_ID_V1 not in registry:
     register(id=ENV_ID_V1, entry_point="dssoc.env.late_env:LateSoCSchedEnv")
+# v1 is a second semantics (late binding), not a fix of v0: silence gymnasium's "v0 is out of
+# date, consider upgrading to v1" warning for this id only.
+warnings.filterwarnings("ignore", message=r".*dssoc/SoCSched-v0 is out of date")
 
 __all__ = [
     "ENV_ID",

@@ -69,6 +69,15 @@ class LiveCache:
 class LiveState:
     """Live-state queries, mixed into `Simulation` (reads `now`, `pe_running`, `pe_queue`, ...)."""
 
+    def _bound_waiting(self) -> list[list[TaskRun]]:
+        """Per PE, the tasks bound to it and not started: its queue in order, then any task held
+        behind a plan predecessor that has not started yet (plan execution, early binding)."""
+        out = [[task for _, _, task in q] for q in self.pe_queue]
+        for held in self._held.values():
+            for task in held:
+                out[task.pe].append(task)
+        return out
+
     # ------------------------------------------------------------------ PEs
     def pe_running_tasks(self) -> list[TaskRun | None]:
         """The task running on each PE (None if idle); a copy."""
@@ -87,11 +96,12 @@ class LiveState:
 
     def pe_queued_work(self) -> np.ndarray:
         """Expected execution time bound to each PE and waiting (not counting the running task)."""
-        return np.array([sum(task.expected for _, _, task in q) for q in self.pe_queue])
+        return np.array([sum(task.expected for task in q) for q in self._bound_waiting()])
 
     def pe_free(self) -> np.ndarray:
         """True for PEs with nothing running and nothing bound: the PEs late binding may bind to."""
-        return np.array([r is None and not q for r, q in zip(self.pe_running, self.pe_queue, strict=True)])
+        return np.array([r is None and not q for r, q in zip(self.pe_running, self._bound_waiting(),
+                                                             strict=True)])
 
     def pe_live_available(self) -> np.ndarray:
         """When each PE is expected to have finished everything bound to it, from the live state:
@@ -99,10 +109,11 @@ class LiveState:
         starting no earlier than its data-ready time. `now` for a free PE."""
         now = self.now
         out = np.empty(self.n_pes)
+        waiting = self._bound_waiting()
         for pe in range(self.n_pes):
             r = self.pe_running[pe]
             t = now if r is None else max(r.start + r.expected, now)
-            for _, _, task in self.pe_queue[pe]:
+            for task in waiting[pe]:
                 t = max(t, task.data_at) + task.expected
             out[pe] = t
         return out
@@ -132,7 +143,7 @@ class LiveState:
         # (task, its own expected time left): ready at best, running what is left, bound as bound
         frontier = [(t, best[t.job.app.index][t.index]) for t in self.ready]
         frontier += [(r, max(r.start + r.expected - now, 0.0)) for r in self.pe_running if r is not None]
-        frontier += [(t, t.expected) for q in self.pe_queue for _, _, t in q]
+        frontier += [(t, t.expected) for q in self._bound_waiting() for t in q]
         for task, own in frontier:
             a = task.job.app.index
             value = own + rank[a][task.index] - best[a][task.index]

@@ -16,6 +16,7 @@ from rich.progress import (
 from rich.table import Table
 
 from dssoc import SimResult
+from dssoc.validate import PlanDrift
 
 console = Console()
 
@@ -27,8 +28,9 @@ def progress_bar(label: str, enabled: bool = True) -> Progress:
                     TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
 
 
-def print_result(result: SimResult, validated: bool = False, gantt: Path | None = None) -> None:
-    """A readable table of one run's metrics."""
+def print_result(result: SimResult, validated: bool = False, gantt: Path | None = None,
+                 drift: PlanDrift | None = None) -> None:
+    """A readable table of one run's metrics (and, for a planner, its drift from the plan)."""
     cfg = result.config
     table = Table(title=f"{result.scheduler} · {cfg['workload']} on {cfg['soc']} · seed {result.seed}")
     table.add_column("metric")
@@ -54,6 +56,8 @@ def print_result(result: SimResult, validated: bool = False, gantt: Path | None 
     if validated:
         console.print("[green]schedule valid[/green]: precedence, transfers, PE overlap, "
                       "support, job accounting")
+    if drift is not None:
+        console.print(f"plan drift: {drift}")
     if gantt:
         console.print(f"Gantt chart written to {gantt}")
 

@@ -1,36 +1,22 @@
 """Gymnasium environment for learning to schedule on a heterogeneous SoC.
 
-Importing this package registers `dssoc/SoCSched-v0` (DS3 early binding: order the ready tasks)
+`import dssoc` registers `dssoc/SoCSched-v0` (DS3 early binding: order the ready tasks)
 and `dssoc/SoCSched-v1` (late binding: bind a (ready task, free PE) pair or wait)::
 
-    >>> import gymnasium as gym, dssoc.env
+    >>> import gymnasium as gym, dssoc
     >>> env = gym.make("dssoc/SoCSched-v0", config={"workload": "wifi-tx-rx", "max_jobs": 20})
 
 `PolicyScheduler` (v0) and `LatePolicyScheduler` (v1) run a policy trained on the env as an
 ordinary scheduler in `dssoc.simulate`.
 """
 
-import warnings
-
-from gymnasium.envs.registration import register, registry
-
+from dssoc import ENV_ID, ENV_ID_V1
 from dssoc.env.late_env import V1_ENV_KEYS, LateSoCSchedEnv
 from dssoc.env.late_observation import LateObservation, valid_actions
 from dssoc.env.observation import ObservationBuilder
 from dssoc.env.policy import LatePolicyScheduler, PolicyScheduler
 from dssoc.env.rewards import REWARDS, V1_REWARDS, RewardTracker
 from dssoc.env.soc_sched import SoCSchedEnv, split_env_config
-
-ENV_ID = "dssoc/SoCSched-v0"
-ENV_ID_V1 = "dssoc/SoCSched-v1"
-
-if ENV_ID not in registry:
-    register(id=ENV_ID, entry_point="dssoc.env.soc_sched:SoCSchedEnv")
-if ENV_ID_V1 not in registry:
-    register(id=ENV_ID_V1, entry_point="dssoc.env.late_env:LateSoCSchedEnv")
-# v1 is a second semantics (late binding), not a fix of v0: silence gymnasium's "v0 is out of
-# date, consider upgrading to v1" warning for this id only.
-warnings.filterwarnings("ignore", message=r".*dssoc/SoCSched-v0 is out of date")
 
 __all__ = [
     "ENV_ID",

@@ -58,6 +58,10 @@ class SystemView(Protocol):
         """Number of bound tasks waiting for each PE (not counting the running one)."""
         ...
 
+    def hold_after(self, task: TaskRun, after: TaskRun | None) -> None:
+        """Let `task` start only after `after` has started (its plan predecessor; None: free)."""
+        ...
+
     # live state (dssoc.live), under both bindings
     def pe_free(self) -> np.ndarray:
         """True for PEs with nothing running and nothing bound (late binding binds only there)."""

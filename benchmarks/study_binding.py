@@ -11,7 +11,7 @@ lower bound (each completed job's critical path on the fastest PEs, no transfers
 relative to ETF's latency.
 
     .venv/bin/python benchmarks/study_binding.py [--seeds 15] [--duration 5000] [--procs 2]
-        [--out docs/results_binding.md] [--json results.json]
+        [--out table.md] [--json results.json] [--run HEFT,HEFT_RT --reuse results.json]
 """
 
 from __future__ import annotations
@@ -76,15 +76,28 @@ def main() -> None:
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--out", type=Path, default=None, help="write the markdown tables here")
     p.add_argument("--json", type=Path, default=None, help="write every estimate as JSON here")
+    p.add_argument("--run", default=None,
+                   help="comma-separated schedulers to (re)run, the others taken from --reuse")
+    p.add_argument("--reuse", type=Path, default=None,
+                   help="a previous --json output whose runs fill in the schedulers not rerun")
     args = p.parse_args()
     workloads = args.workloads.split(",")
     t0 = time.perf_counter()
     sat = {w: saturation(w, args.duration) for w in workloads}
     schedulers = EARLY + LATE
+    to_run = args.run.split(",") if args.run else list(schedulers)
+    if "ETF" not in to_run:
+        to_run.insert(0, "ETF")  # the baseline of every ratio
     jobs = [(w, load, n, s, seed, load * sat[w], args.duration)
-            for w in workloads for load in LOADS for n in NOISES for s in schedulers
+            for w in workloads for load in LOADS for n in NOISES for s in to_run
             for seed in range(args.seeds)]
     results: dict[tuple, tuple[float, float]] = {}
+    if args.reuse:
+        old = json.loads(args.reuse.read_text())
+        for k, v in old["runs"].items():
+            w, load, n, sched, seed = k.split("|")
+            if sched not in to_run:
+                results[(w, float(load), n, sched, int(seed))] = tuple(v)
     with mp.get_context("fork").Pool(min(max(args.procs, 1), 2)) as pool:
         for k, (key, value) in enumerate(pool.imap_unordered(_run, jobs, chunksize=8), 1):
             results[key] = value

@@ -199,16 +199,22 @@ class ExperimentSpec(_Strict):
 
     def _bindings_ok(self) -> None:
         """Every registered heuristic (agents and baselines) must suit simulation.binding."""
+        from dssoc.errors import UnknownNameError
         from dssoc.schedulers import scheduler_binding
 
         binding = self.simulation.binding
-        for agent in self.all_agents():
-            spec = agent.scheduler_spec
-            if agent.kind == "heuristic" and ":" not in spec:
+        named = [(a.name, a.scheduler_spec) for a in self.agents if a.kind == "heuristic"]
+        named += [(b, b) for b in self.baselines]
+        for name, spec in named:
+            if ":" in spec:
+                continue  # checkpoints and module:Class schedulers are checked when they run
+            try:
                 needs = scheduler_binding(spec)
-                if needs != binding:
-                    raise ValueError(f"agents/baselines: {agent.name}: scheduler {spec!r} needs binding "
-                                     f"{needs!r} but simulation.binding is {binding!r}")
+            except UnknownNameError:
+                continue  # reported, with its key path, by the name checks
+            if needs != binding:
+                raise ValueError(f"agents/baselines: {name}: scheduler {spec!r} needs binding "
+                                 f"{needs!r} but simulation.binding is {binding!r}")
 
     @property
     def experiment_name(self) -> str:

@@ -133,7 +133,7 @@ def test_episode_rewards_sum_to_the_totals_and_metrics_match_the_engine() -> Non
 
 def test_differential_reward_by_hand() -> None:
     """rho = time in system so far / time elapsed so far; r = -(in_system - rho * dt) / scale."""
-    tracker = RewardTracker("differential", 2.0, dssoc.env.V1_REWARDS)
+    tracker = RewardTracker("differential", 2.0, valid=dssoc.env.V1_REWARDS)
     job = SimpleNamespace(arrival=0.0, remaining=1, done_at=-1.0)
     tracker.on_arrival(job)
     assert tracker.update(4.0) == -4.0 / 2  # rho = 0 before any time passed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,13 @@ class SimConfig:
     (dssoc.mapping; applied by `build`).
     `binding="early"` (DS3, the default) binds every ready task at once into job-ordered PE
     queues; `binding="late"` binds a ready task only to a free PE, at dispatch (see dssoc.engine).
+
+    DVFS (dssoc.dvfs): each cluster carries its governor; `governor` overrides them at
+    construction ("powersave" for all clusters, "A7=powersave,A15=ondemand" per cluster) and is
+    then folded into `soc` (the field reads None afterwards). `throttling` enables DS3's thermal
+    trip points. Deadlines: a job's relative deadline is `deadline_factor` x its application's
+    lower bound when given, else its application's `deadline_us`; jobs without one are not
+    counted in the deadline metrics.
     """
 
     soc: SoC
@@ -59,10 +67,22 @@ class SimConfig:
     energy: bool = True
     arrivals: ArrivalModel | None = None
     mapping: str | None = None
+    governor: str | None = None
+    throttling: bool = False
+    deadline_factor: float | None = None
     binding: Literal["early", "late"] = "early"
 
     def __post_init__(self) -> None:
         _check_fields(self)
+        if self.deadline_factor is not None and not (
+                self.deadline_factor > 0 and math.isfinite(self.deadline_factor)):
+            raise ConfigError(f"must be a positive number, got {self.deadline_factor}",
+                              "config.deadline_factor")
+        if self.governor is not None:
+            from dssoc.dvfs import apply_governors
+
+            object.__setattr__(self, "soc", apply_governors(self.soc, self.governor, "config.governor"))
+            object.__setattr__(self, "governor", None)
         for app in self.workload.applications:
             if any(t.work is not None for t in app.tasks):
                 raise ConfigError(f"application {app.name!r} is an imported workflow: build the "
@@ -162,6 +182,7 @@ class SimConfig:
             "ds3_event_order": self.ds3_event_order,
             "arrival_streams": self.arrival_streams,
             "energy": self.energy,
+            **self._dvfs_summary(),
             # only when not the default, so early-binding configs keep their fingerprints
             **({"binding": self.binding} if self.binding != "early" else {}),
         }
@@ -170,6 +191,20 @@ class SimConfig:
             out["arrivals"] = self.arrivals.spec
         if self.mapping is not None:
             out["mapping"] = self.mapping
+        return out
+
+    def _dvfs_summary(self) -> dict[str, Any]:
+        """DVFS and deadline settings, only when not the defaults (older fingerprints hold)."""
+        from dssoc.dvfs import governors_of
+
+        out: dict[str, Any] = {}
+        gov = governors_of(self.soc)
+        if gov != "performance":
+            out["governor"] = gov
+        if self.throttling:
+            out["throttling"] = True
+        if self.deadline_factor is not None:
+            out["deadline_factor"] = self.deadline_factor
         return out
 
     def fingerprint(self) -> str:

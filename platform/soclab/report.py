@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soclab import stats
+from soclab import stats, tradeoff
 from soclab.cells import plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
@@ -169,7 +169,9 @@ def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> Path:
     else:
         plots = [plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"),
                  plot_robustness(df, spec, out_dir / "robustness.png")]
-        md = head + "\n" + tables_markdown(df, spec) + "\n\n" + "\n".join(
+        plots += tradeoff.figures(df, spec, out_dir)  # latency-energy, deadline misses
+        extra = tradeoff.markdown(df, spec)
+        md = head + "\n" + tables_markdown(df, spec) + (f"\n\n{extra}" if extra else "") + "\n\n" + "\n".join(
             f"![{p.stem}]({p.name})" for p in plots) + "\n"
     (out_dir / "report.md").write_text(md)
     df.to_parquet(out_dir / "results.parquet", index=False) if not df.empty else None

@@ -17,6 +17,9 @@ COLUMNS = {
     "metrics.avg_latency_us_ci_low": "ci_low",
     "metrics.avg_latency_us_ci_high": "ci_high",
     "metrics.throughput_jobs_per_ms_mean": "throughput",
+    "params.governor": "governor",
+    "metrics.energy_per_job_j_mean": "energy_per_job_j",
+    "metrics.deadline_miss_rate_mean": "deadline_miss_rate",
     "start_time": "start_time",
     "run_id": "run_id",
 }

@@ -15,8 +15,8 @@ from dssoc.env.late_env import V1_ENV_KEYS, LateSoCSchedEnv
 from dssoc.env.late_observation import LateObservation, valid_actions
 from dssoc.env.observation import ObservationBuilder
 from dssoc.env.policy import LatePolicyScheduler, PolicyScheduler
-from dssoc.env.rewards import REWARDS, V1_REWARDS, RewardTracker
-from dssoc.env.soc_sched import SoCSchedEnv, split_env_config
+from dssoc.env.rewards import REWARDS, V1_REWARDS, VECTOR_OBJECTIVES, RewardTracker
+from dssoc.env.soc_sched import MultiObjectiveReward, SoCSchedEnv, split_env_config
 
 __all__ = [
     "ENV_ID",
@@ -24,9 +24,11 @@ __all__ = [
     "REWARDS",
     "V1_ENV_KEYS",
     "V1_REWARDS",
+    "VECTOR_OBJECTIVES",
     "LateObservation",
     "LatePolicyScheduler",
     "LateSoCSchedEnv",
+    "MultiObjectiveReward",
     "ObservationBuilder",
     "PolicyScheduler",
     "RewardTracker",

@@ -96,7 +96,7 @@ class LateSoCSchedEnv(gym.Env):
             raise ConfigError(f"must be > 0, got {scale}", "time_scale_us")
         self.builder = LateObservation(self.config, max_ready=opts.get("max_ready"),
                                        time_scale=float(scale), ratio_window=opts.get("ratio_window"))
-        self.rewards = RewardTracker(opts.get("reward", "time_in_system"), float(scale), V1_REWARDS)
+        self.rewards = RewardTracker(opts.get("reward", "time_in_system"), float(scale), valid=V1_REWARDS)
         self.max_steps = opts.get("max_steps")
         if self.max_steps is not None and int(self.max_steps) < 1:
             raise ConfigError(f"must be >= 1, got {self.max_steps}", "max_steps")

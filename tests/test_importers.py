@@ -267,8 +267,8 @@ def test_every_scheduler_gives_a_valid_schedule_on_imported_workflows(source: st
     ref = DATA / source if "." in source else source
     cfg = SimConfig.build(ref, rate_jobs_per_ms=2.0 if "." in source else 0.6, duration_us=6000,
                           noise="gaussian:0.2")
-    for name in dssoc.scheduler_names():
-        result = simulate(cfg, name, seed=4, trace=True)
+    for name in dssoc.scheduler_names():  # each under the binding it is written for
+        result = simulate(cfg.replace(binding=dssoc.scheduler_binding(name)), name, seed=4, trace=True)
         assert check_schedule(result, cfg) == [], name
         assert result.completed_jobs >= 1, name
 

@@ -23,7 +23,7 @@ from soclab.spec import POINT_AXES, AgentSpec, ExperimentSpec, axis_kind
 #: `simulation:` keys left out of a cell's key while they hold their default, so cells of specs
 #: written before the key existed keep their hashes (resuming an old store finds them).
 OPTIONAL_SIMULATION_KEYS: dict[str, Any] = {"arrivals": None, "mapping": None, "deadline_factor": None,
-                                             "throttling": False}
+                                             "throttling": False, "binding": "early"}
 
 
 def _without_defaults(sim: dict[str, Any]) -> dict[str, Any]:

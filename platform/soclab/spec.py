@@ -36,6 +36,9 @@ class SimulationSpec(_Strict):
     duration_us: float = Field(20_000.0, gt=0)
     warmup_us: float = Field(2_000.0, ge=0)
     max_jobs_in_flight: int = Field(12, ge=1)
+    binding: Literal["early", "late"] = Field(
+        "early", description="early (DS3: bind every ready task at once) or late (bind at dispatch)"
+    )
     arrivals: str | None = Field(None, description="arrival model: poisson, trace:FILE.csv, "
                                  "diurnal:AMP:PERIOD_US, profile:PERIOD_US:F1,F2,... (dssoc.arrivals)")
     mapping: str | None = Field(None, description="mapping of imported workflows onto the SoC "
@@ -355,6 +358,7 @@ class ExperimentSpec(_Strict):
         if dup:
             raise ValueError(f"agents: duplicate names {sorted(dup)}")
         self._simulation_axes_ok()
+        self._bindings_ok()
         return self
 
     def _simulation_axes_ok(self) -> None:
@@ -368,6 +372,25 @@ class ExperimentSpec(_Strict):
                     SimulationSpec.model_validate({**base, name: v})
                 except ValidationError as e:
                     raise ValueError(f"axes.{name}[{i}]: {e.errors()[0]['msg']}") from None
+
+    def _bindings_ok(self) -> None:
+        """Every registered heuristic (agents and baselines) must suit simulation.binding."""
+        from dssoc.errors import UnknownNameError
+        from dssoc.schedulers import scheduler_binding
+
+        binding = self.simulation.binding
+        named = [(a.name, a.scheduler_spec) for a in self.agents if a.kind == "heuristic"]
+        named += [(b, b) for b in self.baselines]
+        for name, spec in named:
+            if ":" in spec:
+                continue  # checkpoints and module:Class schedulers are checked when they run
+            try:
+                needs = scheduler_binding(spec)
+            except UnknownNameError:
+                continue  # reported, with its key path, by the name checks
+            if needs != binding:
+                raise ValueError(f"agents/baselines: {name}: scheduler {spec!r} needs binding "
+                                 f"{needs!r} but simulation.binding is {binding!r}")
 
     @property
     def experiment_name(self) -> str:

@@ -24,6 +24,7 @@ from dssoc import checks
 from dssoc.config import SimConfig
 from dssoc.engine import CompiledApp
 from dssoc.errors import ConfigError, InvalidActionError, UnknownNameError
+from dssoc.live import best_time_rank
 from dssoc.schedulers.base import earliest_finish
 from dssoc.schedulers.greedy import EarliestFinishTime
 
@@ -79,14 +80,6 @@ def default_max_tasks(config: SimConfig) -> int:
     """Slots: max jobs in flight x the largest application, capped at 256."""
     n_max = max(len(a.tasks) for a in config.workload.applications)
     return min(config.max_jobs_in_flight * n_max, DEFAULT_MAX_TASKS_CAP)
-
-
-def _best_time_rank(app: CompiledApp, order: tuple[int, ...], best: np.ndarray) -> np.ndarray:
-    """Upward rank on best-case times, without communication: best(i) + max over children."""
-    rank = np.zeros(app.n)
-    for i in reversed(order):
-        rank[i] = best[i] + max((rank[s] for s in app.succs[i]), default=0.0)
-    return rank
 
 
 class ObservationBuilder:
@@ -161,13 +154,13 @@ class ObservationBuilder:
         self._n_static = 2 * n_c + 3
         self._app_static, self._app_children, self._app_parents = [], [], []
         self._app_exec, self._app_succs = [], []
-        for a, model in zip(apps, config.workload.applications, strict=True):
+        for a in apps:
             ex = a.exec_pe[:, first_pe]
             ok = np.isfinite(ex)
             best = a.exec_pe.min(axis=1)
             out_deg = np.array([len(s) for s in a.succs], dtype=float)
             static = np.column_stack([np.where(ok, ex, 0.0) / scale, ok, best / scale,
-                                      _best_time_rank(a, model.topological_order, best) / scale,
+                                      best_time_rank(a) / scale,
                                       out_deg / self.max_children])
             children = np.full((a.n, self.max_children), -1, dtype=np.int64)
             for i, s in enumerate(a.succs):

@@ -35,7 +35,9 @@ def rollout(env: LateSoCSchedEnv, seed: int, policy_seed: int = 0, steps: int | 
 
 
 def test_registered_and_passes_check_env() -> None:
-    env = gym.make(ENV_ID_V1, config={**SMALL, "noise": "persistent:pe:3:500:1500"})
+    # gymnasium's check_env steps with unmasked action_space.sample(): needs the replace mode
+    env = gym.make(ENV_ID_V1, config={**SMALL, "noise": "persistent:pe:3:500:1500",
+                                      "invalid_action": "replace"})
     check_env(env.unwrapped, skip_render_check=True)
     assert env.unwrapped.config.binding == "late"
 
@@ -145,18 +147,45 @@ def test_differential_reward_by_hand() -> None:
         RewardTracker("differential", 1.0)  # not a v0 reward
 
 
-def test_wait_advances_time_and_invalid_actions_fall_back() -> None:
-    env = LateSoCSchedEnv(SMALL)
+def _at_a_wait_point(env: LateSoCSchedEnv) -> dict:
+    """Step with the first valid pair until `wait` is allowed; return that observation."""
     obs, _ = env.reset(seed=0)
     obs, *_ = env.step(int(valid_actions(obs)[0]))
     while not obs["action_mask"][-1]:
         obs, *_ = env.step(int(valid_actions(obs)[0]))
+    return obs
+
+
+def test_wait_advances_time() -> None:
+    env = LateSoCSchedEnv(SMALL)
+    _at_a_wait_point(env)
     t = env.sim.now
-    obs, _, _, _, info = env.step(env.wait_action)
+    _, _, _, _, info = env.step(env.wait_action)
     assert env.sim.now > t and not info["invalid_action"]
-    invalid = int(np.flatnonzero(obs["action_mask"] < 0.5)[0])
-    _, _, _, _, info = env.step(invalid)
+
+
+def test_invalid_actions_raise_unless_replacement_is_asked_for() -> None:
+    """Strict by default (out-of-space and masked-out actions raise, the episode is unchanged);
+    `invalid_action="replace"` takes the first valid action and counts the replacement."""
+    env = LateSoCSchedEnv(SMALL)
+    obs = _at_a_wait_point(env)
+    masked = int(np.flatnonzero(obs["action_mask"] < 0.5)[0])
+    t, steps = env.sim.now, env._steps
+    for bad in (masked, -1, env.action_space.n, 1.5, "0", None):
+        with pytest.raises(dssoc.InvalidActionError):
+            env.step(bad)
+    assert env.sim.now == t and env._steps == steps and env.builder.invalid_actions == 0
+    env.step(env.wait_action)  # the episode goes on after refused actions
+
+    lenient = LateSoCSchedEnv(SMALL, invalid_action="replace")
+    obs = _at_a_wait_point(lenient)
+    masked = int(np.flatnonzero(obs["action_mask"] < 0.5)[0])
+    _, _, _, _, info = lenient.step(masked)
     assert info["invalid_action"] and info["invalid_actions"] == 1
+    with pytest.raises(dssoc.InvalidActionError, match="outside the action space"):
+        lenient.step(lenient.action_space.n)  # out of space raises in either mode
+    with pytest.raises(ConfigError, match="invalid_action"):
+        LateSoCSchedEnv(SMALL, invalid_action="ignore")
 
 
 def test_options_and_errors() -> None:

@@ -10,13 +10,15 @@ import numpy as np
 
 from dssoc.config import SimConfig
 from dssoc.engine import Simulation
+from dssoc.env.actions import invalid_action_mode, resolve_action
 from dssoc.env.late_observation import LateObservation
 from dssoc.env.observation import default_time_scale
 from dssoc.env.rewards import V1_REWARDS, RewardTracker
 from dssoc.env.soc_sched import split_env_config
 from dssoc.errors import ConfigError
 
-V1_ENV_KEYS = ("reward", "max_ready", "seed", "max_steps", "time_scale_us", "ratio_window")
+V1_ENV_KEYS = ("reward", "max_ready", "seed", "max_steps", "time_scale_us", "ratio_window",
+               "invalid_action")
 
 
 class LateSoCSchedEnv(gym.Env):
@@ -33,7 +35,9 @@ class LateSoCSchedEnv(gym.Env):
     `Discrete(max_ready * n_pes + 1)`, masked by `obs["action_mask"]`: `r * n_pes + p` binds ready
     slot r to PE p (valid for occupied slots, PEs that can run the task and are free); the last
     action is `wait`, valid only when some PE is busy or has a bound task, so time always
-    advances. An action outside the mask is replaced by the first valid one and counted in
+    advances. An action outside the action space raises `dssoc.InvalidActionError`; one the mask
+    rules out raises too (strict, the default), or with `invalid_action="replace"` is replaced by
+    the first valid one, flagged in `info["invalid_action"]` and counted in
     `info["invalid_actions"]`. `dssoc.env.valid_actions(obs)` lists the valid actions;
     `env.decode(action)` gives the (task, PE) pair or None for wait.
 
@@ -59,10 +63,12 @@ class LateSoCSchedEnv(gym.Env):
     `dssoc.env.split_env_config`) and env options; env options: `reward`, `max_ready` (ready
     slots, default 32), `time_scale_us` (default: mean critical path of a job on the fastest PEs),
     `ratio_window` (completions per cluster in the duration-ratio window, default 16),
-    `max_steps`, `seed`. `reset(seed=s)` gives the same episode for the same s.
+    `max_steps`, `seed`, `invalid_action` ("raise" | "replace"). `reset(seed=s)` gives the same
+    episode for the same s.
 
     ## Version History
     - v1: late binding, pair actions with `wait`, live-state observations (v0 unchanged).
+      Masked-out actions raise unless `invalid_action="replace"`, as in v0.
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012  (gymnasium convention)
@@ -77,6 +83,7 @@ class LateSoCSchedEnv(gym.Env):
         ratio_window: int | None = None,
         max_steps: int | None = None,
         seed: int | None = None,
+        invalid_action: str | None = None,
         render_mode: str | None = None,
         **sim_options: Any,
     ) -> None:
@@ -88,7 +95,8 @@ class LateSoCSchedEnv(gym.Env):
         else:
             sim_config, opts = split_env_config({**(config or {}), **sim_options}, V1_ENV_KEYS)
         given = {"reward": reward, "max_ready": max_ready, "time_scale_us": time_scale_us,
-                 "ratio_window": ratio_window, "max_steps": max_steps, "seed": seed}
+                 "ratio_window": ratio_window, "max_steps": max_steps, "seed": seed,
+                 "invalid_action": invalid_action}
         opts.update({k: v for k, v in given.items() if v is not None})
         self.config = sim_config if sim_config.binding == "late" else sim_config.replace(binding="late")
         scale = opts.get("time_scale_us") or default_time_scale(self.config)
@@ -97,6 +105,7 @@ class LateSoCSchedEnv(gym.Env):
         self.builder = LateObservation(self.config, max_ready=opts.get("max_ready"),
                                        time_scale=float(scale), ratio_window=opts.get("ratio_window"))
         self.rewards = RewardTracker(opts.get("reward", "time_in_system"), float(scale), valid=V1_REWARDS)
+        self.invalid_action = invalid_action_mode(opts.get("invalid_action", "raise"))
         self.max_steps = opts.get("max_steps")
         if self.max_steps is not None and int(self.max_steps) < 1:
             raise ConfigError(f"must be >= 1, got {self.max_steps}", "max_steps")
@@ -147,11 +156,9 @@ class LateSoCSchedEnv(gym.Env):
         if sim is None or self._over:
             raise RuntimeError("the episode is over: call reset()")
         b = self.builder
-        a = int(action)
-        valid = 0 <= a < b.n_actions and bool(b.mask[a])
+        a, valid = resolve_action(action, b.mask, self.invalid_action)
         if not valid:
             b.invalid_actions += 1
-            a = int(np.flatnonzero(b.mask)[0])
         self._steps += 1
         pair = b.decode(a)
         advance = pair is None

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from dssoc.engine import JobRun, Simulation
+from dssoc.env.actions import invalid_action_mode, resolve_action
 from dssoc.env.late_observation import LateObservation
 from dssoc.env.observation import ObservationBuilder, default_time_scale
 from dssoc.errors import SchedulerError
@@ -76,16 +77,19 @@ class LatePolicyScheduler(Scheduler):
     At each decision point it asks the policy for one action at a time, exactly as the
     environment steps: a pair is bound at once (so the next observation sees it) and the policy is
     asked again while a decision point remains; `wait` ends the call. Because it binds through the
-    simulation itself, as the environment does, it returns no pairs to the engine. Invalid actions
-    fall back to the first valid one (`invalid_actions` counts them).
+    simulation itself, as the environment does, it returns no pairs to the engine. Actions are
+    checked as the environment checks them: a masked-out one raises unless
+    `invalid_action="replace"` (then the first valid action is taken; `invalid_actions` counts).
     """
 
     name = "late-policy"
     binding = "late"
 
     def __init__(self, policy: Policy, *, max_ready: int | None = None,
-                 time_scale_us: float | None = None, ratio_window: int | None = None) -> None:
+                 time_scale_us: float | None = None, ratio_window: int | None = None,
+                 invalid_action: str = "raise") -> None:
         self.policy = policy
+        self.invalid_action = invalid_action_mode(invalid_action)
         self.options = {"max_ready": max_ready, "time_scale_us": time_scale_us,
                         "ratio_window": ratio_window}
         self.builder: LateObservation | None = None
@@ -111,10 +115,9 @@ class LatePolicyScheduler(Scheduler):
         sim = b.sim
         b.collect()
         while True:
-            a = int(self.policy(b.observe()))
-            if not (0 <= a < b.n_actions and b.mask[a]):
+            a, valid = resolve_action(self.policy(b.observe()), b.mask, self.invalid_action)
+            if not valid:
                 b.invalid_actions += 1
-                a = int(np.flatnonzero(b.mask)[0])
             pair = b.decode(a)
             if pair is None:
                 return []

@@ -64,12 +64,13 @@ class Cell:
         return f"{self.agent.name} | noise={self.noise} | rate={self.rate_jobs_per_ms:g}/ms"
 
     def params(self) -> dict[str, Any]:
-        """Flat MLflow params of the cell."""
+        """Flat MLflow params of the cell, numbers as the user wrote them (rate `8`, not `8.0`)
+        and only the fields that apply to the agent (no algorithm for a heuristic)."""
+        from soclab.metrics import plain_number
+
         p: dict[str, Any] = {
             "agent": self.agent.name,
             "agent_kind": self.agent.kind,
-            "scheduler": self.agent.scheduler_spec if self.agent.kind == "heuristic" else "",
-            "algorithm": self.agent.algorithm or "",
             "noise": self.noise,
             "rate_jobs_per_ms": self.rate_jobs_per_ms,
             "seeds": ",".join(map(str, self.seeds)),
@@ -80,9 +81,15 @@ class Cell:
             "warmup_us": self.simulation["warmup_us"],
             "cell_hash": self.hash,
         }
+        if self.agent.kind == "heuristic":
+            p["scheduler"] = self.agent.scheduler_spec
+        else:
+            p.update(algorithm=self.agent.algorithm, model=self.agent.model,
+                     action_mode=self.agent.action_mode, reward=self.agent.reward,
+                     rl_iterations=self.budget.get("rl_iterations"))
         for k, v in {**self.agent.hyperparameters, **(self.tuned or {})}.items():
             p[f"hp.{k}"] = v
-        return p
+        return {k: plain_number(v) for k, v in p.items() if v is not None}
 
     def to_payload(self) -> dict[str, Any]:
         """A JSON-able form that crosses process boundaries (Tune trial configs)."""

@@ -11,221 +11,297 @@ from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from soclab import stats
+from soclab import metrics, plots
 from soclab.cells import plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
 
-METRIC = "avg_latency_us"
-GROUP = ["agent", "noise", "rate_jobs_per_ms"]
+METRIC = metrics.PRIMARY
+GROUP = plots.GROUP
+#: marks a ratio whose 95% CI lies entirely below / above 1 (in Markdown and HTML alike)
+BETTER, WORSE = "▼", "▲"
 
 
-def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker) -> None:
-    """Log each cell's ratio to every baseline (same noise, rate and seeds) into its run."""
+@dataclass
+class Summaries:
+    """The per-cell statistics a report needs, computed once (bootstrap CIs are not free)."""
+
+    table: pd.DataFrame  #: per (agent, noise, rate): mean / IQM with CIs
+    vs: dict[str, pd.DataFrame]  #: per baseline: the same plus paired ratios to it
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, spec: ExperimentSpec) -> Summaries:
+        return cls(plots.summarize_all(df, METRIC),
+                   {b: plots.summarize_all(df, METRIC, baseline=b) for b in spec.baselines})
+
+
+def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker,
+                        summaries: Summaries | None = None) -> None:
+    """Log each cell's ratio to every baseline (same noise, rate and seeds) into its run, under
+    the names of `soclab.metrics.baseline_metric_names`."""
+    sm = summaries or Summaries.of(df, spec)
+    runs = df.groupby(GROUP)["run_id"].first()
     for b in spec.baselines:
-        table = stats.summarize(df, METRIC, GROUP, baseline=b)
-        runs = df.groupby(GROUP)["run_id"].first()
+        names = metrics.baseline_metric_names(b)
+        table = sm.vs[b]
         for row in table.itertuples(index=False):
             key = (row.agent, row.noise, row.rate_jobs_per_ms)
             if key not in runs.index or np.isnan(getattr(row, f"ratio_to_{b}")):
                 continue
             tracker.log(runs.loc[key], metrics={
-                f"ratio_to_{b}": getattr(row, f"ratio_to_{b}"),
-                f"ratio_to_{b}_ci_low": row.ratio_low,
-                f"ratio_to_{b}_ci_high": row.ratio_high,
-                f"improvement_pct_vs_{b}": row.improvement_pct,
-                f"prob_improvement_vs_{b}": row.prob_improvement,
-            })
+                names["ratio"]: getattr(row, f"ratio_to_{b}"), names["low"]: row.ratio_low,
+                names["high"]: row.ratio_high, names["improvement"]: row.improvement_pct,
+                names["poi"]: row.prob_improvement})
 
 
-def _noise_order(spec: ExperimentSpec) -> list[str]:
-    return list(spec.axes.noise)
+def agent_order(spec: ExperimentSpec, df: pd.DataFrame) -> list[str]:
+    """Agents in spec order (baselines last if not listed), minus `report.hide_agents`."""
+    present = set(df.agent)
+    return [a.name for a in spec.all_agents()
+            if a.name in present and a.name not in spec.report.hide_agents]
 
 
-def _panels(n: int):  # type: ignore[no-untyped-def]
-    """A row of `n` plot panels on the non-interactive backend: (pyplot, figure, axes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
-    return plt, fig, axes[0]
+def _ratio_cell(value: float, low: float, high: float) -> str:
+    text = metrics.RATIO.fmt_ci(value, low, high)
+    if np.isfinite(high) and high < 1:
+        return f"{text} {BETTER}"
+    if np.isfinite(low) and low > 1:
+        return f"{text} {WORSE}"
+    return text
 
 
-def _save(plt, fig, axes, title: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    """Legend, title, layout, PNG, close."""
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
 
 
-def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
-    """Latency vs injection rate per agent with 95% CI bands, one panel per noise level;
-    the saturation point (latency doubles vs the lowest rate) is marked."""
-    noises = _noise_order(spec)
-    plt, fig, axes = _panels(len(noises))
-    table = stats.summarize(df, METRIC, GROUP)
-    for ax, noise in zip(axes, noises, strict=True):
-        sub = table[table.noise == noise]
-        for agent, g in sub.groupby("agent", sort=True):
-            g = g.sort_values("rate_jobs_per_ms")
-            (line,) = ax.plot(g.rate_jobs_per_ms, g["mean"], marker="o", label=agent)
-            ax.fill_between(g.rate_jobs_per_ms, g.mean_low, g.mean_high, alpha=0.2,
-                            color=line.get_color())
-            sat = stats.saturation_point(g.rate_jobs_per_ms.to_numpy(), g["mean"].to_numpy())
-            if sat is not None:
-                ax.axvline(sat, color=line.get_color(), linestyle=":", alpha=0.8)
-        ax.set_title(f"noise: {noise}")
-        ax.set_xlabel("injection rate (jobs/ms)")
-        ax.set_ylabel("average job latency (µs)")
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-    return _save(plt, fig, axes, f"{spec.name}: latency vs load (dotted: saturation, latency x2)",
-                 path)
-
-
-def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
-    """Latency vs noise level per agent with 95% CIs, one panel per injection rate."""
-    noises = _noise_order(spec)
-    rates = sorted(df.rate_jobs_per_ms.unique())
-    plt, fig, axes = _panels(len(rates))
-    table = stats.summarize(df, METRIC, GROUP)
-    x = np.arange(len(noises))
-    for ax, rate in zip(axes, rates, strict=True):
-        sub = table[table.rate_jobs_per_ms == rate]
-        for agent, g in sub.groupby("agent", sort=True):
-            g = g.set_index("noise").reindex(noises)
-            yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
-            ax.errorbar(x, g["mean"], yerr=yerr, marker="o", capsize=3, label=agent)
-        ax.set_xticks(x, noises, rotation=20)
-        ax.set_title(f"rate {rate:g} jobs/ms")
-        ax.set_xlabel("noise")
-        ax.set_ylabel("average job latency (µs)")
-        ax.grid(alpha=0.3)
-    return _save(plt, fig, axes, f"{spec.name}: robustness to noise", path)
-
-
-def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
-    if np.isnan(value):
-        return "–"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
-def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
-    """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline."""
-    parts = []
-    table = stats.summarize(df, METRIC, GROUP)
-    rows = ["| agent | noise | rate (jobs/ms) | n | mean latency µs [95% CI] | IQM [95% CI] |",
-            "|---|---|---|---|---|---|"]
-    for r in table.itertuples(index=False):
-        rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | {r.n} | "
-                    f"{_fmt_ci(r.mean, r.mean_low, r.mean_high)} | "
-                    f"{_fmt_ci(r.iqm, r.iqm_low, r.iqm_high)} |")
-    parts.append("## Average job latency per agent\n\n" + "\n".join(rows))
+def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> str:
+    """The study's answer per (noise, rate): the best non-baseline agent (all agents if every
+    agent is a baseline), its latency, and its paired ratio to each baseline with 95% CI and
+    P(improvement)."""
+    info = metrics.get(METRIC)
+    table = sm.table
+    cmp = {b: v.set_index(GROUP) for b, v in sm.vs.items()}
+    candidates = [a for a in agent_order(spec, df) if a not in spec.baselines] or agent_order(spec, df)
+    header = ["noise", "rate (jobs/ms)", "best agent", f"{info.heading} [95% CI]"]
     for b in spec.baselines:
-        cmp = stats.summarize(df, METRIC, GROUP, baseline=b)
-        cmp = cmp[cmp.agent != b]
-        rows = [f"| agent | noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
-                f"P(better than {b}) |", "|---|---|---|---|---|---|"]
-        for r in cmp.itertuples(index=False):
-            rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | "
-                        f"{_fmt_ci(getattr(r, f'ratio_to_{b}'), r.ratio_low, r.ratio_high, 3)} | "
-                        f"{_fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high)} | "
-                        f"{r.prob_improvement:.2f} |")
-        parts.append(f"## Compared with {b} (same seeds; ratio < 1 and improvement > 0 mean "
-                     f"lower latency than {b})\n\n" + "\n".join(rows))
-    other = ["| agent | noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
-             "|---|---|---|---|---|---|---|"]
-    agg = df.groupby(GROUP, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",
-                                        "mean_slowdown"]].mean()
-    for (agent, noise, rate), r in agg.iterrows():
-        other.append(f"| {agent} | {noise} | {rate:g} | {r.p95_latency_us:.1f} | "
-                     f"{r.throughput_jobs_per_ms:.3f} | {r.energy_j:.4g} | {r.mean_slowdown:.2f} |")
-    parts.append("## Other metrics (means over seeds)\n\n" + "\n".join(other))
+        header += [f"× {b} [95% CI]", f"P(better than {b})"]
+    rows, wins = [], {}
+    for (noise, rate), g in table[table.agent.isin(candidates)].groupby(["noise", "rate_jobs_per_ms"],
+                                                                         sort=False):
+        best = g.loc[g["mean"].idxmin()]
+        wins[best.agent] = wins.get(best.agent, 0) + 1
+        row = [str(noise), f"{rate:g}", f"**{best.agent}**", info.fmt_ci(best["mean"], best.mean_low,
+                                                                         best.mean_high)]
+        for b in spec.baselines:
+            c = cmp[b].loc[(best.agent, noise, rate)] if (best.agent, noise, rate) in cmp[b].index else None
+            if c is None or best.agent == b:
+                row += ["–", "–"]
+            else:
+                row += [_ratio_cell(c[f"ratio_to_{b}"], c.ratio_low, c.ratio_high),
+                        metrics.PROBABILITY.fmt(c.prob_improvement)]
+        rows.append(row)
+    order = {n: i for i, n in enumerate(spec.axes.noise)}
+    rows.sort(key=lambda r: (order.get(r[0], 99), float(r[1])))
+    groups = len(rows)
+    lead = ", ".join(f"**{a}** in {n} of {groups}" for a, n in sorted(wins.items(), key=lambda kv: -kv[1]))
+    among = "agents under study" if candidates != agent_order(spec, df) else "agents"
+    text = (f"Which of the {among} ({', '.join(candidates)}) has the lowest {info.label} at each "
+            f"noise level and injection rate, compared with the baselines "
+            f"({', '.join(spec.baselines)}) on the same seeds? Best: {lead}. "
+            f"A ratio below 1 means lower latency than the baseline; {BETTER} marks a 95% CI "
+            f"entirely below 1 (reliably faster), {WORSE} entirely above 1 (reliably slower).")
+    return "## Summary\n\n" + text + "\n\n" + _md_table(header, rows)
+
+
+def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> str:
+    """Detailed tables: per cell mean/IQM with CIs, comparisons with each baseline, other metrics."""
+    info = metrics.get(METRIC)
+    shown = set(agent_order(spec, df)) | set(spec.baselines)
+    parts = ["## Detailed tables"]
+    table = sm.table[sm.table.agent.isin(shown)]
+    rows = [[r.agent, r.noise, f"{r.rate_jobs_per_ms:g}", str(r.n),
+             info.fmt_ci(r.mean, r.mean_low, r.mean_high), info.fmt_ci(r.iqm, r.iqm_low, r.iqm_high)]
+            for r in table.itertuples(index=False)]
+    parts.append(f"### {info.label.capitalize()} per agent ({info.unit})\n\n" + _md_table(
+        ["agent", "noise", "rate (jobs/ms)", "seeds", "mean [95% CI]", "IQM [95% CI]"], rows))
+    for b in spec.baselines:
+        cmp = sm.vs[b][(sm.vs[b].agent != b) & sm.vs[b].agent.isin(shown)]
+        rows = [[r.agent, r.noise, f"{r.rate_jobs_per_ms:g}",
+                 _ratio_cell(getattr(r, f"ratio_to_{b}"), r.ratio_low, r.ratio_high),
+                 metrics.IMPROVEMENT.fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high),
+                 metrics.PROBABILITY.fmt(r.prob_improvement)] for r in cmp.itertuples(index=False)]
+        parts.append(f"### Compared with {b}\n\nSame seeds; a ratio below 1 and a positive "
+                     f"improvement mean lower latency than {b}.\n\n" + _md_table(
+                         ["agent", "noise", "rate", f"ratio to {b} [95% CI]", "improvement % [95% CI]",
+                          f"P(better than {b})"], rows))
+    others = [m for m in metrics.tracked() if m.key in df.columns and m.key != METRIC
+              and m.lower_is_better is not None]
+    agg = df[df.agent.isin(shown)].groupby(GROUP, sort=True)[[m.key for m in others]].mean()
+    rows = [[str(agent), str(noise), f"{rate:g}", *[m.fmt(r[m.key]) for m in others]]
+            for (agent, noise, rate), r in agg.iterrows()]
+    parts.append("### Other metrics (means over seeds)\n\n" + _md_table(
+        ["agent", "noise", "rate", *[m.heading for m in others]], rows))
     return "\n\n".join(parts)
 
 
-def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> Path:
-    """Write report.md, report.html (PNGs embedded) and the PNGs into `out_dir`."""
+def make_figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
+                 sm: Summaries) -> list[tuple[Path, str]]:
+    """The report's figures with their captions: latency vs load, ratio to each baseline,
+    robustness (only with >= 2 noise levels)."""
+    agents = agent_order(spec, df)
+    colors = plots.agent_colors([a.name for a in spec.all_agents()])
+    colors = {a: colors[a] for a in agents}
+    data = df[df.agent.isin(agents)]
+    table = sm.table[sm.table.agent.isin(agents)]
+    apart = plots.outliers(table, spec.report.outlier_factor, keep=spec.baselines)
+    noises = [n for n in spec.axes.noise if n in set(data.noise)]
+    note = (f" Far-off agents ({', '.join(apart)}: on average over {spec.report.outlier_factor:g}× "
+            "the best latency) are drawn in the lower row on their own log scale, with the best "
+            "other agent (squares) for reference." if apart else "")
+    hidden = [a for a in spec.report.hide_agents if a in set(df.agent)]
+    if hidden:
+        note += f" Not drawn (report.hide_agents): {', '.join(hidden)}."
+    figs = [(plots.plot_latency_vs_load(table, noises, colors, apart, out_dir / "latency_vs_load.png",
+                                        f"{spec.name}: average latency vs load"),
+             "Average job latency vs injection rate per agent; bands are 95% bootstrap CIs over "
+             "seeds." + note)]
+    for b in spec.baselines:
+        cmp = sm.vs[b][sm.vs[b].agent.isin(agents)]
+        figs.append((plots.plot_ratio_to_baseline(cmp, b, noises, colors, apart,
+                                                  out_dir / f"ratio_to_{b}.png", spec.name),
+                     f"Latency of each agent divided by {b}'s on the same seeds (log axis; dashed "
+                     f"line: parity). Below the line is faster than {b}." + note))
+    if len(noises) >= 2:
+        normal = [a for a in agents if a not in apart]
+        figs.append((plots.plot_robustness(table[table.agent.isin(normal)], noises,
+                                           {a: colors[a] for a in normal},
+                                           out_dir / "robustness.png", spec.name),
+                     "Average latency per noise level (error bars: 95% bootstrap CIs)."
+                     + (f" Not shown: {', '.join(apart)} (far off)." if apart else "")))
+    return figs
+
+
+def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
+                 gantts: list[tuple[Path, str]] | None = None,
+                 summaries: Summaries | None = None) -> Path:
+    """Write report.md, report.html (figures embedded) and the PNGs into `out_dir`: the summary
+    first, then the figures (and Gantt charts), then the detailed tables."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    sim = spec.simulation
     seeds = ", ".join(map(str, spec.axes.seed_list))
-    head = (f"# soclab report: {spec.name}\n\n{spec.description}\n\n"
-            f"Workload `{spec.simulation.workload}`, {spec.simulation.duration_us:g} µs per run "
-            f"after a {spec.simulation.warmup_us:g} µs warm-up; seeds {seeds}. Confidence "
-            "intervals are percentile bootstrap 95% intervals over seeds; IQM is the interquartile "
-            "mean; comparisons are paired on seeds (common random numbers).\n")
+    head = (f"# soclab report: {spec.name}\n\n{spec.description.strip()}\n\n"
+            f"Workload `{sim.workload}`, {sim.duration_us:,.0f} µs per run after a "
+            f"{sim.warmup_us:,.0f} µs warm-up; seeds {seeds}. Confidence intervals are percentile "
+            "bootstrap 95% intervals over seeds; IQM is the interquartile mean; comparisons are "
+            "paired on seeds (common random numbers).\n")
+    figures: list[tuple[Path, str]] = []
     if df.empty:
         md = head + "\nNo finished cells yet.\n"
-        plots: list[Path] = []
     else:
-        plots = [plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"),
-                 plot_robustness(df, spec, out_dir / "robustness.png")]
-        md = head + "\n" + tables_markdown(df, spec) + "\n\n" + "\n".join(
-            f"![{p.stem}]({p.name})" for p in plots) + "\n"
+        sm = summaries or Summaries.of(df, spec)
+        figures = make_figures(df, spec, out_dir, sm)
+        fig_md = "\n\n".join(f"![{p.stem}]({p.name})\n\n*{cap}*" for p, cap in figures)
+        gantt_md = ""
+        if gantts:
+            figures += gantts
+            gantt_md = "\n\n### Schedules (Gantt charts)\n\n" + "\n\n".join(
+                f"![{p.stem}]({p.name})\n\n*{cap}*" for p, cap in gantts)
+        md = (head + "\n" + summary_markdown(df, spec, sm) + "\n\n## Figures\n\n" + fig_md + gantt_md
+              + "\n\n" + detail_markdown(df, spec, sm) + "\n")
     (out_dir / "report.md").write_text(md)
-    df.to_parquet(out_dir / "results.parquet", index=False) if not df.empty else None
-    (out_dir / "report.html").write_text(_markdown_to_html(md, plots, spec.name))
+    if not df.empty:
+        df.to_parquet(out_dir / "results.parquet", index=False)
+    (out_dir / "report.html").write_text(markdown_to_html(md, [p for p, _ in figures], spec.name))
     return out_dir / "report.html"
 
 
-def _markdown_to_html(md: str, plots: list[Path], title: str) -> str:
-    """A minimal renderer for our own Markdown (headings, paragraphs, tables, images)."""
-    body: list[str] = []
-    in_table = False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("!["):
-            name = line[line.index("(") + 1:-1]
-            png = next((p for p in plots if p.name == name), None)
-            if png is not None:
-                data = base64.b64encode(png.read_bytes()).decode()
-                body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;font-size:13px}img{max-width:100%}")
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1180px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;border-bottom:2px solid #444;padding-bottom:.2em}
+h2{margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:1em 0;font-size:13px;font-variant-numeric:tabular-nums}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
+td:nth-child(-n+3),th{text-align:left}th{background:#f2f2f2}
+tr:nth-child(even) td{background:#fafafa}
+img{max-width:100%;display:block;margin:1em 0 .2em;border:1px solid #eee}
+em{color:#555;font-size:.92em}code{background:#f4f4f4;padding:0 .25em;border-radius:3px}
+"""
+
+
+def markdown_to_html(md: str, images: list[Path], title: str) -> str:
+    """The Markdown report as one self-contained HTML page (markdown-it, tables on; images
+    embedded as data URIs)."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
+    for png in images:
+        data = base64.b64encode(png.read_bytes()).decode()
+        body = body.replace(f'src="{png.name}"', f'src="data:image/png;base64,{data}"')
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+
+
+def gantt_charts(spec: ExperimentSpec, tracker: Tracker, df: pd.DataFrame, out_dir: Path
+                 ) -> list[tuple[Path, str]]:
+    """One Gantt chart per baseline and per learned agent, from their cells' `gantt.png`
+    artifacts at the first noise level and the middle injection rate."""
+    if df.empty or not spec.report.gantt:
+        return []
+    import tempfile
+
+    rl = [a.name for a in spec.all_agents() if a.kind == "rl"]
+    wanted = [*spec.baselines, *[a for a in rl if a not in spec.baselines]]
+    noise = spec.axes.noise[0]
+    rates = sorted(spec.axes.rates_jobs_per_ms)
+    rate = float(rates[len(rates) // 2])
+    runs = tracker.cell_runs()
+    out: list[tuple[Path, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in plan_cells(spec):
+            if (cell.agent.name not in wanted or cell.noise != noise
+                    or cell.rate_jobs_per_ms != rate or cell.hash not in runs):
+                continue
+            try:
+                got = tracker.download(runs[cell.hash].info.run_id, "gantt.png", Path(tmp) / cell.hash)
+            except Exception:  # a cell logged without a Gantt chart (report.gantt was off)
+                continue
+            dst = out_dir / f"gantt_{cell.agent.name}.png"
+            dst.write_bytes(Path(got).read_bytes())
+            out.append((dst, f"Schedule of {cell.agent.name} at noise {noise}, {rate:g} jobs/ms, "
+                        f"seed {cell.seeds[0]}: a few jobs after the warm-up, coloured by "
+                        "application."))
+    order = {n: i for i, n in enumerate(wanted)}
+    return sorted(out, key=lambda pc: order.get(pc[0].stem.removeprefix("gantt_"), 99))
 
 
 def finalize_and_report(spec: ExperimentSpec, tracker: Tracker, parent_run_id: str | None,
-                        output_dir: str | Path) -> Path:
-    """Ratios into the cell runs, then the report on disk and in the parent run."""
+                        output_dir: str | Path, show_progress: bool = True) -> Path:
+    """Ratios into the cell runs, then the report on disk and in the parent run (each step
+    shown as a spinner, then its duration, on stderr)."""
     from soclab.sweep import results_frame
+    from soclab.ui import step
 
-    df = results_frame(spec, tracker, plan_cells(spec))
-    if not df.empty:
-        log_baseline_ratios(df, spec, tracker)
-    out = write_report(df, spec, Path(output_dir).resolve() / spec.name / "report")
+    out_dir = Path(output_dir).resolve() / spec.name / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with step("report: reading the cells' results", show_progress):
+        df = results_frame(spec, tracker, plan_cells(spec))
+    with step("report: statistics (bootstrap CIs)", show_progress):
+        sm = Summaries.of(df, spec) if not df.empty else None
+        if sm is not None:
+            log_baseline_ratios(df, spec, tracker, sm)
+    with step("report: figures and tables", show_progress):
+        out = write_report(df, spec, out_dir, gantt_charts(spec, tracker, df, out_dir), sm)
     if parent_run_id:
-        for f in sorted(out.parent.iterdir()):
-            tracker.log_artifact(parent_run_id, f, "report")
+        with step("report: logging it to MLflow", show_progress):
+            for f in sorted(out.parent.iterdir()):
+                tracker.log_artifact(parent_run_id, f, "report")
     return out

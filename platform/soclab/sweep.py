@@ -43,6 +43,22 @@ class SweepSummary:
     tune_wall_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     report_path: Path | None = None
+    ray_start_s: float = 0.0
+    report_s: float = 0.0
+
+    @property
+    def nothing_to_run(self) -> bool:
+        """Every planned cell was already done: no Tune run and no parent run were made."""
+        return self.planned > 0 and self.skipped == self.planned
+
+    @property
+    def total_s(self) -> float:
+        """The whole invocation: Ray start-up, Tune and the report."""
+        return self.wall_s + self.report_s
+
+    @property
+    def phases(self) -> dict[str, float]:
+        return {"Ray start-up": self.ray_start_s, "Tune": self.tune_wall_s, "report": self.report_s}
 
     @property
     def compute_share(self) -> float:
@@ -66,7 +82,9 @@ def run_unit(config: dict[str, Any]) -> None:
     from ray import tune
 
     from soclab.cellrun import execute_cell
+    from soclab.ui import apply_verbosity
 
+    apply_verbosity()  # the driver's --quiet/--verbose, inherited through the environment
     ctx = config["ctx"]
     tracker = Tracker(ctx["tracking_uri"], ctx["experiment"])
     tally = {"cells_done": 0, "cells_failed": 0, "compute_s": 0.0}
@@ -100,17 +118,22 @@ def _resources(config: dict[str, Any]) -> dict[str, float]:
     return {"cpu": float(unit.get("cpus", 1))}
 
 
-def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
-    """Connect to `address` or start a quiet local Ray; returns True if this call started it."""
+def init_ray(address: str | None, num_cpus: int | None = None, show_progress: bool = True) -> bool:
+    """Connect to `address` or start a quiet local Ray (a spinner meanwhile); returns True if
+    this call started it."""
     import ray
+
+    from soclab.ui import ray_logging_level, step
 
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    with step(f"connecting to Ray at {address}" if address else "starting Ray", show_progress):
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=ray_logging_level())
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                     logging_level=ray_logging_level())
     return True
 
 
@@ -133,6 +156,10 @@ def run_sweep(
     cells = plan_cells(spec)
     finished_before = set(tracker.cell_runs())
     todo = [c for c in cells if c.hash not in finished_before]
+    if not todo:  # a rerun of a finished sweep: no Tune, no empty parent run
+        report = Path(output_dir).resolve() / spec.name / "report" / "report.html"
+        return SweepSummary(spec.name, uri, spec.experiment_name, "", len(cells), len(cells), 0, 0,
+                            0, 0.0, 0.0, 1, report_path=report if report.is_file() else None)
     parent = tracker.start_run(f"sweep {spec.name}", {"soclab.kind": SWEEP_KIND,
                                                        "soclab.spec": spec.name, **provenance()})
     tracker.log(parent, params={"spec": spec.name, "cells": len(cells), "cells_todo": len(todo),
@@ -148,7 +175,7 @@ def run_sweep(
 
     t0 = time.perf_counter()
     status = "FINISHED"
-    compute_s = tune_wall = 0.0
+    compute_s = tune_wall = ray_start = 0.0
     slots = 1
     try:
         if any(c.agent.kind == "rl" for c in todo):  # check RL agents, run their searches
@@ -158,8 +185,8 @@ def run_sweep(
                                        num_cpus=num_cpus, output_dir=output_dir,
                                        show_progress=show_progress)
         if todo:
-            compute_s, slots, tune_wall = _run_tuner(spec, todo, uri, parent, address, num_cpus, output_dir,
-                                          show_progress)
+            compute_s, slots, tune_wall, ray_start = _run_tuner(
+                spec, todo, uri, parent, address, num_cpus, output_dir, show_progress)
     except KeyboardInterrupt:
         status = "KILLED"
         raise
@@ -176,7 +203,7 @@ def run_sweep(
                     for c in todo if states[c.hash] == "FAILED"]
         summary = SweepSummary(spec.name, uri, spec.experiment_name, parent, len(cells),
                                len(cells) - len(todo), n_fin, n_fail, len(todo) - n_fin - n_fail,
-                               wall, compute_s, slots, tune_wall, failures)
+                               wall, compute_s, slots, tune_wall, failures, ray_start_s=ray_start)
         tracker.log(parent, metrics={"cells_finished": n_fin, "cells_failed": n_fail,
                                      "cells_skipped": summary.skipped, "wall_s": wall,
                                      "compute_share": summary.compute_share})
@@ -185,7 +212,9 @@ def run_sweep(
     if make_report:
         from soclab.report import finalize_and_report
 
-        summary.report_path = finalize_and_report(spec, tracker, parent, output_dir)
+        t_report = time.perf_counter()
+        summary.report_path = finalize_and_report(spec, tracker, parent, output_dir, show_progress)
+        summary.report_s = time.perf_counter() - t_report
     if not summary.missing:
         tracker.end_run(parent, "FINISHED")
     return summary
@@ -193,13 +222,18 @@ def run_sweep(
 
 def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, address: str | None,
                num_cpus: int | None, output_dir: str | Path,
-               show_progress: bool) -> tuple[float, int, float]:
-    """Run the units of `todo` in one Tuner; returns (compute seconds, parallel slots, fit wall)."""
+               show_progress: bool) -> tuple[float, int, float, float]:
+    """Run the units of `todo` in one Tuner; returns (compute seconds, parallel slots, fit wall,
+    Ray start-up seconds)."""
     from ray import tune
 
     from soclab.progress import SweepProgress
+    from soclab.ui import apply_verbosity
 
-    started = init_ray(address, num_cpus)
+    t_ray = time.perf_counter()
+    started = init_ray(address, num_cpus, show_progress)
+    ray_start = time.perf_counter() - t_ray
+    apply_verbosity()  # ray.init and the Tune import reset some loggers' levels
     try:
         units = plan_units(spec, todo)
         for u in units:
@@ -234,7 +268,8 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
         import ray
 
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        return compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus)), fit_wall
+        return (compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus)), fit_wall,
+                ray_start)
     finally:
         if started:
             import ray

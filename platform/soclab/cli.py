@@ -201,7 +201,7 @@ def runs(
         typer.echo(out.to_csv(index=False) if as_csv else out.to_json(orient="records",
                                                                       date_format="iso"))
         return
-    print_runs(df[select_columns(df, loaded, columns)],
+    print_runs(df, select_columns(df, loaded, columns),
                title=f"{loaded.experiment_name}: {len(df)} cell runs")
 
 

@@ -229,7 +229,8 @@ padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;border-bottom:2px solid #444;padding-bottom:.2em}
 h2{margin-top:1.8em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:1em 0;font-size:13px;font-variant-numeric:tabular-nums}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
+th{white-space:normal;vertical-align:bottom;max-width:11em}
 td:nth-child(-n+3),th{text-align:left}th{background:#f2f2f2}
 tr:nth-child(even) td{background:#fafafa}
 img{max-width:100%;display:block;margin:1em 0 .2em;border:1px solid #eee}

@@ -45,6 +45,7 @@ class SweepSummary:
     report_path: Path | None = None
     ray_start_s: float = 0.0
     report_s: float = 0.0
+    experiment_id: str = ""
 
     @property
     def nothing_to_run(self) -> bool:
@@ -159,7 +160,9 @@ def run_sweep(
     if not todo:  # a rerun of a finished sweep: no Tune, no empty parent run
         report = Path(output_dir).resolve() / spec.name / "report" / "report.html"
         return SweepSummary(spec.name, uri, spec.experiment_name, "", len(cells), len(cells), 0, 0,
-                            0, 0.0, 0.0, 1, report_path=report if report.is_file() else None)
+                            0, 0.0, 0.0, 1, report_path=report if report.is_file() else None,
+                            experiment_id=tracker.experiment_id)
+    tracker.describe(spec.description)
     parent = tracker.start_run(f"sweep {spec.name}", {"soclab.kind": SWEEP_KIND,
                                                        "soclab.spec": spec.name, **provenance()})
     tracker.log(parent, params={"spec": spec.name, "cells": len(cells), "cells_todo": len(todo),
@@ -203,7 +206,8 @@ def run_sweep(
                     for c in todo if states[c.hash] == "FAILED"]
         summary = SweepSummary(spec.name, uri, spec.experiment_name, parent, len(cells),
                                len(cells) - len(todo), n_fin, n_fail, len(todo) - n_fin - n_fail,
-                               wall, compute_s, slots, tune_wall, failures, ray_start_s=ray_start)
+                               wall, compute_s, slots, tune_wall, failures, ray_start_s=ray_start,
+                               experiment_id=tracker.experiment_id)
         tracker.log(parent, metrics={"cells_finished": n_fin, "cells_failed": n_fail,
                                      "cells_skipped": summary.skipped, "wall_s": wall,
                                      "compute_share": summary.compute_share})

@@ -28,6 +28,14 @@ TRAIN_KIND = "train"
 #: experiment holds ordinary training runs (value accepted by the 3.17 UI).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
+#: ...but the 3.17 UI's page mode follows its global GenAI / Model-training switch (default
+#: GenAI, kept in the browser); this query parameter in a link selects "Model training".
+UI_QUERY = "?workflowType=machine_learning"
+
+
+def ui_url(base_url: str, experiment_id: str) -> str:
+    """A link that opens the MLflow UI on the experiment's runs table."""
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}{UI_QUERY}"
 T = TypeVar("T")
 
 
@@ -102,6 +110,12 @@ class Tracker:
             if exp is None:
                 raise
             return exp.experiment_id
+
+    def describe(self, text: str) -> None:
+        """The experiment's description in the UI (`mlflow.note.content`)."""
+        if text.strip():
+            with_retry(lambda: self.client.set_experiment_tag(self.experiment_id,
+                                                              "mlflow.note.content", text.strip()))
 
     # ------------------------------------------------------------------ runs
     def start_run(self, name: str, tags: dict[str, str], parent_run_id: str | None = None,

@@ -145,14 +145,14 @@ def print_result(result: SimResult, validated: bool = False, gantt: Path | None 
         console.print(f"Gantt chart written to {gantt}")
 
 
-def print_runs(df, title: str = "") -> None:  # type: ignore[no-untyped-def]
-    """Runs as a compact table (no borders, one line per row, numbers in their units) that fits
-    80 columns with the default column set."""
+def print_runs(df, columns: list[str], title: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Runs as a compact table (no borders, one line per row, numbers in their units; the
+    latency with its CI) that fits 80 columns with the default column set."""
     from rich import box
 
     from soclab.runs import column_heading, format_frame
 
-    shown = format_frame(df)
+    shown = format_frame(df)[columns]
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
                   padding=(0, 1))
     for c in shown.columns:
@@ -182,8 +182,12 @@ def print_sweep_summary(summary, resumed: bool = False) -> None:  # type: ignore
             console.print(f"[red]failed[/red] {label}: {err}")
         if s.report_path:
             console.print(f"report: {s.report_path}  (open in a browser; Markdown beside it)")
+    from soclab.tracking import ui_url
+
     if s.tracking_uri.startswith("sqlite"):
-        console.print(f"MLflow UI: mlflow ui --backend-store-uri {s.tracking_uri}  "
-                      f"(experiment '{s.experiment_name}')")
+        console.print(f"MLflow UI: mlflow ui --backend-store-uri {s.tracking_uri}", highlight=False)
+        console.print(f"  then open {ui_url('http://127.0.0.1:5000', s.experiment_id)}  "
+                      f"(experiment '{s.experiment_name}', runs table)", highlight=False)
     else:
-        console.print(f"MLflow UI: {s.tracking_uri}  (experiment '{s.experiment_name}')")
+        console.print(f"MLflow UI: {ui_url(s.tracking_uri, s.experiment_id)}  "
+                      f"(experiment '{s.experiment_name}')", highlight=False)

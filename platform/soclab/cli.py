@@ -227,8 +227,12 @@ def report(
     from soclab.spec import load_spec
     from soclab.tracking import Tracker, resolve_tracking_uri
 
+    from mlflow.tracking import MlflowClient
+
     loaded = load_spec(spec)
     uri = resolve_tracking_uri(tracking_uri, loaded.tracking.tracking_uri)
+    if MlflowClient(uri).get_experiment_by_name(loaded.experiment_name) is None:
+        raise not_run(loaded, spec, uri)  # without creating an empty experiment
     tracker = Tracker(uri, loaded.experiment_name)
     if not tracker.cell_runs():
         raise not_run(loaded, spec, uri)

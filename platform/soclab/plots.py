@@ -110,13 +110,17 @@ def plot_latency_vs_load(table: pd.DataFrame, noises: Sequence[str], colors: dic
                 _curve(ax, g.rate_jobs_per_ms.to_numpy(), g["mean"].to_numpy() * s,
                        g.mean_low.to_numpy() * s, g.mean_high.to_numpy() * s, colors[agent],
                        agent, "s" if row == 1 and agent not in apart else "o")
+                sat = stats.saturation_point(g.rate_jobs_per_ms.to_numpy(), g["mean"].to_numpy())
+                if sat is not None and (row == 1) == (agent in apart):
+                    ax.axvline(sat, color=colors[agent], linestyle=":", linewidth=1.2)
             ax.set_title(f"noise: {noise}" + (" · far-off agents" if row == 1 else ""))
             ax.set_xlabel("injection rate (jobs/ms)")
             ax.set_ylabel(info.heading)
             if row == 1:
                 ax.set_yscale("log")
             ax.set_xticks(sorted(sub.rate_jobs_per_ms.unique()))
-    return _finish(plt, fig, f"{title}\n({CI_LABEL})", path, axes)
+    return _finish(plt, fig, f"{title}\n({CI_LABEL}; dotted: saturation, latency x2 the "
+                   "lowest rate's)", path, axes)
 
 
 def plot_ratio_to_baseline(cmp: pd.DataFrame, baseline: str, noises: Sequence[str],

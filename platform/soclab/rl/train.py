@@ -89,7 +89,12 @@ def ensure_ray(num_cpus: int | None = None) -> bool:
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    from soclab.ui import apply_verbosity, ray_logging_level, step
+
+    with step("starting Ray"):
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 logging_level=ray_logging_level())
+    apply_verbosity()
     return True
 
 

@@ -222,12 +222,12 @@ def report(
     output_dir: Annotated[Path, typer.Option(help="Where the report goes.")] = Path("soclab-runs"),
 ) -> None:
     """(Re)build the report of a spec from its tracked runs and log it to the newest sweep run."""
+    from mlflow.tracking import MlflowClient
+
     from soclab.report import finalize_and_report
     from soclab.runs import latest_sweep_run, not_run
     from soclab.spec import load_spec
     from soclab.tracking import Tracker, resolve_tracking_uri
-
-    from mlflow.tracking import MlflowClient
 
     loaded = load_spec(spec)
     uri = resolve_tracking_uri(tracking_uri, loaded.tracking.tracking_uri)

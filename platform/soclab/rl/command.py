@@ -241,30 +241,39 @@ class _TrainProgress:
 
 
 def print_outcome(out: TrainOutcome) -> None:
-    """The comparison table (rich) and where the checkpoints and results are."""
+    """The comparison table (compact: fits 80 columns with two baselines; p95 and throughput
+    are in the per-seed CSV and MLflow) and where the checkpoints, results and runs are."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
+    from soclab import metrics
+
     console = Console(soft_wrap=True)
-    t = Table(title=f"{out.spec_name} · noise={out.noise} · rate={out.rate_jobs_per_ms:g}/ms · "
-                    f"seeds {list(out.seeds)}")
-    t.add_column("agent")
-    t.add_column("kind")
-    t.add_column("mean latency µs [95% CI]", justify="right")
-    t.add_column("p95 µs", justify="right")
-    t.add_column("jobs/ms", justify="right")
+    lat = metrics.get(metrics.PRIMARY)
+    console.print(f"[bold]{out.spec_name}[/bold] · noise={out.noise} · "
+                  f"rate={out.rate_jobs_per_ms:g}/ms · seeds {', '.join(map(str, out.seeds))} · "
+                  "means with [95% CI]; × B: latency ratio to baseline B on the same seeds",
+                  highlight=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("agent", no_wrap=True)
+    t.add_column(f"latency {lat.unit}", justify="right", no_wrap=True)
     bases = [b for b in out.baselines if f"ratio_to_{b}" in out.table.columns]
     for b in bases:
-        t.add_column(f"× {b} [95% CI]", justify="right")
+        t.add_column(f"× {b}", justify="right", no_wrap=True)
     for d in out.table.to_dict("records"):
-        cells = [d["agent"], d["kind"], f"{d['latency_us']:.1f} [{d['ci_low']:.1f}, {d['ci_high']:.1f}]",
-                 f"{d['p95_latency_us']:.0f}", f"{d['throughput_jobs_per_ms']:.3f}"]
+        name = d["agent"] + (" (RL)" if d.get("kind") == "rl" else "")
+        cells = [name, lat.fmt_ci(d["latency_us"], d["ci_low"], d["ci_high"])]
         for b in bases:
             v = d.get(f"ratio_to_{b}")
-            cells.append("" if v is None or not math.isfinite(v)
-                         else f"{v:.3f} {d.get(f'ratio_to_{b}_ci', '')}")
+            cells.append("–" if v is None or not math.isfinite(v)
+                         else f"{metrics.RATIO.fmt(v)} {d.get(f'ratio_to_{b}_ci', '')}".strip())
         t.add_row(*cells)
-    console.print(t)
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(width=400), t).maximum
+    wide = console if needed <= console.width else Console(soft_wrap=True, width=needed)
+    wide.print(t)  # one line per agent, never cut (fits 80 columns unless far-off agents)
     for name, path in out.checkpoints.items():
         console.print(f"{name}: {out.iterations[name]} iterations in {out.train_s[name]:.0f} s; "
                       f"checkpoint {path}\n  use it: soclab simulate --scheduler checkpoint:{path}")

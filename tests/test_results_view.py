@@ -251,3 +251,25 @@ def test_quiet_and_verbose_set_third_party_log_levels():
         assert logging.getLogger("ray.tune").level == logging.INFO
     finally:
         ui.set_verbosity(int(before) if before else ui.NORMAL)
+
+
+def test_gantt_default_window_shows_a_few_jobs_after_warmup(tmp_path):
+    """No Ray: the default window starts at the first job injected after the warm-up and ends
+    when the fourth such job finishes; the chart is written with the run's title."""
+    import dssoc
+    from dssoc.gantt import DEFAULT_JOBS, default_window
+
+    cfg = dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5, duration_us=6000,
+                                warmup_us=2000, noise="gaussian:0.2")
+    result = dssoc.simulate(cfg, scheduler="HEFT", seed=1, trace=True)
+    trace = result.trace()
+    lo, hi = default_window(trace, 2000)
+    arrivals = trace.groupby("job")["job_arrival"].first().sort_values()
+    first = arrivals[arrivals >= 2000]
+    assert lo == first.iloc[0] and lo >= 2000
+    shown = first.index[:DEFAULT_JOBS]
+    assert hi == trace[trace.job.isin(shown)]["finish"].max()
+    assert hi - lo < 0.5 * (cfg.duration_us - cfg.warmup_us), "a window, not the whole run"
+    png = tmp_path / "g.png"
+    result.gantt(str(png))
+    assert png.stat().st_size > 10_000

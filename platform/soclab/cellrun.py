@@ -67,8 +67,8 @@ def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
 
 
 def summary_metrics(df: pd.DataFrame) -> dict[str, float]:
-    """Mean and bootstrap 95% CI over seeds of every tracked metric, under its MLflow name
-    (`soclab.metrics`): `latency.avg_us`, `latency.avg_us.ci_low`, `latency.avg_us.ci_high`..."""
+    """Mean over seeds of every tracked metric under its MLflow name (`soclab.metrics`), with
+    its bootstrap 95% CI where declared: `latency.avg_us`, `latency.avg_us.ci_low`, ..."""
     from soclab import metrics
     from soclab.stats import mean_ci
 
@@ -78,8 +78,9 @@ def summary_metrics(df: pd.DataFrame) -> dict[str, float]:
             continue
         est = mean_ci(df[m.key].to_numpy(dtype=float))
         out[m.mlflow] = est.value
-        out[f"{m.mlflow}.ci_low"] = est.low
-        out[f"{m.mlflow}.ci_high"] = est.high
+        if m.ci:
+            out[f"{m.mlflow}.ci_low"] = est.low
+            out[f"{m.mlflow}.ci_high"] = est.high
     return out
 
 

@@ -5,7 +5,8 @@ metric's display name, unit, direction, number format and MLflow name from this 
 metric reads the same everywhere. A new metric (e.g. deadline misses) is one `register(...)` call.
 
 MLflow names are dotted, grouped by quantity: `latency.avg_us` is the mean over seeds,
-`latency.avg_us.ci_low` / `.ci_high` its bootstrap 95% interval; comparisons with a baseline are
+`latency.avg_us.ci_low` / `.ci_high` its bootstrap 95% interval (logged for the metrics marked
+`ci`; the per-seed values of every metric are in each cell's `results.parquet`); comparisons with a baseline are
 `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`), `vs_<baseline>.improvement_pct` and
 `vs_<baseline>.p_improvement`; bookkeeping is `run.compute_s`, `run.attempts`.
 """
@@ -27,7 +28,8 @@ class MetricInfo:
     lower_is_better: bool | None = True  #: None: not a figure of merit (e.g. injected rate)
     decimals: int = 1  #: decimals shown after scaling
     scale: float = 1.0  #: display value = stored value x scale (e.g. J -> mJ)
-    tracked: bool = True  #: logged to MLflow (mean and CI) for every cell
+    tracked: bool = True  #: logged to MLflow for every cell (its mean over seeds)
+    ci: bool = False  #: also log its bootstrap 95% CI (`.ci_low` / `.ci_high`)
 
     @property
     def heading(self) -> str:
@@ -76,18 +78,19 @@ def all_metrics() -> list[MetricInfo]:
 PRIMARY = "avg_latency_us"  #: the metric reports and comparisons are about
 
 for _m in (
-    MetricInfo("avg_latency_us", "latency.avg_us", "average latency", "µs", True, 1),
-    MetricInfo("p95_latency_us", "latency.p95_us", "p95 latency", "µs", True, 0),
+    MetricInfo("avg_latency_us", "latency.avg_us", "average latency", "µs", True, 1, ci=True),
+    MetricInfo("p95_latency_us", "latency.p95_us", "p95 latency", "µs", True, 0, ci=True),
     MetricInfo("p99_latency_us", "latency.p99_us", "p99 latency", "µs", True, 0),
     MetricInfo("throughput_jobs_per_ms", "throughput.jobs_per_ms", "throughput", "jobs/ms",
                False, 3),
     MetricInfo("injection_rate_jobs_per_ms", "load.injected_jobs_per_ms", "injected rate",
-               "jobs/ms", None, 3),
+               "jobs/ms", None, 3, tracked=False),
     MetricInfo("energy_j", "energy.total_j", "energy", "mJ", True, 1, scale=1000.0),
     MetricInfo("edp", "energy.edp_js", "energy-delay product", "µJ·s", True, 2, scale=1e6),
     MetricInfo("mean_slowdown", "latency.slowdown", "mean slowdown", "×", True, 2),
     MetricInfo("completed_jobs", "jobs.completed", "completed jobs", "", False, 0),
-    MetricInfo("wall_time_s", "run.sim_wall_s", "simulation wall time", "s", None, 2),
+    MetricInfo("wall_time_s", "run.sim_wall_s", "simulation wall time", "s", None, 2,
+               tracked=False),
 ):
     register(_m)
 

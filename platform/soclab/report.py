@@ -1,10 +1,12 @@
 """Reports: "which scheduler is better, where, and how sure are we".
 
-From the per-seed results of every finished cell: per-agent tables (mean, IQM, bootstrap 95% CIs),
-improvement over each baseline on the same seeds with its CI and the probability of improvement,
-latency-vs-load curves with CI bands and the saturation point marked, and robustness curves
-(latency vs noise level). Written as self-contained HTML plus Markdown and PNGs, and logged to
-the sweep's parent MLflow run. The per-cell ratios to baselines are also logged to the cells' runs.
+From the per-seed results of every finished cell, in reading order: a `Summary` table (per noise
+and rate, the best agent under study with its paired ratio to each baseline, 95% CI, probability
+of improvement and a marker where the CI excludes 1); the figures of `soclab.plots` (latency vs
+load, ratio to each baseline, robustness) and one Gantt chart per baseline and learned agent;
+then the detailed tables. One Markdown source, rendered to a self-contained HTML page
+(markdown-it); numbers formatted by `soclab.metrics`. Logged to the sweep's parent MLflow run;
+the per-cell ratios to baselines are also logged to the cells' runs.
 """
 
 from __future__ import annotations

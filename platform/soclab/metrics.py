@@ -7,8 +7,8 @@ metric reads the same everywhere. A new metric (e.g. deadline misses) is one `re
 MLflow names are dotted, grouped by quantity: `latency.avg_us` is the mean over seeds,
 `latency.avg_us.ci_low` / `.ci_high` its bootstrap 95% interval (logged for the metrics marked
 `ci`; the per-seed values of every metric are in each cell's `results.parquet`); comparisons
-with a baseline are `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`), `vs_<baseline>.improvement_pct` and
-`vs_<baseline>.p_improvement`; bookkeeping is `run.compute_s`, `run.attempts`.
+with a baseline are `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`),
+`vs_<baseline>.improvement_pct` and `vs_<baseline>.p_improvement`; bookkeeping is `run.compute_s`, `run.attempts`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ MLflow names are dotted, grouped by quantity: `latency.avg_us` is the mean over 
 `latency.avg_us.ci_low` / `.ci_high` its bootstrap 95% interval (logged for the metrics marked
 `ci`; the per-seed values of every metric are in each cell's `results.parquet`); comparisons
 with a baseline are `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`),
-`vs_<baseline>.improvement_pct` and `vs_<baseline>.p_improvement`; bookkeeping is `run.compute_s`, `run.attempts`.
+`vs_<baseline>.improvement_pct` and `vs_<baseline>.p_improvement`; bookkeeping is
+`run.compute_s`, `run.attempts`.
 """
 
 from __future__ import annotations

@@ -20,6 +20,18 @@ def ds3_dir() -> Path:
     return SHARED_DS3
 
 
+def require_wfcommons() -> None:
+    """Skip a test needing the optional `wfcommons` package (soclab[workflows]) when it is absent,
+    except under CI (SOCLAB_REQUIRE_EXTRAS=1), where its absence is a failure."""
+    from dssoc.importers.wfcommons import wfcommons_available
+
+    if not wfcommons_available():
+        if os.environ.get("SOCLAB_REQUIRE_EXTRAS") == "1":
+            pytest.fail("the 'wfcommons' package is missing but SOCLAB_REQUIRE_EXTRAS=1 "
+                        "(install soclab[workflows])")
+        pytest.skip("the optional 'wfcommons' package (pip install 'soclab[workflows]') is absent")
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """One small Ray session shared by every Ray test (num_cpus=2, no dashboard)."""

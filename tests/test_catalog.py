@@ -25,12 +25,17 @@ APPS = ["heft_canonical", "range_detection", "sc_rx", "sc_tx", "temporal_mitigat
         *(f"top{n}" for n in range(2, 11)), "wifi_rx", "wifi_tx"]
 WORKLOADS = ["ds3-mix6", "radar", "synthetic-top", "wifi-rx", "wifi-rx-tx", "wifi-tx",
              "wifi-tx-rx"]
+# WfCommons workflow presets (imported workflows, mapped when a config is built: test_importers)
+WF_APPS = [f"wf_{f}_{n}" for f, sizes in (("cycles", (70, 100)), ("epigenomics", (50, 90)),
+                                          ("montage", (60, 100))) for n in sizes]
+WF_WORKLOADS = ["wf-cycles", "wf-epigenomics", "wf-mix", "wf-montage"]
 
 
 def test_builtin_names() -> None:
     assert builtin_names("socs") == ["BAL_only", "MULTIPLE_BAL", "Top"]
-    assert builtin_names("apps") == sorted(APPS)
-    assert builtin_names("workloads") == WORKLOADS
+    assert builtin_names("apps") == sorted(APPS + WF_APPS)
+    assert builtin_names("workloads") == sorted(WORKLOADS + WF_WORKLOADS)
+    assert builtin_names("mappings") == ["big-little", "uniform"]
 
 
 @pytest.mark.parametrize("name", WORKLOADS)

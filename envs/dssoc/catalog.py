@@ -18,7 +18,12 @@ SoC schema::
 Application schema::
 
     {"name": str, "description": str,
-     "tasks": [{"name": str, "after": {predecessor_name: volume, ...}}, ...]}
+     "tasks": [{"name": str, "after": {predecessor_name: volume, ...},
+                "category": str, "work": float}, ...]}   # category/work: imported workflows
+
+An application may also be a graph file read by dssoc.importers (WfFormat JSON, `.stg`, `.dot`,
+`.gv`) or a WfCommons recipe instance `wfcommons:RECIPE:TASKS[:SEED]`; tasks with `work` are
+imported workflows, mapped onto the SoC when a config is built (dssoc.mapping).
 
 Workload schema::
 
@@ -32,10 +37,13 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dssoc.errors import ConfigError, UnknownNameError
 from dssoc.model import Application, Cluster, PowerSpec, SoC, Task, Workload
+
+if TYPE_CHECKING:
+    from dssoc.importers import ImportResult
 
 KINDS = ("socs", "apps", "workloads")
 
@@ -150,7 +158,11 @@ def application_from_dict(doc: dict[str, Any], where: str = "application") -> Ap
                 raise ConfigError(f"unknown predecessor {pname!r}", f"{where}: tasks[{i}]")
             preds.append(index[pname])
             volumes[(index[pname], i)] = float(vol)
-        tasks.append(Task(str(t["name"]), tuple(preds)))
+        work = t.get("work")
+        if work is not None and not (isinstance(work, int | float) and work >= 0):
+            raise ConfigError(f"'work' must be a number >= 0, got {work!r}", f"{where}: tasks[{i}]")
+        tasks.append(Task(str(t["name"]), tuple(preds), str(t.get("category", "")),
+                          None if work is None else float(work)))
     return Application(
         name=str(_get(doc, "name", where)),
         tasks=tuple(tasks),
@@ -163,7 +175,12 @@ def application_to_dict(app: Application) -> dict[str, Any]:
     tasks = []
     for i, t in enumerate(app.tasks):
         after = {app.tasks[p].name: app.volume(p, i) for p in t.predecessors}
-        tasks.append({"name": t.name, "after": after})
+        row: dict[str, Any] = {"name": t.name, "after": after}
+        if t.category:
+            row["category"] = t.category
+        if t.work is not None:
+            row["work"] = t.work
+        tasks.append(row)
     return {"name": app.name, "description": app.description, "tasks": tasks}
 
 
@@ -208,18 +225,49 @@ def load_soc(ref: str | Path | SoC) -> SoC:
     return ref if isinstance(ref, SoC) else _load_soc_cached(str(ref))
 
 
-def load_application(ref: str | Path | Application) -> Application:
-    """A built-in application by name (e.g. `wifi_tx`) or a JSON/YAML file."""
-    return ref if isinstance(ref, Application) else _load_app_cached(str(ref))
+@cache
+def _import_cached(path: str, stamp: tuple[int, int]) -> ImportResult:
+    from dssoc.importers import import_file
+
+    return import_file(path)
 
 
-def load_workload(ref: str | Path | Workload) -> Workload:
+def _load_app_with_notes(ref: str | Path, seed: int = 0) -> tuple[Application, tuple[str, ...]]:
+    """An application and what its importer could not map (nothing for own-format files)."""
+    from dssoc.importers import is_importable
+    from dssoc.importers.wfcommons import PREFIX, recipe_instance
+
+    ref_s = str(ref)
+    if ref_s.startswith(PREFIX):
+        res = recipe_instance(ref_s, seed)
+    elif is_importable(ref_s):
+        st = Path(ref_s).stat()
+        res = _import_cached(ref_s, (st.st_mtime_ns, st.st_size))
+    else:
+        return _load_app_cached(ref_s), ()
+    return res.application, ((res.summary(),) if res.warnings else ())
+
+
+def load_application(ref: str | Path | Application, seed: int = 0) -> Application:
+    """A built-in application by name (e.g. `wifi_tx`), a JSON/YAML file, a graph file
+    (WfFormat, STG, DOT) or a WfCommons recipe instance (`wfcommons:montage:60`, `seed`)."""
+    return ref if isinstance(ref, Application) else _load_app_with_notes(ref, seed)[0]
+
+
+def load_workload(ref: str | Path | Workload, seed: int = 0) -> Workload:
     """A workload preset by name (e.g. `wifi-tx-rx`), a workload file, or a single application
-    (by name or file), which becomes a one-application workload."""
+    (by name, own-format or graph file, or `wfcommons:RECIPE:TASKS[:SEED]` generated with
+    `seed` unless the string gives one), which becomes a one-application workload."""
     if isinstance(ref, Workload):
         return ref
     ref_s = str(ref)
     path = Path(ref_s)
+    from dssoc.importers import is_importable
+    from dssoc.importers.wfcommons import PREFIX
+
+    if ref_s.startswith(PREFIX) or is_importable(ref_s):
+        app, notes = _load_app_with_notes(ref_s, seed)
+        return Workload(app.name, (app,), (1.0,), None, f"imported {ref_s}", notes)
     is_file = path.suffix.lower() in (".json", ".yaml", ".yml") or path.exists()
     if not is_file and ref_s not in builtin_names("workloads") and ref_s in builtin_names("apps"):
         app = load_application(ref_s)
@@ -239,10 +287,13 @@ def load_workload(ref: str | Path | Workload) -> Workload:
             ) from None
     mix = _get(doc, "mix", where, dict)
     base = path.parent if is_file else None
-    apps, probs = [], []
+    apps, probs, notes = [], [], []
     for app_ref, p in mix.items():
         local = base / app_ref if base is not None else None
-        apps.append(load_application(local if local is not None and local.exists() else app_ref))
+        app, app_notes = _load_app_with_notes(local if local is not None and local.exists() else app_ref,
+                                              seed)
+        apps.append(app)
+        notes.extend(app_notes)
         probs.append(float(p))
     return Workload(
         name=str(doc.get("name", path.stem)),
@@ -250,4 +301,5 @@ def load_workload(ref: str | Path | Workload) -> Workload:
         probabilities=tuple(probs),
         soc=doc.get("soc"),
         description=str(doc.get("description", "")),
+        notes=tuple(notes),
     )

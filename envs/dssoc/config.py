@@ -9,8 +9,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from dssoc.arrivals import ArrivalModel, TraceReplay, check_arrivals, parse_arrivals
 from dssoc.catalog import load_soc, load_workload
 from dssoc.errors import ConfigError
+from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
 from dssoc.model import SoC, Workload
 from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
 
@@ -32,6 +34,9 @@ class SimConfig:
     gaps and applications exactly as DS3 does for the same seed (Python's `random` and numpy's
     legacy generator), so a run can be compared with DS3 job for job. `energy=False` skips DS3's
     windowed energy accounting (about a quarter of the run time) and reports energy as NaN.
+    `arrivals` replaces the Poisson arrivals by a trace replay or a rate-modulated process
+    (dssoc.arrivals); `mapping` records how imported workflows were mapped onto the SoC
+    (dssoc.mapping; applied by `build`).
     """
 
     soc: SoC
@@ -47,6 +52,8 @@ class SimConfig:
     ds3_event_order: bool = True
     arrival_streams: Literal["dssoc", "ds3"] = "dssoc"
     energy: bool = True
+    arrivals: ArrivalModel | None = None
+    mapping: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.scale_us > 0 and math.isfinite(self.scale_us)):
@@ -67,7 +74,12 @@ class SimConfig:
             raise ConfigError(f"warm-up {self.warmup_us} must be >= 0 and shorter than the run",
                               "config.warmup_us")
         for app in self.workload.applications:
+            if any(t.work is not None for t in app.tasks):
+                raise ConfigError(f"application {app.name!r} is an imported workflow: build the "
+                                  "config with SimConfig.build(..., mapping=...) to map it onto the SoC",
+                                  "config.workload")
             app.check_supported(self.soc)
+        check_arrivals(self.arrivals, [a.name for a in self.workload.applications])
         names = [c.name for c in self.soc.clusters]
         bound = tuple(m.bind(names) if isinstance(m, PESlowdown) else m for m in self.noise)
         object.__setattr__(self, "noise", bound)
@@ -86,10 +98,18 @@ class SimConfig:
         rate_jobs_per_ms: float | None = None,
         probabilities: tuple[float, ...] | list[float] | None = None,
         noise: str | tuple[NoiseModel, ...] | None = None,
+        arrivals: str | ArrivalModel | None = None,
+        mapping: str | Path | WorkflowMapping | None = None,
+        workload_seed: int = 0,
         **kwargs: Any,
     ) -> SimConfig:
-        """Build from names or paths: `SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5)`."""
-        wl = load_workload(workload)
+        """Build from names or paths: `SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5)`.
+
+        Imported workflows (WfFormat, `wfcommons:RECIPE:TASKS` generated with `workload_seed`,
+        STG, DOT) are mapped onto the SoC with `mapping` (default: the SoC's, see dssoc.mapping);
+        `arrivals` is an arrival spec such as `trace:PATH.csv` or `diurnal:0.5:20000`.
+        """
+        wl = load_workload(workload, seed=workload_seed)
         if probabilities is not None:
             if len(probabilities) != len(wl.applications):
                 raise ConfigError(
@@ -99,6 +119,13 @@ class SimConfig:
                 )
             wl = wl.with_probabilities(tuple(float(p) for p in probabilities))
         soc_obj = load_soc(soc if soc is not None else (wl.soc or DEFAULT_SOC))
+        if needs_mapping(wl):
+            wl, soc_obj, used = map_workload(wl, soc_obj, mapping)
+            kwargs["mapping"] = used.spec
+        elif mapping is not None:
+            raise ConfigError(f"workload {wl.name!r} has no imported workflow to map", "mapping")
+        if isinstance(arrivals, str) or arrivals is None:
+            arrivals = parse_arrivals(arrivals)
         if scale_us is not None and rate_jobs_per_ms is not None:
             raise ConfigError("give either a scale or a rate, not both", "arrivals")
         if rate_jobs_per_ms is not None:
@@ -108,14 +135,14 @@ class SimConfig:
         if scale_us is not None:
             kwargs["scale_us"] = scale_us
         models = parse_noise(noise) if isinstance(noise, str) or noise is None else tuple(noise)
-        return cls(soc=soc_obj, workload=wl, noise=models, **kwargs)
+        return cls(soc=soc_obj, workload=wl, noise=models, arrivals=arrivals, **kwargs)
 
     def replace(self, **changes: Any) -> SimConfig:
         return replace(self, **changes)
 
     def summary(self) -> dict[str, Any]:
         """Flat, JSON-ready description (used for MLflow params and config hashes)."""
-        return {
+        out: dict[str, Any] = {
             "soc": self.soc.name,
             "workload": self.workload.name,
             "applications": [a.name for a in self.workload.applications],
@@ -133,17 +160,23 @@ class SimConfig:
             "arrival_streams": self.arrival_streams,
             "energy": self.energy,
         }
+        # Only when set, so that the fingerprints of existing configurations do not change.
+        if self.arrivals is not None:
+            out["arrivals"] = self.arrivals.spec
+        if self.mapping is not None:
+            out["mapping"] = self.mapping
+        return out
 
     def fingerprint(self) -> str:
         """A short stable hash of the full configuration (including the SoC and DAG contents)."""
         from dssoc.catalog import application_to_dict, soc_to_dict
 
-        blob = json.dumps(
-            {
-                "summary": self.summary(),
-                "soc": soc_to_dict(self.soc),
-                "apps": [application_to_dict(a) for a in self.workload.applications],
-            },
-            sort_keys=True,
-        )
+        doc: dict[str, Any] = {
+            "summary": self.summary(),
+            "soc": soc_to_dict(self.soc),
+            "apps": [application_to_dict(a) for a in self.workload.applications],
+        }
+        if isinstance(self.arrivals, TraceReplay):  # the trace's contents, not only its path
+            doc["arrival_trace"] = [list(self.arrivals.times), list(self.arrivals.applications)]
+        blob = json.dumps(doc, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import random
 from array import array
 from bisect import insort
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dssoc.arrivals import make_arrival_process
 from dssoc.config import SimConfig
 from dssoc.errors import SchedulerError
 from dssoc.model import transfer_time
@@ -173,22 +173,15 @@ class Simulation:
         self.pe_bandwidth = soc.pe_bandwidth
         self._transfer_rows: dict[tuple[float, int], np.ndarray] = {}
         self.apps = [CompiledApp(i, a, soc) for i, a in enumerate(config.workload.applications)]
-        self._cum_probs = np.cumsum(config.workload.probabilities)
-        self._cum_probs[-1] = 1.0
         ss = np.random.SeedSequence(seed)
         arrival_ss, app_ss, noise_ss, sched_ss = ss.spawn(4)
         self.arrival_rng = np.random.default_rng(arrival_ss)
         self.app_rng = np.random.default_rng(app_ss)
-        if config.arrival_streams == "ds3":
-            # DS3's own streams: Python's Mersenne Twister for gaps, numpy's legacy global state for
-            # the application choice, both seeded with the run's seed (DS3's iteration number).
-            self._ds3_random = random.Random(seed)
-            self._ds3_numpy = np.random.RandomState(seed)
+        self._arrivals = make_arrival_process(config, seed, self.arrival_rng, self.app_rng)
         self.noise_rng = np.random.default_rng(noise_ss)
         self.scheduler_rng = np.random.default_rng(sched_ss)
         self._exec_noise = [m for m in config.noise if not isinstance(m, ArrivalBurst)]
         self._drawn_noise = [m for m in self._exec_noise if m.uses_draw]
-        self._bursts = [m for m in config.noise if isinstance(m, ArrivalBurst)]
         self.on_arrival = on_arrival
         self.trace_enabled = trace
 
@@ -230,49 +223,29 @@ class Simulation:
         self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
         self.last_finish = 0.0
 
-        self._push(0.0, ARRIVAL, None)
+        self._pending_app = -1  # application of the arrival due (waiting while the system is full)
+        self._schedule_arrival(self._arrivals.next_arrival(0.0))
 
     # ------------------------------------------------------------------ events
     def _push(self, t: float, kind: int, payload: object, prio: int = NORMAL) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (t, prio, self._seq, kind, payload))
 
-    def _next_gap(self) -> float:
-        scale = self.config.scale_us
-        if self._bursts and not self.config.fixed_rate:
-            gap = self._bursty_gap(scale)
-        elif self.config.fixed_rate:
-            for b in self._bursts:
-                scale = b.scale_at(scale, self.now)
-            gap = scale
-        elif self.config.arrival_streams == "ds3":
-            gap = self._ds3_random.expovariate(1.0 / scale)
-        else:
-            gap = self.arrival_rng.exponential(scale)
-        return float(int(gap)) if self.config.integer_times else gap
+    def _schedule_arrival(self, arrival: tuple[float, int] | None) -> None:
+        """Queue the next arrival from the arrival process (dssoc.arrivals); None ends them."""
+        if arrival is None:
+            self._arrivals_open = False
+            return
+        t, app = arrival
+        if self.config.ds3_event_order and self.jobs_injected:
+            gap = t - self.now
+            self._generator_behind = gap == 0 or (gap <= 1 and self._generator_behind)
+        self._push(t, ARRIVAL, app)
 
-    def _bursty_gap(self, scale: float) -> float:
-        """Inter-arrival time of a Poisson process whose rate changes at burst edges: one Exp(1)
-        draw spent across the piecewise-constant rate (exact, unlike a rate frozen at the draw)."""
-        need = self.arrival_rng.exponential(1.0)
-        t = self.now
-        while True:
-            local = scale
-            edge = math.inf
-            for b in self._bursts:
-                local = b.scale_at(local, t)
-                phase = t % b.period_us
-                nxt = (b.length_us - phase) if phase < b.length_us else (b.period_us - phase)
-                edge = min(edge, t + max(nxt, 1e-9))
-            room = (edge - t) / local
-            if need <= room:
-                return t + need * local - self.now
-            need -= room
-            t = edge
-
-    def _on_arrival_event(self) -> None:
+    def _on_arrival_event(self, app: int) -> None:
         if not self._arrivals_open:
             return
+        self._pending_app = app
         if self.jobs_in_flight >= self.config.max_jobs_in_flight:
             self._blocked_arrival = True  # DS3 retries every microsecond; we wait for a departure
             return
@@ -280,12 +253,7 @@ class Simulation:
 
     def _inject(self) -> None:
         now = self.now
-        if self.config.arrival_streams == "ds3":
-            probs = self.config.workload.probabilities
-            app = self.apps[int(self._ds3_numpy.choice(len(probs), 1, p=probs)[0])]
-        else:
-            u = self.app_rng.random()
-            app = self.apps[int(np.searchsorted(self._cum_probs, u, side="right"))]
+        app = self.apps[self._pending_app]
         job = JobRun(self.jobs_injected, app, now)
         self.jobs_injected += 1
         self.jobs_in_flight += 1
@@ -311,10 +279,7 @@ class Simulation:
         if max_jobs is not None and self.jobs_injected >= max_jobs:
             self._arrivals_open = False
         else:
-            gap = self._next_gap()
-            if self.config.ds3_event_order:
-                self._generator_behind = gap == 0 or (gap <= 1 and self._generator_behind)
-            self._push(now + gap, ARRIVAL, None)
+            self._schedule_arrival(self._arrivals.next_arrival(now))
 
     @property
     def energy_j(self) -> float:
@@ -482,7 +447,7 @@ class Simulation:
                 if kind == DONE:
                     self._on_done(payload)  # type: ignore[arg-type]
                 elif kind == ARRIVAL:
-                    self._on_arrival_event()
+                    self._on_arrival_event(payload)  # type: ignore[arg-type]
                 elif kind == RELEASE:
                     self.ready.extend(payload)  # type: ignore[arg-type]
                 else:

@@ -127,10 +127,18 @@ class SoC:
 
 @dataclass(frozen=True)
 class Task:
-    """One node of an application DAG; `name` keys the SoC's execution-time table."""
+    """One node of an application DAG; `name` keys the SoC's execution-time table.
+
+    Tasks of an imported workflow (dssoc.importers) also carry a `category` (e.g. WfCommons'
+    `mProject`) and their `work` in the source's time unit (workflow seconds, STG/DOT units); such
+    an application is mapped onto a SoC by dssoc.mapping, which turns work into per-PE-type
+    execution times and clears `work`.
+    """
 
     name: str
     predecessors: tuple[int, ...] = ()
+    category: str = ""
+    work: float | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,7 @@ class Workload:
     probabilities: tuple[float, ...]
     soc: str | None = None  # name of the default SoC
     description: str = ""
+    notes: tuple[str, ...] = ()  # what an importer could not map (one line per import)
 
     def __post_init__(self) -> None:
         where = f"workload {self.name}"
@@ -220,4 +229,5 @@ class Workload:
             raise ConfigError(f"probabilities must be >= 0 and sum to 1, got {self.probabilities}", where)
 
     def with_probabilities(self, probabilities: tuple[float, ...]) -> Workload:
-        return Workload(self.name, self.applications, tuple(probabilities), self.soc, self.description)
+        return Workload(self.name, self.applications, tuple(probabilities), self.soc, self.description,
+                        self.notes)

@@ -136,11 +136,11 @@ def evaluate_cell(cell: Cell, scheduler_spec: Any = None, gantt_dir: Path | None
                   gantt_window_us: float | None = None) -> tuple[pd.DataFrame, Path | None]:
     """Simulate the cell's scheduler on every seed; optionally a Gantt chart of the first seed
     (`gantt_window_us` after the warm-up, or by default a few jobs after it)."""
-    config = cell.sim_config()
     spec = scheduler_spec if scheduler_spec is not None else cell.agent.scheduler_spec
     results = []
     gantt = None
     for i, seed in enumerate(cell.seeds):
+        config = cell.sim_config(seed)  # generated workloads: one instance per seed
         sched = resolve_scheduler(spec) if isinstance(spec, str) else spec
         want_gantt = gantt_dir is not None and i == 0
         result = run_cell(config, sched, seed, trace=want_gantt)

@@ -33,12 +33,16 @@ class Cell:
     #: not part of the key: the cell stays the same experiment whatever the search found.
     tuned: dict[str, Any] | None = None
 
-    def sim_config(self) -> SimConfig:
+    def sim_config(self, seed: int | None = None) -> SimConfig:
+        """The simulated system; a generated workload (`wfcommons:RECIPE:TASKS`) is generated with
+        `seed` (default: the cell's first seed), so each evaluation seed gets its own instance."""
         s = self.simulation
         return SimConfig.build(
             s["workload"], s["soc"], rate_jobs_per_ms=self.rate_jobs_per_ms,
             probabilities=s["probabilities"], noise=self.noise, duration_us=s["duration_us"],
             warmup_us=s["warmup_us"], max_jobs_in_flight=s["max_jobs_in_flight"],
+            arrivals=s.get("arrivals"), mapping=s.get("mapping"),
+            workload_seed=self.seeds[0] if seed is None else seed,
         )
 
     @cached_property
@@ -114,6 +118,9 @@ class Cell:
 def plan_cells(spec: ExperimentSpec) -> list[Cell]:
     """All cells of the spec's grid, baselines included, in a stable order."""
     sim = spec.simulation.model_dump(mode="json")
+    for key in ("arrivals", "mapping"):  # newer keys: absent when unset, so old cell hashes hold
+        if sim.get(key) is None:
+            sim.pop(key, None)
     budget = spec.budget.model_dump(mode="json")
     seeds = tuple(spec.axes.seed_list)
     return [

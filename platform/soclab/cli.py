@@ -99,7 +99,7 @@ def _parse_probabilities(text: str | None) -> list[float] | None:
 @app.command()
 @friendly_errors
 def simulate(
-    workload: Annotated[str, typer.Option(help="Workload preset, application name, or JSON/YAML file.")] = "wifi-tx-rx",
+    workload: Annotated[str, typer.Option(help="Workload preset, application name, JSON/YAML file, graph file (WfFormat .json, .stg, .dot), or wfcommons:RECIPE:TASKS (seeded by --seed).")] = "wifi-tx-rx",
     soc: Annotated[str | None, typer.Option(help="SoC name or file (default: the workload's SoC).")] = None,
     ds3_config: Annotated[Path | None, typer.Option("--ds3-config", help="A DS3 config_file.ini to import (overrides workload/soc).")] = None,
     probabilities: Annotated[str | None, typer.Option(help="Application mix override, e.g. 0.5,0.5.")] = None,
@@ -111,6 +111,8 @@ def simulate(
     max_jobs: Annotated[int | None, typer.Option(help="Stop after injecting (and finishing) N jobs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of all random streams.")] = 0,
     noise: Annotated[str | None, typer.Option(help="Noise spec, e.g. gaussian:0.2 or lognormal:0.3+slowdown:A15:2.")] = None,
+    arrivals: Annotated[str | None, typer.Option(help="Arrival model: poisson (default), trace:FILE.csv, diurnal:AMP:PERIOD_US, profile:PERIOD_US:F1,F2,...")] = None,
+    mapping: Annotated[str | None, typer.Option(help="Workflow-to-SoC mapping for imported workflows: big-little, uniform or a file, with ,time_scale_us=X,data_scale=Y overrides.")] = None,
     gantt: Annotated[Path | None, typer.Option(help="Write a Gantt chart PNG of the run.")] = None,
     gantt_window: Annotated[str | None, typer.Option(help="START:END µs window of the Gantt chart.")] = None,
     validate: Annotated[bool, typer.Option("--validate", help="Check the schedule; fail on any violation.")] = False,
@@ -122,8 +124,11 @@ def simulate(
     cfg = build_sim_config(
         workload=workload, soc=soc, ds3_config=ds3_config,
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
-        duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise,
+        duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise, arrivals=arrivals,
+        mapping=mapping, workload_seed=seed,
     )
+    for note in cfg.workload.notes:  # what an importer could not map
+        typer.echo(f"note: {note}", err=True)
     if gantt is not None and gantt.suffix.lower() != ".png":
         raise fail(f"--gantt: {gantt}: expected a .png file name")
     window = None

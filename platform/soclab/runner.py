@@ -27,9 +27,14 @@ def build_sim_config(
     warmup_us: float | None = None,
     max_jobs: int | None = None,
     noise: str | None = None,
+    arrivals: str | None = None,
+    mapping: str | None = None,
+    workload_seed: int = 0,
     **extra: object,
 ) -> SimConfig:
-    """A SimConfig from CLI/spec options; a DS3 .ini supplies defaults that options override."""
+    """A SimConfig from CLI/spec options; a DS3 .ini supplies defaults that options override.
+    `arrivals` and `mapping` are spec strings (dssoc.arrivals, dssoc.mapping); `workload_seed`
+    seeds generated workloads (`wfcommons:RECIPE:TASKS`)."""
     if rate_jobs_per_ms is not None and scale_us is not None:
         raise ConfigError("give either --scale or --rate, not both", "arrivals")
     if rate_jobs_per_ms is not None:
@@ -50,6 +55,12 @@ def build_sim_config(
             from dssoc.noise import parse_noise
 
             changes["noise"] = parse_noise(noise)
+        if arrivals is not None:
+            from dssoc.arrivals import parse_arrivals
+
+            changes["arrivals"] = parse_arrivals(arrivals)
+        if mapping is not None:
+            raise ConfigError("a DS3 configuration has no imported workflow to map", "--mapping")
         return cfg.replace(**changes) if changes else cfg
     kwargs: dict[str, object] = dict(extra)
     if warmup_us is not None:
@@ -60,7 +71,8 @@ def build_sim_config(
     elif duration_us is not None:
         kwargs["duration_us"] = duration_us
     return SimConfig.build(
-        workload, soc, scale_us=scale_us, probabilities=probabilities, noise=noise, **kwargs
+        workload, soc, scale_us=scale_us, probabilities=probabilities, noise=noise, arrivals=arrivals,
+        mapping=mapping, workload_seed=workload_seed, **kwargs
     )
 
 

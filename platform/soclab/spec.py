@@ -37,6 +37,27 @@ class SimulationSpec(_Strict):
     duration_us: float = Field(20_000.0, gt=0)
     warmup_us: float = Field(2_000.0, ge=0)
     max_jobs_in_flight: int = Field(12, ge=1)
+    arrivals: str | None = Field(None, description="arrival model: poisson, trace:FILE.csv, "
+                                 "diurnal:AMP:PERIOD_US, profile:PERIOD_US:F1,F2,... (dssoc.arrivals)")
+    mapping: str | None = Field(None, description="mapping of imported workflows onto the SoC "
+                                "(dssoc.mapping; default: the SoC's)")
+
+    @field_validator("arrivals")
+    @classmethod
+    def _arrivals_ok(cls, v: str | None) -> str | None:
+        from dssoc.arrivals import parse_arrivals
+
+        parse_arrivals(v)
+        return v
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping_ok(cls, v: str | None) -> str | None:
+        if v is not None:
+            from dssoc.mapping import load_mapping
+
+            load_mapping(v)
+        return v
 
     @model_validator(mode="after")
     def _warmup_shorter(self) -> SimulationSpec:

@@ -15,7 +15,8 @@ from dssoc.env.rewards import RewardTracker
 from dssoc.errors import ConfigError
 
 SIM_KEYS = ("workload", "soc", "rate_jobs_per_ms", "scale_us", "noise", "duration_us", "max_jobs",
-            "warmup_us", "max_jobs_in_flight", "fixed_rate", "integer_times", "probabilities")
+            "warmup_us", "max_jobs_in_flight", "fixed_rate", "integer_times", "probabilities",
+            "arrivals", "mapping", "workload_seed")
 ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", "time_scale_us")
 
 
@@ -24,7 +25,8 @@ def split_env_config(config: Mapping[str, Any] | None) -> tuple[SimConfig, dict[
 
     Simulation keys: workload, soc, rate_jobs_per_ms or scale_us, noise (spec string),
     duration_us and/or max_jobs (giving only max_jobs means no duration limit), warmup_us,
-    max_jobs_in_flight, fixed_rate, integer_times, probabilities. Env keys: see `ENV_KEYS`.
+    max_jobs_in_flight, fixed_rate, integer_times, probabilities, arrivals and mapping (spec
+    strings, see dssoc.arrivals and dssoc.mapping), workload_seed. Env keys: see `ENV_KEYS`.
     """
     raw = dict(config or {})
     unknown = sorted(set(raw) - set(SIM_KEYS) - set(ENV_KEYS))

@@ -86,6 +86,10 @@ def sim_config_dict(config: SimConfig, workload: str, soc: str | None = None) ->
     }
     if soc is not None:
         out["soc"] = soc
+    if config.arrivals is not None:
+        out["arrivals"] = config.arrivals.spec
+    if config.mapping is not None:
+        out["mapping"] = config.mapping
     if config.max_jobs is not None:
         out["max_jobs"] = config.max_jobs
     return out

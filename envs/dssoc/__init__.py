@@ -25,7 +25,23 @@ from dssoc.simulate import simulate
 
 __version__ = "0.1.0"
 
+ENV_ID = "dssoc/SoCSched-v0"
+
+
+def _register_env() -> None:
+    """Register the Gymnasium environment by entry-point string, so `import dssoc` is enough for
+    `gym.make(ENV_ID)` without importing the environment's modules until it is made."""
+    from gymnasium.envs.registration import register as register_env
+    from gymnasium.envs.registration import registry
+
+    if ENV_ID not in registry:
+        register_env(id=ENV_ID, entry_point="dssoc.env.soc_sched:SoCSchedEnv")
+
+
+_register_env()
+
 __all__ = [
+    "ENV_ID",
     "Application",
     "Cluster",
     "ConfigError",

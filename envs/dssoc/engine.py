@@ -4,6 +4,9 @@ Life cycle of a task (domain.md section 2): on injection, tasks without predeces
 when a task finishes, successors whose predecessors are all done become ready. Whenever tasks are
 ready, the scheduler binds all of them to PEs (early binding). A bound task waits in its PE's queue,
 ordered by job id (older jobs first, stable), until its data has arrived and its PE is free.
+A scheduler that plans may also give a task a *plan predecessor* (`Simulation.hold_after`): the
+task is then held out of its PE's queue until that predecessor has started (DS3's and gym-ds3's
+"dynamic dependencies", domain.md section 5), so a PE runs its plan in planned order.
 
 Events are `(time, seq, kind, payload)` tuples on a heap; `seq` is the creation counter, so events
 at the same instant run in creation order, as in SimPy (which DS3 uses). At each instant the engine
@@ -113,6 +116,7 @@ class TaskRun:
     """One task of one job, moving through ready -> bound -> running -> done."""
 
     __slots__ = (
+        "after",
         "bound_at",
         "data_at",
         "dr_cache",
@@ -122,6 +126,7 @@ class TaskRun:
         "index",
         "job",
         "pe",
+        "planned_start",
         "preds_left",
         "ready_at",
         "seq",
@@ -139,6 +144,8 @@ class TaskRun:
         self.expected = self.duration = 0.0
         self.seq = 0
         self.dr_cache: np.ndarray | None = None
+        self.after: TaskRun | None = None  # plan predecessor: start only after it has started
+        self.planned_start = math.nan  # the scheduler's planned start, for traces (NaN: none)
 
     @property
     def name(self) -> str:
@@ -193,6 +200,7 @@ class Simulation:
         self.pe_queue: list[list[tuple[int, int, TaskRun]]] = [[] for _ in range(self.n_pes)]
         self._pe_wake = [INF] * self.n_pes
         self._dirty: set[int] = set()
+        self._held: dict[int, list[TaskRun]] = {}  # plan predecessor uid -> bound tasks held on it
         self._task_uid = 0
         self.jobs_in_flight = 0
         self.jobs_injected = 0
@@ -304,7 +312,8 @@ class Simulation:
         if self.trace_enabled:
             self.trace_rows.append((job.id, job.app.name, task.index, task.name, pe,
                                     self.soc.pe_names[pe], job.arrival, task.ready_at,
-                                    task.bound_at, task.data_at, task.start, now, task.expected))
+                                    task.bound_at, task.data_at, task.start, now, task.expected,
+                                    task.planned_start))
         tasks = job.tasks
         for s in job.app.succs[task.index]:
             succ = tasks[s]
@@ -372,8 +381,49 @@ class Simulation:
         task.data_at = data_at
         self._seq += 1
         task.seq = self._seq
-        insort(self.pe_queue[pe], (job.id, self._seq, task))
-        self._dirty.add(pe)
+        after = task.after
+        if after is None or after.start >= 0:  # inlined `_enqueue`: this is the hot path
+            insort(self.pe_queue[pe], (job.id, self._seq, task))
+            self._dirty.add(pe)
+        else:
+            self._held.setdefault(after.uid, []).append(task)
+
+    def _enqueue(self, task: TaskRun) -> None:
+        """Queue a bound task on its PE, or hold it while its plan predecessor has not started."""
+        after = task.after
+        if after is not None and after.start < 0:
+            self._held.setdefault(after.uid, []).append(task)
+            return
+        insort(self.pe_queue[task.pe], (task.job.id, task.seq, task))
+        self._dirty.add(task.pe)
+
+    def hold_after(self, task: TaskRun, after: TaskRun | None) -> None:
+        """Let `task` start only after `after` has started (None: no such constraint).
+
+        This is how a scheduler executes a plan: `after` is the task planned just before `task`
+        on the same PE (once it has started, the PE runs it first, so `task` also starts after
+        it finished, as DS3 checks). It may be called before `task` is bound, or again later to
+        re-link it, as when a new job is planned into a gap before it.
+        """
+        old = task.after
+        task.after = after
+        if task.pe < 0 or task.start >= 0:
+            return  # unbound: checked when bound; started: nothing left to constrain
+        held = self._held.get(old.uid) if old is not None else None
+        if held is not None and task in held:
+            held.remove(task)
+            if not held:
+                del self._held[old.uid]  # type: ignore[union-attr]
+        else:
+            self.pe_queue[task.pe].remove((task.job.id, task.seq, task))
+        self._enqueue(task)
+
+    def _release(self, started: TaskRun) -> None:
+        """Queue the tasks held on `started`; a PE other than its own is examined at once."""
+        for task in self._held.pop(started.uid, ()):
+            self._enqueue(task)
+            if task.pe != started.pe:  # its own PE is busy now and re-examined when it frees
+                self._push(self.now, WAKE, task.pe)
 
     def assign_all(self, assignments: Sequence[tuple[TaskRun, int]]) -> None:
         for task, pe in assignments:
@@ -417,6 +467,8 @@ class Simulation:
                 duration = m.apply(duration, z, cluster, now)
         task.duration = duration
         self.pe_running[pe] = task
+        if self._held:
+            self._release(task)
         finish = now + duration
         if self.meter is not None:
             self.meter.start(pe, now, finish)
@@ -540,7 +592,11 @@ class Simulation:
         )
 
     def pe_queue_lengths(self) -> np.ndarray:
-        return np.array([len(q) for q in self.pe_queue])
+        lengths = np.array([len(q) for q in self.pe_queue])
+        for held in self._held.values():  # bound tasks waiting for their plan predecessor
+            for task in held:
+                lengths[task.pe] += 1
+        return lengths
 
     def result(self, scheduler_name: str = "") -> SimResult:
         from dssoc.metrics import SimResult

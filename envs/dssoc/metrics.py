@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from dssoc.engine import Simulation
 
 TRACE_COLUMNS = ("job", "app", "task", "task_name", "pe", "pe_name", "job_arrival", "ready",
-                 "bound", "data_ready", "start", "finish", "expected")
+                 "bound", "data_ready", "start", "finish", "expected", "planned_start")
 JOB_COLUMNS = ("job", "app", "arrival", "finish")
 
 

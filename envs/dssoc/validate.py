@@ -3,6 +3,10 @@
 `check_schedule(result, config)` re-derives every constraint from the configuration and the
 per-task trace (a run with `trace=True`): each task on a PE that supports it, precedence plus
 transfer delays, no overlap on a PE, a consistent life cycle, and every injected job accounted for.
+
+`plan_drift(result)` measures, for schedulers that plan (their trace has a `planned_start`), how far
+the executed schedule drifted from the plan: under execution-time noise a plan goes stale (a task
+that runs long delays what is planned behind it, one that runs short leaves a gap).
 """
 
 from __future__ import annotations
@@ -135,6 +139,44 @@ def check_schedule(result: SimResult, config: SimConfig) -> list[Violation]:
     return (check_support(trace, config) + check_precedence(trace, config)
             + check_pe_overlap(trace, config) + check_lifecycle(trace, config)
             + check_jobs(trace, result, config))
+
+
+@dataclass(frozen=True)
+class PlanDrift:
+    """Start times executed vs planned, over the finished tasks that had a planned start."""
+
+    planned_tasks: int
+    mean_delay_us: float  # mean of (start - planned start); negative when tasks ran early
+    max_delay_us: float  # the largest start delay
+    late: int  # tasks started after their planned start
+    early: int  # tasks started before it
+
+    @property
+    def off_plan(self) -> int:
+        """Tasks started out of their planned time (late or early)."""
+        return self.late + self.early
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"planned_tasks": self.planned_tasks, "mean_delay_us": self.mean_delay_us,
+                "max_delay_us": self.max_delay_us, "off_plan": self.off_plan, "late": self.late,
+                "early": self.early}
+
+    def __str__(self) -> str:
+        return (f"{self.off_plan} of {self.planned_tasks} tasks started off plan ({self.late} late, "
+                f"{self.early} early); start delay vs plan mean {self.mean_delay_us:.2f} µs, "
+                f"max {self.max_delay_us:.2f} µs")
+
+
+def plan_drift(result: SimResult) -> PlanDrift | None:
+    """Drift of the executed schedule from the scheduler's plan; None if it planned nothing."""
+    trace = result.trace()
+    planned = trace.dropna(subset=["planned_start"])
+    if planned.empty:
+        return None
+    delay = (planned["start"] - planned["planned_start"]).to_numpy()
+    return PlanDrift(planned_tasks=len(delay), mean_delay_us=float(delay.mean()),
+                     max_delay_us=float(delay.max()), late=int((delay > EPS).sum()),
+                     early=int((delay < -EPS).sum()))
 
 
 def assert_valid(result: SimResult, config: SimConfig) -> None:

@@ -115,7 +115,7 @@ def simulate(
     mapping: Annotated[str | None, typer.Option(help="Workflow-to-SoC mapping for imported workflows: big-little, uniform or a file, with ,time_scale_us=X,data_scale=Y overrides.")] = None,
     gantt: Annotated[Path | None, typer.Option(help="Write a Gantt chart PNG of the run.")] = None,
     gantt_window: Annotated[str | None, typer.Option(help="START:END µs window of the Gantt chart.")] = None,
-    validate: Annotated[bool, typer.Option("--validate", help="Check the schedule; fail on any violation.")] = False,
+    validate: Annotated[bool, typer.Option("--validate", help="Check the schedule (fail on any violation); for planners, report drift from the plan.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Simulate one seeded run and print its metrics."""
@@ -144,15 +144,19 @@ def simulate(
             raise fail(f"--gantt: no task finished within the run, nothing to draw in {gantt}")
         gantt.parent.mkdir(parents=True, exist_ok=True)
         result.gantt(str(gantt), *(window or (None, None)))
+    from dssoc.validate import plan_drift
+
+    drift = plan_drift(result) if validate else None
     if as_json:
         typer.echo(json.dumps(_json_ready(result.metrics() | {
             "scheduler": result.scheduler, "seed": seed, "valid": True if validate else None,
+            "plan_drift": drift.to_dict() if drift is not None else None,
             "completed_by_app": result.completed_by_app, "config": result.config,
         })))
         return
     from soclab.ui import print_result
 
-    print_result(result, validated=validate, gantt=gantt)
+    print_result(result, validated=validate, gantt=gantt, drift=drift)
 
 
 def _json_ready(d: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from dssoc import SimResult
+from dssoc.validate import PlanDrift
 
 console = Console(soft_wrap=True)  #: results, stdout: long lines are never broken
 err_console = Console(stderr=True, soft_wrap=True)  #: progress, steps, warnings
@@ -114,8 +115,9 @@ def warn_once(message: str) -> None:
     err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
 
 
-def print_result(result: SimResult, validated: bool = False, gantt: Path | None = None) -> None:
-    """A readable table of one run's metrics."""
+def print_result(result: SimResult, validated: bool = False, gantt: Path | None = None,
+                 drift: PlanDrift | None = None) -> None:
+    """A readable table of one run's metrics (and, for a planner, its drift from the plan)."""
     cfg = result.config
     table = Table(title=f"{result.scheduler} · {cfg['workload']} on {cfg['soc']} · seed {result.seed}")
     table.add_column("metric")
@@ -141,6 +143,8 @@ def print_result(result: SimResult, validated: bool = False, gantt: Path | None 
     if validated:
         console.print("[green]schedule valid[/green]: precedence, transfers, PE overlap, "
                       "support, job accounting")
+    if drift is not None:
+        console.print(f"plan drift: {drift}")
     if gantt:
         console.print(f"Gantt chart written to {gantt}")
 

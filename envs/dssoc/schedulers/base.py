@@ -53,6 +53,10 @@ class SystemView(Protocol):
         """Number of bound tasks waiting for each PE (not counting the running one)."""
         ...
 
+    def hold_after(self, task: TaskRun, after: TaskRun | None) -> None:
+        """Let `task` start only after `after` has started (its plan predecessor; None: free)."""
+        ...
+
 
 class Scheduler:
     """Base class: override `schedule`; `reset` and `on_job_arrival` are optional hooks."""

@@ -71,10 +71,18 @@ def plan_cpop(
 
 @register("CPOP")
 class CPOP(WholeJobPlanner):
-    """Whole-job CPOP at arrival; ready tasks go to their planned PEs."""
+    """Whole-job CPOP at arrival, executed as planned: planned PE and per-PE order."""
 
     def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
         bw = system.pe_bandwidth
         prio = self.per_app(app, lambda: cpop_priorities(app, bw))
         return plan_cpop(app, bw, book=self.book, now=system.now,
                          transfer=system.transfer_times, priorities=prio)
+
+
+@register("CPOP-wc")
+class CPOPWorkConserving(CPOP):
+    """CPOP's plan, bound only: each PE runs its bound tasks work-conservingly (data arrived,
+    job order) instead of in planned order, so the executed schedule may differ from the plan."""
+
+    follow_plan = False

@@ -2,7 +2,8 @@
 
 Tasks in decreasing upward rank, each on the PE of minimum insertion-based earliest finish
 time. DS3 semantics: a whole job is planned when it arrives, inserted into the plans of the
-jobs before it, and its tasks are bound to their planned PEs as they become ready.
+jobs before it; its tasks are bound to their planned PEs as they become ready and each PE runs
+them in planned order (`HEFT-wc`: bound only, run work-conservingly).
 """
 
 from __future__ import annotations
@@ -51,10 +52,18 @@ def plan_heft(
 
 @register("HEFT")
 class HEFT(WholeJobPlanner):
-    """Whole-job HEFT at arrival (DS3); ready tasks go to their planned PEs."""
+    """Whole-job HEFT at arrival (DS3), executed as planned: planned PE and per-PE order."""
 
     def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
         bw = system.pe_bandwidth
         rank = self.per_app(app, lambda: upward_rank(app, app.exec_pe, bw))
         return plan_heft(app, bw, book=self.book, now=system.now,
                          transfer=system.transfer_times, rank=rank)
+
+
+@register("HEFT-wc")
+class HEFTWorkConserving(HEFT):
+    """HEFT's plan, bound only: each PE runs its bound tasks work-conservingly (data arrived,
+    job order) instead of in planned order, so the executed schedule may differ from the plan."""
+
+    follow_plan = False

@@ -56,10 +56,18 @@ def plan_peft(
 
 @register("PEFT")
 class PEFT(WholeJobPlanner):
-    """Whole-job PEFT at arrival; ready tasks go to their planned PEs."""
+    """Whole-job PEFT at arrival, executed as planned: planned PE and per-PE order."""
 
     def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
         bw = system.pe_bandwidth
         table = self.per_app(app, lambda: optimistic_cost_table(app, app.exec_pe, bw))
         return plan_peft(app, bw, book=self.book, now=system.now,
                          transfer=system.transfer_times, oct_table=table)
+
+
+@register("PEFT-wc")
+class PEFTWorkConserving(PEFT):
+    """PEFT's plan, bound only: each PE runs its bound tasks work-conservingly (data arrived,
+    job order) instead of in planned order, so the executed schedule may differ from the plan."""
+
+    follow_plan = False

@@ -5,15 +5,23 @@ priority order (highest first among the tasks whose predecessors are planned) an
 on a PE chosen from its insertion-based earliest start/finish times (Topcuoglu et al. 2002,
 section 4.1). `WholeJobPlanner` is the DS3 semantics: plan a job when it arrives, inserted
 into the plans of earlier jobs, and bind each task to its planned PE once it is ready.
+
+`PlanOrder` makes the engine *execute* a plan: each task is held until the task planned just
+before it on its PE has started (DS3's and gym-ds3's dynamic dependencies), so a low-priority
+task that happens to be ready early cannot take the slot the plan kept for another. Plan order
+is kept across jobs: a later job planned into a gap before an earlier job's task is put before
+it in the order too. It cannot deadlock: every wait (on a plan predecessor or on an input) is on
+a task of smaller (planned start, planned finish, planning order), so the smallest unstarted
+task can always go.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -43,10 +51,17 @@ def bandwidth_transfer(pe_bandwidth: np.ndarray, integer_times: bool = True) -> 
 
 
 class PlanBook:
-    """Planned busy intervals `[start, end)` of every PE, sorted and non-overlapping."""
+    """Planned busy intervals `[start, end)` of every PE, sorted and non-overlapping.
 
-    def __init__(self, n_pes: int) -> None:
+    A 0 µs task is booked as the instant `[start, start]` (`instants`, the default): the engine
+    runs one task at a time even for 0 µs, so no task may be planned across it, or the plan could
+    not run as planned. `instants=False` lets such tasks occupy nothing, as before plans were
+    executed (kept by the `-wc` variants so that their schedules stay what they were).
+    """
+
+    def __init__(self, n_pes: int, instants: bool = True) -> None:
         self.busy: list[list[tuple[float, float]]] = [[] for _ in range(n_pes)]
+        self.instants = instants
 
     def prune(self, now: float) -> None:
         """Forget intervals that ended by `now`; they can no longer delay anything."""
@@ -65,9 +80,10 @@ class PlanBook:
         return start
 
     def reserve(self, pe: int, start: float, end: float, what: object = "task") -> None:
-        """Book `[start, end)` on `pe`; raises if it overlaps an earlier booking."""
-        if end <= start:
-            return  # an empty interval occupies nothing
+        """Book `[start, end)` on `pe` (an instant if empty, see `instants`); raises if it overlaps
+        an earlier booking."""
+        if end <= start and not self.instants:
+            return
         iv = self.busy[pe]
         k = bisect_left(iv, (start, end))
         if (k > 0 and iv[k - 1][1] > start) or (k < len(iv) and iv[k][0] < end):
@@ -152,14 +168,46 @@ def plan_job(
     return JobPlan(tuple(pe), tuple(start), tuple(finish), tuple(order))
 
 
+class PlanOrder:
+    """The planned order of the not yet started tasks on every PE, handed to the engine as each
+    task's plan predecessor (`SystemView.hold_after`)."""
+
+    def __init__(self, n_pes: int) -> None:
+        self._keys: list[list[tuple[float, float, int]]] = [[] for _ in range(n_pes)]
+        self._tasks: list[list[TaskRun]] = [[] for _ in range(n_pes)]
+        self._count = 0
+
+    def insert(self, task: TaskRun, pe: int, start: float, finish: float, system: SystemView) -> None:
+        """Put `task`, planned on `pe` over `[start, finish)`, into that PE's order: it waits for
+        the task planned before it, and the task planned after it now waits for it."""
+        keys, tasks = self._keys[pe], self._tasks[pe]
+        done = 0  # started tasks form a prefix: each waits for the one before it
+        while done < len(tasks) and tasks[done].start >= 0:
+            done += 1
+        if done:
+            del keys[:done], tasks[:done]
+        self._count += 1
+        key = (start, finish, self._count)
+        k = bisect_right(keys, key)
+        keys.insert(k, key)
+        tasks.insert(k, task)
+        system.hold_after(task, tasks[k - 1] if k else None)
+        if k + 1 < len(tasks):
+            system.hold_after(tasks[k + 1], task)
+
+
 class WholeJobPlanner(Scheduler):
     """DS3 semantics for static planners: plan the whole job at its arrival into the existing
-    per-PE plans; later bind each ready task to its planned PE, earliest planned start first."""
+    per-PE plans; bind each ready task to its planned PE, earliest planned start first, and
+    (unless `follow_plan` is off: the work-conserving `-wc` variants) run each PE's tasks in
+    planned order."""
+
+    follow_plan: ClassVar[bool] = True
 
     def reset(self, system: SystemView, rng: np.random.Generator) -> None:
-        self.book = PlanBook(system.n_pes)
+        self.book = PlanBook(system.n_pes, instants=self.follow_plan)
+        self.order = PlanOrder(system.n_pes)
         self._per_app: dict[int, Any] = {}
-        self._planned_start: dict[tuple[int, int], float] = {}
 
     def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
         """Plan one job of `app` into `self.book` at `system.now`."""
@@ -176,13 +224,15 @@ class WholeJobPlanner(Scheduler):
         self.book.prune(system.now)
         plan = self.plan(job.app, system)
         job.plan = dict(enumerate(plan.pe))
-        for i, s in enumerate(plan.start):
-            self._planned_start[job.id, i] = s
+        for i in plan.order:
+            task = job.tasks[i]
+            task.planned_start = plan.start[i]
+            if self.follow_plan:
+                self.order.insert(task, plan.pe[i], plan.start[i], plan.finish[i], system)
 
     def schedule(self, ready: Sequence[TaskRun], system: SystemView) -> list[Assignment]:
         for task in ready:
             if task.job.plan is None:  # driven without the arrival hook: plan on first sight
                 self.on_job_arrival(task.job, system)
-        starts = {id(t): self._planned_start.pop((t.job.id, t.index)) for t in ready}
-        ordered = sorted(ready, key=lambda t: starts[id(t)])
+        ordered = sorted(ready, key=lambda t: t.planned_start)
         return [(t, t.job.plan[t.index]) for t in ordered]  # type: ignore[index]

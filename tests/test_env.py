@@ -16,7 +16,7 @@ import dssoc
 from dssoc import Application, Cluster, SimConfig, SoC, Task, Workload
 from dssoc.engine import Simulation
 from dssoc.env import ENV_ID, ObservationBuilder, PolicyScheduler, SoCSchedEnv
-from dssoc.errors import ConfigError
+from dssoc.errors import ConfigError, InvalidActionError
 from dssoc.noise import parse_noise
 from dssoc.schedulers.base import earliest_finish
 from dssoc.validate import check_schedule
@@ -76,7 +76,9 @@ def same_obs(a: dict[str, Any], b: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("graph", ["children", "adjacency"])
 def test_check_env_passes(mode: str, graph: str) -> None:
-    env = SoCSchedEnv({**WIFI, "duration_us": 1500}, action_mode=mode, graph=graph)
+    # gymnasium's check_env steps with unmasked action_space.sample(): needs the replace mode
+    env = SoCSchedEnv({**WIFI, "duration_us": 1500}, action_mode=mode, graph=graph,
+                      invalid_action="replace")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "no spec: cannot test render modes"
         check_env(env.unwrapped)
@@ -103,7 +105,8 @@ def test_gym_make_and_spaces() -> None:
         SoCSchedEnv(inner.config, max_jobs=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check_env(gym.make(ENV_ID, config=chain_config(max_jobs=3, duration_us=None)).unwrapped)
+        check_env(gym.make(ENV_ID, config=chain_config(max_jobs=3, duration_us=None),
+                           invalid_action="replace").unwrapped)
 
 
 def test_dict_config_and_errors() -> None:
@@ -115,7 +118,7 @@ def test_dict_config_and_errors() -> None:
     env.step(first_valid(obs1))
     obs2, _ = SoCSchedEnv(cfg).reset(seed=7)
     assert same_obs(obs1, obs2) and env.sim is not None
-    with pytest.raises(ConfigError, match="unknown key"):
+    with pytest.raises(ConfigError, match=r"unknown key 'rate'\. Did you mean 'rate_jobs_per_ms'"):
         SoCSchedEnv({"workload": "wifi-tx-rx", "rate": 3})
     with pytest.raises(ConfigError, match="action mode"):
         SoCSchedEnv(chain_config(max_jobs=1, duration_us=None), action_mode="pe")
@@ -176,12 +179,23 @@ def test_random_masked_policy_is_always_valid(mode: str, seed: int) -> None:
         env.step(0)
 
 
-def test_invalid_action_falls_back_and_is_counted() -> None:
-    env = SoCSchedEnv(fork_config(), action_mode="task_pe")
+def test_masked_action_is_replaced_and_counted_when_asked() -> None:
+    env = SoCSchedEnv(fork_config(), action_mode="task_pe", invalid_action="replace")
     obs, _ = env.reset(seed=0)
     bad = int(np.flatnonzero(obs["action_mask"] == 0)[0])
     obs, _, _, _, info = env.step(bad)
     assert info["invalid_action"] and info["invalid_actions"] == 1
+
+
+def test_masked_action_raises_by_default_and_leaves_the_episode_usable() -> None:
+    env = SoCSchedEnv(fork_config(), action_mode="task_pe")
+    obs, _ = env.reset(seed=0)
+    bad = int(np.flatnonzero(obs["action_mask"] == 0)[0])
+    with pytest.raises(InvalidActionError, match=f"action {bad} is masked out"):
+        env.step(bad)
+    good = int(np.flatnonzero(obs["action_mask"])[0])
+    _, _, _, _, info = env.step(good)  # the refused action changed nothing
+    assert not info["invalid_action"] and info["invalid_actions"] == 0
 
 
 def test_max_steps_truncates() -> None:

@@ -12,6 +12,7 @@ from dssoc.engine import Simulation
 from dssoc.errors import (
     ConfigError,
     DssocError,
+    InvalidActionError,
     InvalidDAGError,
     SchedulerError,
     UnknownNameError,
@@ -46,6 +47,7 @@ __all__ = [
     "Cluster",
     "ConfigError",
     "DssocError",
+    "InvalidActionError",
     "InvalidDAGError",
     "Scheduler",
     "SchedulerError",

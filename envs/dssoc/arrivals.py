@@ -27,6 +27,7 @@ the process names them (a trace does).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import random
 from abc import ABC, abstractmethod
@@ -40,6 +41,7 @@ import numpy as np
 
 from dssoc.errors import ConfigError, UnknownNameError
 from dssoc.noise import ArrivalBurst
+from dssoc.schemas import read_text
 
 if TYPE_CHECKING:
     from dssoc.config import SimConfig
@@ -341,7 +343,7 @@ def parse_arrivals(spec: str | None, base: Path | None = None) -> ArrivalModel |
 def _read_trace_cached(path: str, stamp: tuple[int, int]) -> TraceReplay:
     times: list[float] = []
     apps: list[str] = []
-    with open(path, encoding="utf-8", newline="") as f:
+    with io.StringIO(read_text(Path(path), "arrival trace"), newline="") as f:  # binary: refused
         rows = csv.reader(f)
         header = next(rows, None)
         if header is None:

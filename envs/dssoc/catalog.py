@@ -1,8 +1,9 @@
 """Reference SoCs, applications and workload presets, and loaders for user files.
 
 Built-in data lives in `dssoc/data/{socs,apps,workloads}/*.json`; users may pass a path to a
-JSON or YAML file in the same schema (see docs/simulator.md). Names resolve to built-ins,
-paths to files; unknown names list the valid ones.
+JSON or YAML file in the same schema (see docs/simulator.md), validated by the models of
+`dssoc.schemas` (errors say `FILE: key.path: reason`). Names resolve to built-ins, paths to
+files; unknown names list the valid ones.
 
 SoC schema::
 
@@ -33,7 +34,6 @@ Workload schema::
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from dssoc.errors import ConfigError, UnknownNameError
 from dssoc.model import Application, Cluster, PowerSpec, SoC, Task, Workload
+from dssoc.schemas import ApplicationDoc, SoCDoc, WorkloadDoc, read_document, validate
 
 if TYPE_CHECKING:
     from dssoc.importers import ImportResult
@@ -57,118 +58,74 @@ def builtin_names(kind: str) -> list[str]:
     return sorted(p.stem for p in _data_dir(kind).glob("*.json"))
 
 
-def read_document(path: Path) -> dict[str, Any]:
-    """Read a JSON or YAML mapping; errors name the file (and line where the parser knows it)."""
-    if not path.is_file():
-        raise ConfigError("file not found", str(path))
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            try:
-                doc = yaml.safe_load(text)
-            except yaml.YAMLError as e:
-                mark = getattr(e, "problem_mark", None)
-                where = f"{path}:{mark.line + 1}" if mark else str(path)
-                raise ConfigError(f"invalid YAML: {getattr(e, 'problem', e)}", where) from None
-        else:
-            doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"invalid JSON: {e.msg}", f"{path}:{e.lineno}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError("expected a mapping at the top level", str(path))
-    return doc
-
-
 def _resolve(kind: str, ref: str | Path) -> tuple[dict[str, Any], str]:
+    label = {"socs": "SoC", "apps": "application", "workloads": "workload"}[kind]
     path = Path(ref)
     if path.suffix.lower() in (".json", ".yaml", ".yml") or path.exists():
-        return read_document(path), str(path)
+        return read_document(path, f"{label} file"), str(path)
     name = str(ref)
     candidate = _data_dir(kind) / f"{name}.json"
     if not candidate.is_file():
-        label = {"socs": "SoC", "apps": "application", "workloads": "workload"}[kind]
         raise UnknownNameError(label, name, builtin_names(kind))
     return read_document(candidate), f"{kind}/{name}"
 
 
-def _get(doc: dict[str, Any], key: str, where: str, typ: type | tuple[type, ...] = object) -> Any:
-    if key not in doc:
-        raise ConfigError(f"missing key {key!r}", where)
-    value = doc[key]
-    if not isinstance(value, typ):
-        raise ConfigError(f"key {key!r} has the wrong type ({type(value).__name__})", where)
-    return value
+def _built(where: str, make: Any) -> Any:
+    """Build a model object; its own consistency errors (same class) get the file prefixed."""
+    try:
+        return make()
+    except ConfigError as e:
+        e.args = (f"{where}: {e}",)  # `reason` stays the bare message
+        e.where = where if e.where is None else f"{where}: {e.where}"
+        raise e from None
 
 
 def soc_from_dict(doc: dict[str, Any], where: str = "soc") -> SoC:
-    clusters = []
-    for i, c in enumerate(_get(doc, "clusters", where, list)):
-        cw = f"{where}: clusters[{i}]"
-        power = None
-        if c.get("power"):
-            p = c["power"]
-            power = PowerSpec(
-                opps=tuple(sorted((int(f), int(v)) for f, v in _get(p, "opps", cw, list))),
-                power_profile={int(f): tuple(map(float, w)) for f, w in p.get("power_profile", {}).items()},
-                pg_profile={int(f): tuple(map(float, w)) for f, w in p.get("pg_profile", {}).items()},
-            )
-        try:
-            exec_us = {str(k): float(v) for k, v in _get(c, "exec_us", cw, dict).items()}
-        except (TypeError, ValueError):
-            raise ConfigError("exec_us values must be numbers", cw) from None
-        clusters.append(
-            Cluster(
-                name=str(_get(c, "name", cw)),
-                kind=str(c.get("kind", "CPU")),
-                capacity=int(_get(c, "capacity", cw, int)),
-                exec_us=exec_us,
-                power=power,
-            )
+    """An SoC from a document of the SoC schema (validated by `dssoc.schemas.SoCDoc`)."""
+    d = validate(SoCDoc, doc, where)
+    names = [c.name for c in d.clusters]
+    for i, (a, b, _) in enumerate(d.bandwidth.pairs):
+        for n in (a, b):
+            if n not in names:
+                raise UnknownNameError("cluster", n, names, f"{where}: bandwidth.pairs[{i}]")
+    clusters = tuple(
+        Cluster(
+            name=c.name, kind=c.kind, capacity=c.capacity, exec_us=dict(c.exec_us),
+            power=None if c.power is None else PowerSpec(
+                opps=tuple(sorted(c.power.opps)),
+                power_profile={f: tuple(w) for f, w in c.power.power_profile.items()},
+                pg_profile={f: tuple(w) for f, w in c.power.pg_profile.items()},
+            ),
         )
-    bw = doc.get("bandwidth", {})
-    pairs = {(str(a), str(b)): float(v) for a, b, v in bw.get("pairs", [])}
-    return SoC(
-        name=str(_get(doc, "name", where)),
-        clusters=tuple(clusters),
-        bandwidth=pairs,
-        self_bandwidth=float(bw.get("self", 10000.0)),
-        default_bandwidth=float(bw.get("default", 1.0)),
-        description=str(doc.get("description", "")),
+        for c in d.clusters
     )
+    return _built(where, lambda: SoC(
+        name=d.name, clusters=clusters,
+        bandwidth={(a, b): v for a, b, v in d.bandwidth.pairs},
+        self_bandwidth=d.bandwidth.self_, default_bandwidth=d.bandwidth.default,
+        description=d.description,
+    ))
 
 
 def application_from_dict(doc: dict[str, Any], where: str = "application") -> Application:
-    tasks_doc = _get(doc, "tasks", where, list)
+    """An application DAG from a document of the application schema (`ApplicationDoc`)."""
+    d = validate(ApplicationDoc, doc, where)
     index: dict[str, int] = {}
-    for i, t in enumerate(tasks_doc):
-        name = str(_get(t, "name", f"{where}: tasks[{i}]"))
-        if name in index:
-            raise ConfigError(f"duplicate task name {name!r}", f"{where}: tasks[{i}]")
-        index[name] = i
+    for i, t in enumerate(d.tasks):
+        if t.name in index:
+            raise ConfigError(f"duplicate task name {t.name!r}", f"{where}: tasks[{i}].name")
+        index[t.name] = i
     tasks, volumes = [], {}
-    for i, t in enumerate(tasks_doc):
-        after = t.get("after", {}) or {}
-        if not isinstance(after, dict):
-            raise ConfigError("'after' must map predecessor names to volumes", f"{where}: tasks[{i}]")
+    for i, t in enumerate(d.tasks):
         preds = []
-        for pname, vol in after.items():
+        for pname, vol in (t.after or {}).items():
             if pname not in index:
-                raise ConfigError(f"unknown predecessor {pname!r}", f"{where}: tasks[{i}]")
+                raise UnknownNameError("predecessor", pname, index, f"{where}: tasks[{i}].after")
             preds.append(index[pname])
-            volumes[(index[pname], i)] = float(vol)
-        work = t.get("work")
-        if work is not None and not (isinstance(work, int | float) and work >= 0):
-            raise ConfigError(f"'work' must be a number >= 0, got {work!r}", f"{where}: tasks[{i}]")
-        tasks.append(Task(str(t["name"]), tuple(preds), str(t.get("category", "")),
-                          None if work is None else float(work)))
-    return Application(
-        name=str(_get(doc, "name", where)),
-        tasks=tuple(tasks),
-        volumes=volumes,
-        description=str(doc.get("description", "")),
-    )
+            volumes[(index[pname], i)] = vol
+        tasks.append(Task(t.name, tuple(preds), t.category, t.work))
+    return _built(where, lambda: Application(
+        name=d.name, tasks=tuple(tasks), volumes=volumes, description=d.description))
 
 
 def application_to_dict(app: Application) -> dict[str, Any]:
@@ -273,7 +230,7 @@ def load_workload(ref: str | Path | Workload, seed: int = 0) -> Workload:
         app = load_application(ref_s)
         return Workload(app.name, (app,), (1.0,), None, f"single application {app.name}")
     if is_file:
-        doc = read_document(path)
+        doc = read_document(path, "workload file")
         if "tasks" in doc:  # an application file
             app = application_from_dict(doc, ref_s)
             return Workload(app.name, (app,), (1.0,), None, f"single application {app.name}")
@@ -285,21 +242,20 @@ def load_workload(ref: str | Path | Workload, seed: int = 0) -> Workload:
             raise UnknownNameError(
                 "workload", ref_s, builtin_names("workloads") + builtin_names("apps")
             ) from None
-    mix = _get(doc, "mix", where, dict)
+    d = validate(WorkloadDoc, doc, where)
     base = path.parent if is_file else None
     apps, probs, notes = [], [], []
-    for app_ref, p in mix.items():
+    for app_ref, p in d.mix.items():
         local = base / app_ref if base is not None else None
-        app, app_notes = _load_app_with_notes(local if local is not None and local.exists() else app_ref,
-                                              seed)
+        try:
+            app, app_notes = _load_app_with_notes(
+                local if local is not None and local.exists() else app_ref, seed)
+        except UnknownNameError as e:
+            raise ConfigError(str(e), f"{where}: mix.{app_ref}") from None
         apps.append(app)
         notes.extend(app_notes)
-        probs.append(float(p))
-    return Workload(
-        name=str(doc.get("name", path.stem)),
-        applications=tuple(apps),
-        probabilities=tuple(probs),
-        soc=doc.get("soc"),
-        description=str(doc.get("description", "")),
-        notes=tuple(notes),
-    )
+        probs.append(p)
+    return _built(where, lambda: Workload(
+        name=d.name or path.stem, applications=tuple(apps), probabilities=tuple(probs),
+        soc=d.soc, description=d.description, notes=tuple(notes),
+    ))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from dssoc.arrivals import ArrivalModel, TraceReplay, check_arrivals, parse_arrivals
 from dssoc.catalog import load_soc, load_workload
+from dssoc.checks import MAX_DURATION_US, MAX_JOBS, MAX_JOBS_IN_FLIGHT, integer, known_keys, number
 from dssoc.errors import ConfigError
 from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
 from dssoc.model import SoC, Workload
@@ -56,23 +58,7 @@ class SimConfig:
     mapping: str | None = None
 
     def __post_init__(self) -> None:
-        if not (self.scale_us > 0 and math.isfinite(self.scale_us)):
-            raise ConfigError(f"scale must be a positive number of microseconds, got {self.scale_us}",
-                              "config.scale_us")
-        if self.max_jobs_in_flight < 1:
-            raise ConfigError(f"must be >= 1, got {self.max_jobs_in_flight}", "config.max_jobs_in_flight")
-        if self.arrival_streams not in ("dssoc", "ds3"):
-            raise ConfigError(f"must be 'dssoc' or 'ds3', got {self.arrival_streams!r}",
-                              "config.arrival_streams")
-        if self.duration_us is None and self.max_jobs is None:
-            raise ConfigError("give a duration or a number of jobs to stop after", "config")
-        if self.duration_us is not None and self.duration_us <= 0:
-            raise ConfigError(f"must be > 0, got {self.duration_us}", "config.duration_us")
-        if self.max_jobs is not None and self.max_jobs < 1:
-            raise ConfigError(f"must be >= 1, got {self.max_jobs}", "config.max_jobs")
-        if self.warmup_us < 0 or (self.duration_us is not None and self.warmup_us >= self.duration_us):
-            raise ConfigError(f"warm-up {self.warmup_us} must be >= 0 and shorter than the run",
-                              "config.warmup_us")
+        _check_fields(self)
         for app in self.workload.applications:
             if any(t.work is not None for t in app.tasks):
                 raise ConfigError(f"application {app.name!r} is an imported workflow: build the "
@@ -109,15 +95,22 @@ class SimConfig:
         STG, DOT) are mapped onto the SoC with `mapping` (default: the SoC's, see dssoc.mapping);
         `arrivals` is an arrival spec such as `trace:PATH.csv` or `diurnal:0.5:20000`.
         """
-        wl = load_workload(workload, seed=workload_seed)
+        known_keys(kwargs, BUILD_KEYWORDS, "SimConfig.build")
+        if not isinstance(workload, str | Path | Workload):
+            raise ConfigError(f"expected a workload name, file or Workload, got "
+                              f"{type(workload).__name__}", "workload")
+        wl = load_workload(workload, seed=integer(workload_seed, "workload_seed", ge=0))
         if probabilities is not None:
+            if isinstance(probabilities, str) or not isinstance(probabilities, tuple | list):
+                raise ConfigError(f"expected a list of numbers, got {probabilities!r}", "probabilities")
             if len(probabilities) != len(wl.applications):
                 raise ConfigError(
                     f"{len(probabilities)} probabilities for {len(wl.applications)} applications "
                     f"({', '.join(a.name for a in wl.applications)})",
                     "probabilities",
                 )
-            wl = wl.with_probabilities(tuple(float(p) for p in probabilities))
+            wl = wl.with_probabilities(tuple(number(p, f"probabilities[{i}]", ge=0)
+                                             for i, p in enumerate(probabilities)))
         soc_obj = load_soc(soc if soc is not None else (wl.soc or DEFAULT_SOC))
         if needs_mapping(wl):
             wl, soc_obj, used = map_workload(wl, soc_obj, mapping)
@@ -129,15 +122,21 @@ class SimConfig:
         if scale_us is not None and rate_jobs_per_ms is not None:
             raise ConfigError("give either a scale or a rate, not both", "arrivals")
         if rate_jobs_per_ms is not None:
-            if not rate_jobs_per_ms > 0:
-                raise ConfigError(f"rate must be > 0 jobs/ms, got {rate_jobs_per_ms}", "rate")
-            scale_us = 1000.0 / rate_jobs_per_ms
+            scale_us = 1000.0 / number(rate_jobs_per_ms, "rate_jobs_per_ms", gt=0, unit="jobs/ms")
         if scale_us is not None:
             kwargs["scale_us"] = scale_us
-        models = parse_noise(noise) if isinstance(noise, str) or noise is None else tuple(noise)
+        if isinstance(noise, str) or noise is None:
+            models = parse_noise(noise)
+        elif isinstance(noise, tuple | list) and all(isinstance(m, NoiseModel) for m in noise):
+            models = tuple(noise)
+        else:
+            raise ConfigError(f"expected a noise spec string (e.g. 'gaussian:0.2') or noise models, "
+                              f"got {noise!r}", "noise")
         return cls(soc=soc_obj, workload=wl, noise=models, arrivals=arrivals, **kwargs)
 
     def replace(self, **changes: Any) -> SimConfig:
+        """A copy with some fields changed (validated like a new config)."""
+        known_keys(changes, [f.name for f in fields(self)], "SimConfig.replace")
         return replace(self, **changes)
 
     def summary(self) -> dict[str, Any]:
@@ -180,3 +179,41 @@ class SimConfig:
             doc["arrival_trace"] = [list(self.arrivals.times), list(self.arrivals.applications)]
         blob = json.dumps(doc, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _check_fields(cfg: SimConfig) -> None:
+    """Validate (and normalise: 3.0 jobs -> 3) every field; errors name `config.<field>`."""
+    def put(name: str, value: Any) -> None:
+        object.__setattr__(cfg, name, value)
+
+    if not isinstance(cfg.soc, SoC) or not isinstance(cfg.workload, Workload):
+        raise ConfigError("soc and workload must be SoC and Workload objects; SimConfig.build() "
+                          "takes names and files", "config")
+    put("scale_us", number(cfg.scale_us, "config.scale_us", gt=0, unit="microseconds"))
+    put("max_jobs_in_flight", integer(cfg.max_jobs_in_flight, "config.max_jobs_in_flight", ge=1,
+                                      le=MAX_JOBS_IN_FLIGHT))
+    put("warmup_us", number(cfg.warmup_us, "config.warmup_us", ge=0, le=MAX_DURATION_US))
+    if cfg.duration_us is not None:
+        put("duration_us", number(cfg.duration_us, "config.duration_us", gt=0, le=MAX_DURATION_US))
+    if cfg.max_jobs is not None:
+        put("max_jobs", integer(cfg.max_jobs, "config.max_jobs", ge=1, le=MAX_JOBS))
+    for name in ("fixed_rate", "integer_times", "ds3_event_order", "energy"):
+        if not isinstance(getattr(cfg, name), bool | np.bool_):
+            raise ConfigError(f"expected true or false, got {getattr(cfg, name)!r}", f"config.{name}")
+    if cfg.arrival_streams not in ("dssoc", "ds3"):
+        raise ConfigError(f"must be 'dssoc' or 'ds3', got {cfg.arrival_streams!r}", "config.arrival_streams")
+    if cfg.duration_us is None and cfg.max_jobs is None:
+        raise ConfigError("give a duration or a number of jobs to stop after", "config")
+    if cfg.duration_us is not None and cfg.warmup_us >= cfg.duration_us:
+        raise ConfigError(f"warm-up {cfg.warmup_us:g} must be shorter than the run ({cfg.duration_us:g})",
+                          "config.warmup_us")
+    replay = isinstance(cfg.arrivals, TraceReplay)  # a trace brings its own (finite) jobs
+    if cfg.duration_us is not None and cfg.max_jobs is None and not replay and \
+            cfg.duration_us / cfg.scale_us > MAX_JOBS:
+        raise ConfigError(f"{cfg.duration_us:g} µs at {cfg.rate_jobs_per_ms:g} jobs/ms would inject about "
+                          f"{cfg.duration_us / cfg.scale_us:,.0f} jobs (more than {MAX_JOBS:,}): "
+                          "shorten the run or lower the rate", "config.duration_us")
+
+
+#: Keywords of `SimConfig.build` besides workload, soc, scale/rate, probabilities and noise.
+BUILD_KEYWORDS = tuple(f.name for f in fields(SimConfig) if f.name not in ("soc", "workload", "noise"))

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dssoc import checks
 from dssoc.config import SimConfig
 from dssoc.errors import ConfigError, InvalidDAGError, UnsupportedTaskError
 from dssoc.model import Application, Cluster, PowerSpec, SoC, Task, Workload
@@ -753,6 +754,10 @@ def read_ds3_config(path: str | Path) -> Ds3Config:
     length = get_float("simulation_length", "100000")
     max_par = get_int("max_jobs_in_parallel", "12")
     max_jobs = get_int("max_jobs", "100")
+    # the simulator's caps (dssoc.checks), reported at the ini line rather than as config.X
+    checks.number(length, where_of("simulation_length"), le=checks.MAX_DURATION_US)
+    checks.integer(max_jobs, where_of("max_jobs"), le=checks.MAX_JOBS)
+    checks.integer(max_par, where_of("max_jobs_in_parallel"), le=checks.MAX_JOBS_IN_FLIGHT)
     if warmup < 0 or length <= 0 or max_par < 1 or max_jobs < 1:
         raise ConfigError(
             f"expected warmup_period >= 0, simulation_length > 0, max_jobs_in_parallel >= 1 and "
@@ -772,6 +777,6 @@ def read_ds3_config(path: str | Path) -> Ds3Config:
         max_jobs=max_jobs,
         fixed_injection_rate=get_bool("fixed_injection_rate", "no"),
         standard_deviation=get_float("standard_deviation", "0"),
-        random_seed=get_int("random_seed", "1"),
+        random_seed=checks.seed(get_int("random_seed", "1"), where_of("random_seed")),
         simulation_mode=mode,
     )

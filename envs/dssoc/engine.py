@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dssoc.arrivals import make_arrival_process
+from dssoc.checks import seed as check_seed
 from dssoc.config import SimConfig
-from dssoc.errors import SchedulerError
+from dssoc.errors import ConfigError, SchedulerError
 from dssoc.model import transfer_time
 from dssoc.noise import ArrivalBurst
 
@@ -171,8 +172,10 @@ class Simulation:
         trace: bool = False,
         on_arrival: Callable[[JobRun], None] | None = None,
     ) -> None:
+        if not isinstance(config, SimConfig):
+            raise ConfigError(f"expected a SimConfig, got {type(config).__name__}", "config")
         self.config = config
-        self.seed = seed
+        self.seed = seed = check_seed(seed)
         soc = config.soc
         self.soc = soc
         self.n_pes = soc.n_pes

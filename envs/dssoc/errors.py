@@ -15,17 +15,28 @@ class ConfigError(DssocError, ValueError):
 
     def __init__(self, message: str, where: str | None = None) -> None:
         self.where = where
+        self.reason = message  # the message without the place
         super().__init__(f"{where}: {message}" if where else message)
 
 
+def suggest(name: str, valid: Iterable[str]) -> str:
+    """' Did you mean 'x'?' for the closest valid name (difflib; else the only valid name that
+    starts with `name`, so `rate` suggests `rate_jobs_per_ms`), or ''."""
+    valid = list(valid)
+    close = difflib.get_close_matches(str(name), valid, n=1)
+    if not close and len(str(name)) >= 3:
+        close = [v for v in valid if v.startswith(str(name))][:2]
+        close = close if len(close) == 1 else []
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
 class UnknownNameError(ConfigError, KeyError):
-    """A name (scheduler, workload, SoC, noise model, ...) is not registered."""
+    """A name (scheduler, workload, SoC, noise model, keyword, ...) is not registered."""
 
     def __init__(self, kind: str, name: str, valid: Iterable[str], where: str | None = None):
         valid = sorted(valid)
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        super().__init__(f"unknown {kind} {name!r}.{hint} Valid: {', '.join(valid)}", where)
+        super().__init__(f"unknown {kind} {name!r}.{suggest(name, valid)} Valid: {', '.join(valid)}",
+                         where)
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]
@@ -37,6 +48,10 @@ class InvalidDAGError(ConfigError):
 
 class UnsupportedTaskError(ConfigError):
     """A task type that no PE of the SoC can execute."""
+
+
+class InvalidActionError(DssocError, ValueError):
+    """An environment action outside the action space, or ruled out by the mask in strict mode."""
 
 
 class SchedulerError(DssocError, RuntimeError):

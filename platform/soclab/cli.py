@@ -18,7 +18,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from soclab.cli_errors import OneLineErrorGroup
+
 app = typer.Typer(
+    cls=OneLineErrorGroup,  # click's usage errors as one `error:` line too
     name="soclab",
     help="Experiments on scheduling DAG jobs onto heterogeneous SoCs (simulator, RL, sweeps).",
     no_args_is_help=True,
@@ -68,14 +71,24 @@ def friendly_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
         from dssoc.errors import DssocError
 
         try:
             return fn(*args, **kwargs)
         except DssocError as e:
             raise fail(str(e)) from None
+        except ValidationError as e:  # a pydantic model fed from user input outside the spec loader
+            from dssoc.schemas import format_validation_error
+
+            raise fail(str(format_validation_error(e, "input"))) from None
         except FileNotFoundError as e:
             raise fail(f"{e.filename}: file not found") from None
+        except OSError as e:
+            if e.filename is None:
+                raise
+            raise fail(f"{e.filename}: {e.strerror or type(e).__name__}") from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as e:
@@ -119,8 +132,11 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Simulate one seeded run and print its metrics."""
+    from soclab import validation as v
     from soclab.runner import build_sim_config, run_cell
 
+    v.simulate_options(scale=scale, rate=rate, duration=duration, warmup=warmup, max_jobs=max_jobs,
+                       seed=seed)
     cfg = build_sim_config(
         workload=workload, soc=soc, ds3_config=ds3_config,
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
@@ -131,13 +147,7 @@ def simulate(
         typer.echo(f"note: {note}", err=True)
     if gantt is not None and gantt.suffix.lower() != ".png":
         raise fail(f"--gantt: {gantt}: expected a .png file name")
-    window = None
-    if gantt_window:
-        try:
-            lo, hi = (float(x) for x in gantt_window.split(":"))
-            window = (lo, hi)
-        except ValueError:
-            raise fail(f"--gantt-window: expected START:END in µs, got {gantt_window!r}") from None
+    window = v.gantt_window(gantt_window) if gantt_window else None
     result = run_cell(cfg, scheduler, seed, trace=bool(gantt) or validate, validate=validate)
     if gantt:
         if not result.trace().shape[0]:
@@ -174,13 +184,20 @@ def sweep(
     output_dir: Annotated[Path, typer.Option(help="Where reports and Tune state go.")] = Path("soclab-runs"),
     num_cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray (default: all).")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Skip the report at the end.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Run a grid larger than 5,000 cells without asking.")] = False,
 ) -> None:
     """Run a spec's grid with Ray Tune, tracking every cell in MLflow, then write the report."""
+    from soclab import validation as v
     from soclab.spec import load_spec
     from soclab.sweep import run_sweep
     from soclab.ui import print_sweep_summary
 
     loaded = load_spec(spec)  # validate before starting Ray
+    v.option_count(num_cpus, "--num-cpus", le=v.MAX_CPUS)
+    v.output_dir(output_dir)
+    v.confirm_grid(loaded, yes, str(spec))
+    v.check_rl_agents(loaded, str(spec))
+    v.check_checkpoints(loaded, str(spec))
     summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri, output_dir=output_dir,
                         num_cpus=num_cpus, make_report=not no_report)
     print_sweep_summary(summary, resumed=resume)
@@ -233,12 +250,14 @@ def report(
     """(Re)build the report of a spec from its tracked runs and log it to the newest sweep run."""
     from mlflow.tracking import MlflowClient
 
+    from soclab import validation as v
     from soclab.report import finalize_and_report
     from soclab.runs import latest_sweep_run, not_run
     from soclab.spec import load_spec
     from soclab.tracking import Tracker, resolve_tracking_uri
 
     loaded = load_spec(spec)
+    v.output_dir(output_dir)
     uri = resolve_tracking_uri(tracking_uri, loaded.tracking.tracking_uri)
     if MlflowClient(uri).get_experiment_by_name(loaded.experiment_name) is None:
         raise not_run(loaded, spec, uri)  # without creating an empty experiment
@@ -266,7 +285,10 @@ def tracking_server(
 ) -> None:
     """Start a shared MLflow tracking server (for sweeps on a cluster), wait until it answers, print its URL."""
     from soclab import tracking_server as ts
+    from soclab import validation as v
 
+    v.tcp_port(port, "--port")
+    v.option_count(workers, "--workers", le=v.MAX_CPUS)
     pid_path = pid_file or Path.home() / ".soclab" / f"tracking-server-{port}.json"
     if stop:
         n = ts.stop_from_pid_file(pid_path)
@@ -320,7 +342,10 @@ def cluster_local(
 ) -> None:
     """Start a head and N worker nodes (real `ray start` processes) plus a tracking server, token auth on."""
     from soclab.cluster import start_local_cluster
+    from soclab.validation import cluster_options
 
+    cluster_options(workers=workers, port=port, tracking_port=tracking_port, head_cpus=head_cpus,
+                    worker_cpus=worker_cpus, object_store_mb=object_store_mb)
     state = start_local_cluster(workers, port=port, state_dir=state_dir, tracking=tracking,
                                 tracking_port=tracking_port, backend_store_uri=backend_store_uri,
                                 artifacts_destination=artifacts_destination, head_cpus=head_cpus,
@@ -424,10 +449,13 @@ def train(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, the spec's, or ./mlflow.db).")] = None,
 ) -> None:
     """Train the spec's RL agents, then compare them with its heuristics and baselines on the same seeds (tracked in MLflow)."""
+    from soclab import validation as v
     from soclab.rl.command import print_outcome, train_spec
     from soclab.spec import load_spec
 
     loaded = load_spec(spec)
+    v.train_options(loaded, noise=noise, rate=rate, iterations=iterations, num_cpus=num_cpus)
+    v.output_dir(output_dir)
     print_outcome(train_spec(loaded, noise=noise, rate=rate, output_dir=output_dir,
                              iterations=iterations, agents=agent or None, num_cpus=num_cpus,
                              tracking_uri=tracking_uri))

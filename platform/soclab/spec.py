@@ -7,14 +7,13 @@ against baselines. Unknown keys and bad values are refused with the file, the ke
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dssoc.errors import ConfigError
+from dssoc.schemas import format_validation_error, load_yaml, read_text
 
 
 class SpecError(ConfigError):
@@ -22,7 +21,7 @@ class SpecError(ConfigError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 SearchKind = Literal["loguniform", "uniform", "choice", "randint", "grid"]
@@ -156,7 +155,7 @@ class TuneSpec(_Strict):
     scheduler: Literal["fifo", "asha"] = "fifo"
     num_samples: int = Field(1, ge=1, description="samples per RL search space")
     retries: int = Field(1, ge=0, description="re-runs of a failed cell (and of a crashed trial)")
-    cells_per_trial: int | Literal["auto"] = "auto"
+    cells_per_trial: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
     cpus_per_rl_trial: int = Field(1, ge=1)
 
 
@@ -212,24 +211,14 @@ class ExperimentSpec(_Strict):
         return list(self.agents) + extra
 
 
-def _key_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def load_spec(path: str | Path) -> ExperimentSpec:
-    """Read and validate a spec; errors name the file, the key path and the reason."""
+    """Read and validate a spec; errors name the file (and line, for YAML errors and duplicate
+    keys), the key path and the reason."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("spec file not found", str(path))
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SpecError(f"invalid YAML: {getattr(e, 'problem', e)}", where) from None
+        doc = load_yaml(read_text(path, "spec file"), str(path))
+    except ConfigError as e:
+        raise SpecError(e.reason, e.where) from None
     if not isinstance(doc, dict):
         raise SpecError("expected a mapping at the top level", str(path))
     doc.setdefault("name", path.stem)
@@ -237,12 +226,15 @@ def load_spec(path: str | Path) -> ExperimentSpec:
 
 
 def spec_from_dict(doc: dict[str, Any], where: str = "spec") -> ExperimentSpec:
+    """Validate a spec document: its schema, then every name and value it uses
+    (`soclab.validation.check_spec`), before anything runs."""
+    from soclab.validation import check_spec
+
     try:
-        return ExperimentSpec.model_validate(doc)
+        spec = ExperimentSpec.model_validate(doc)
+        check_spec(spec)
     except ValidationError as e:
-        first = e.errors()[0]
-        msg = re.sub(r"^(Value error|Assertion failed), ", "", first["msg"])
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise SpecError(f"{_key_path(first['loc'])}: {msg}{more}", where) from None
-    except ConfigError as e:  # raised inside validators (unknown scheduler, bad noise spec)
+        raise SpecError(format_validation_error(e, "", doc).reason, where) from None
+    except ConfigError as e:  # raised by check_spec, or inside validators (unknown scheduler, noise)
         raise SpecError(str(e), where) from None
+    return spec

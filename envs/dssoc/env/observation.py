@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
+from dssoc import checks
 from dssoc.config import SimConfig
 from dssoc.engine import CompiledApp
-from dssoc.errors import ConfigError
+from dssoc.errors import ConfigError, InvalidActionError, UnknownNameError
 from dssoc.schedulers.base import earliest_finish
 from dssoc.schedulers.greedy import EarliestFinishTime
 
@@ -30,8 +31,12 @@ if TYPE_CHECKING:
     from dssoc.engine import JobRun, Simulation, TaskRun
 
 ACTION_MODES = ("task", "task_pe")
+#: What `act` does with an action the mask rules out: raise (strict, the default) or replace it
+#: by the first valid action (counted in `invalid_actions`). Out-of-space actions always raise.
+INVALID_ACTION_MODES = ("raise", "replace")
 GRAPH_MODES = ("children", "adjacency")
 DEFAULT_MAX_TASKS_CAP = 256
+MAX_TASKS = 65_536  # observation slots a user may ask for (the arrays are slots x features)
 HIGH = float(np.finfo(np.float32).max)  # finite "unbounded" limit (gymnasium warns on inf)
 
 # row status; FREE = unused row or finished task
@@ -120,7 +125,12 @@ class ObservationBuilder:
         max_tasks: int | None = None,
         graph: str = "children",
         time_scale_us: float | None = None,
+        invalid_action: str = "raise",
     ) -> None:
+        if invalid_action not in INVALID_ACTION_MODES:
+            raise UnknownNameError("invalid_action mode", str(invalid_action), INVALID_ACTION_MODES,
+                                   "invalid_action")
+        self.invalid_action = invalid_action
         if action_mode not in ACTION_MODES:
             raise ConfigError(f"unknown action mode {action_mode!r}; valid: {', '.join(ACTION_MODES)}",
                               "action_mode")
@@ -130,12 +140,10 @@ class ObservationBuilder:
         self.config = config
         self.action_mode = action_mode
         self.graph = graph
-        self.max_tasks = int(max_tasks) if max_tasks is not None else default_max_tasks(config)
-        if self.max_tasks < 1:
-            raise ConfigError(f"must be >= 1, got {max_tasks}", "max_tasks")
-        self.time_scale = float(time_scale_us) if time_scale_us else default_time_scale(config)
-        if not self.time_scale > 0:
-            raise ConfigError(f"must be > 0, got {time_scale_us}", "time_scale_us")
+        self.max_tasks = (checks.integer(max_tasks, "max_tasks", ge=1, le=MAX_TASKS)
+                          if max_tasks is not None else default_max_tasks(config))
+        self.time_scale = (checks.number(time_scale_us, "time_scale_us", gt=0, unit="microseconds")
+                           if time_scale_us is not None else default_time_scale(config))
         soc = config.soc
         self.n_pes = soc.n_pes
         self.cluster_names = tuple(c.name for c in soc.clusters)
@@ -462,17 +470,38 @@ class ObservationBuilder:
         """Indices of the valid actions of the last observation."""
         return np.flatnonzero(self._mask)
 
+    def action_index(self, action: Any) -> int:
+        """`action` as an index of `Discrete(n_actions)`, as `action_space.contains` accepts it
+        (an int or an integer numpy scalar / 0-d array); anything else raises InvalidActionError."""
+        if isinstance(action, np.ndarray) and action.shape == (1,):
+            action = action[0]  # a batch of one, as some samplers return it
+        if not self.action_space.contains(action):
+            what = (f"{action!r} ({type(action).__name__})" if not isinstance(action, int | np.integer)
+                    else f"{int(action)}")
+            raise InvalidActionError(f"action {what} is outside the action space "
+                                     f"Discrete({self.n_actions}): expected an integer in "
+                                     f"[0, {self.n_actions - 1}]")
+        return int(action)
+
     def act(self, action: int | np.integer) -> tuple[TaskRun, int, bool]:
         """Decode `action` against the last observation, place the task (EFT in mode `task`) and
-        record the binding. Returns (task, pe, was_valid); an invalid action is replaced by the
-        first valid one (and counted in `invalid_actions`). The caller binds it in the engine."""
+        record the binding. Returns (task, pe, was_valid). An action outside the action space
+        raises `InvalidActionError`; one the mask rules out raises too, or with
+        `invalid_action="replace"` is replaced by the first valid one (counted in
+        `invalid_actions`). The caller binds it in the engine."""
         sim = self.sim
         if sim is None or self._slot_rows is None or not self._has_choice:
             raise RuntimeError("no ready task to schedule: call observe() at a decision point "
                                "(or reset() after the episode ended)")
-        a = int(action)
-        valid = 0 <= a < self.n_actions and bool(self._mask[a])
+        a = self.action_index(action)
+        valid = bool(self._mask[a])
         if not valid:
+            if self.invalid_action == "raise":
+                ok = np.flatnonzero(self._mask)
+                shown = ", ".join(map(str, ok[:10])) + (", ..." if ok.size > 10 else "")
+                raise InvalidActionError(
+                    f"action {a} is masked out (see obs['action_mask']); valid now: [{shown}]. "
+                    "Pass invalid_action='replace' to replace it by the first valid action")
             self.invalid_actions += 1
             a = int(np.flatnonzero(self._mask)[0])
         slot, pe = (a, -1) if self.action_mode == "task" else divmod(a, self.n_pes)

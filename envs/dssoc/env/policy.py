@@ -21,7 +21,8 @@ class PolicyScheduler(Scheduler):
     task, exactly as the environment does, so env rollouts and simulations coincide.
 
     The system must be a `dssoc.Simulation` driven by `Simulation.run` (which installs the
-    arrival hook). Invalid actions fall back to the first valid one (`invalid_actions` counts).
+    arrival hook). A masked-out action raises `InvalidActionError`, as in the environment, unless
+    `invalid_action="replace"` (then the first valid action is taken; `invalid_actions` counts).
     """
 
     name = "policy"
@@ -34,10 +35,11 @@ class PolicyScheduler(Scheduler):
         max_tasks: int | None = None,
         graph: str = "children",
         time_scale_us: float | None = None,
+        invalid_action: str = "raise",
     ) -> None:
         self.policy = policy
         self.options = {"action_mode": action_mode, "max_tasks": max_tasks, "graph": graph,
-                        "time_scale_us": time_scale_us}
+                        "time_scale_us": time_scale_us, "invalid_action": invalid_action}
         self.builder: ObservationBuilder | None = None
 
     @property

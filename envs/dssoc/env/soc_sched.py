@@ -8,6 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dssoc import checks
+from dssoc.checks import known_keys
 from dssoc.config import SimConfig
 from dssoc.engine import JobRun, Simulation
 from dssoc.env.observation import ObservationBuilder
@@ -17,7 +19,8 @@ from dssoc.errors import ConfigError
 SIM_KEYS = ("workload", "soc", "rate_jobs_per_ms", "scale_us", "noise", "duration_us", "max_jobs",
             "warmup_us", "max_jobs_in_flight", "fixed_rate", "integer_times", "probabilities",
             "arrivals", "mapping", "workload_seed")
-ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", "time_scale_us")
+ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", "time_scale_us",
+            "invalid_action")
 
 
 def split_env_config(config: Mapping[str, Any] | None) -> tuple[SimConfig, dict[str, Any]]:
@@ -28,11 +31,10 @@ def split_env_config(config: Mapping[str, Any] | None) -> tuple[SimConfig, dict[
     max_jobs_in_flight, fixed_rate, integer_times, probabilities, arrivals and mapping (spec
     strings, see dssoc.arrivals and dssoc.mapping), workload_seed. Env keys: see `ENV_KEYS`.
     """
+    if config is not None and not isinstance(config, Mapping):
+        raise ConfigError(f"expected a mapping of options, got {type(config).__name__}", "env_config")
     raw = dict(config or {})
-    unknown = sorted(set(raw) - set(SIM_KEYS) - set(ENV_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {unknown}; valid: {', '.join(SIM_KEYS + ENV_KEYS)}",
-                          "env_config")
+    known_keys(raw, SIM_KEYS + ENV_KEYS, "env_config", "key")
     env_opts = {k: raw.pop(k) for k in ENV_KEYS if k in raw}
     if "max_jobs" in raw and "duration_us" not in raw:
         raw["duration_us"] = None
@@ -56,9 +58,12 @@ class SoCSchedEnv(gym.Env):
     - `action_mode="task_pe"`: `n_actions = max_tasks * n_pes`; action = slot * n_pes + pe, valid
       for ready slots and PEs that can run the task.
 
-    An action outside the mask is replaced by the first valid one and counted in
-    `info["invalid_actions"]`. Every observation has at least one valid action: when no task is
-    ready (the terminal observation) action 0 is marked valid as a dummy.
+    An action outside the action space (not an integer, negative, too large, `None`) raises
+    `dssoc.InvalidActionError`. An action the mask rules out raises too (strict, the default);
+    with `invalid_action="replace"` it is replaced by the first valid one, flagged in
+    `info["invalid_action"]` and counted in `info["invalid_actions"]`. Every observation has at
+    least one valid action: when no task is ready (the terminal observation) action 0 is marked
+    valid as a dummy.
 
     ## Observation Space
     `Dict(action_mask=Box(0, 1, (n_actions,)), observations=Dict(...))`, all float32, with
@@ -90,12 +95,14 @@ class SoCSchedEnv(gym.Env):
     options; keyword options override it, and simulation keys may also come as keywords (so
     RLlib's `gym.make(id, **env_config)` works). `action_mode` ("task" | "task_pe"), `reward`,
     `max_tasks` (default: max_jobs_in_flight x largest application, capped at 256), `graph`
-    ("children" | "adjacency"), `time_scale_us`, `max_steps`, `seed` (used by the first
-    `reset()` when it gets no seed). `reset(seed=s)` seeds `self.np_random`, from which the
+    ("children" | "adjacency"), `time_scale_us` (> 0), `max_steps`, `seed` (used by the first
+    `reset()` when it gets no seed), `invalid_action` ("raise" | "replace"). Unknown options are
+    refused with the closest valid name. `reset(seed=s)` seeds `self.np_random`, from which the
     simulation seed is drawn: the same seed gives the same episode.
 
     ## Version History
-    - v0: initial version.
+    - v0: initial version; masked-out actions raise unless `invalid_action="replace"` (earlier
+      builds always replaced them).
     """
 
     metadata = {"render_modes": []}  # noqa: RUF012  (gymnasium convention)
@@ -111,6 +118,7 @@ class SoCSchedEnv(gym.Env):
         time_scale_us: float | None = None,
         max_steps: int | None = None,
         seed: int | None = None,
+        invalid_action: str | None = None,
         render_mode: str | None = None,
         **sim_options: Any,
     ) -> None:
@@ -123,7 +131,7 @@ class SoCSchedEnv(gym.Env):
             sim_config, opts = split_env_config({**(config or {}), **sim_options})
         given = {"action_mode": action_mode, "reward": reward, "max_tasks": max_tasks,
                  "graph": graph, "time_scale_us": time_scale_us, "max_steps": max_steps,
-                 "seed": seed}
+                 "seed": seed, "invalid_action": invalid_action}
         opts.update({k: v for k, v in given.items() if v is not None})
         self.config = sim_config
         self.builder = ObservationBuilder(
@@ -132,12 +140,15 @@ class SoCSchedEnv(gym.Env):
             max_tasks=opts.get("max_tasks"),
             graph=opts.get("graph", "children"),
             time_scale_us=opts.get("time_scale_us"),
+            invalid_action=opts.get("invalid_action", "raise"),
         )
         self.rewards = RewardTracker(opts.get("reward", "time_in_system"), self.builder.time_scale)
         self.max_steps = opts.get("max_steps")
-        if self.max_steps is not None and int(self.max_steps) < 1:
-            raise ConfigError(f"must be >= 1, got {self.max_steps}", "max_steps")
+        if self.max_steps is not None:
+            self.max_steps = checks.integer(self.max_steps, "max_steps", ge=1)
         self._default_seed = opts.get("seed")
+        if self._default_seed is not None:
+            self._default_seed = checks.seed(self._default_seed, "seed")
         self.observation_space = self.builder.observation_space
         self.action_space = self.builder.action_space
         self.render_mode = render_mode

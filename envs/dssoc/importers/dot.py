@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dssoc.errors import ConfigError
 from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.schemas import read_text
 
 NODE_WORK = ("work", "runtime", "weight", "time", "cost", "exec", "size")
 NODE_CATEGORY = ("category", "type", "kind")
@@ -226,10 +227,7 @@ def _number(attrs: dict[str, str], keys: tuple[str, ...]) -> tuple[str | None, f
 def import_dot(path: str | Path, name: str | None = None) -> ImportResult:
     """Import a DOT digraph; syntax errors and cycles are refused with file and line."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", str(p)) from None
+    text = read_text(p, "DOT file")  # missing, binary or non-UTF-8: one ConfigError line
     parser = _Parser(text, str(p))
     parser.parse()
     if not parser.nodes:

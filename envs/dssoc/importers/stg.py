@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dssoc.errors import ConfigError
 from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.schemas import read_text
 
 
 def _tokens(text: str) -> tuple[list[tuple[str, int]], int]:
@@ -35,10 +36,7 @@ def _tokens(text: str) -> tuple[list[tuple[str, int]], int]:
 def import_stg(path: str | Path, name: str | None = None) -> ImportResult:
     """Import an STG file; malformed records are refused with file and line."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", str(p)) from None
+    text = read_text(p, "STG file")  # missing, binary or non-UTF-8: one ConfigError line
     toks, trailing = _tokens(text)
     pos = 0
 

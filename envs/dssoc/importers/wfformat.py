@@ -31,6 +31,7 @@ from typing import Any
 
 from dssoc.errors import ConfigError
 from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.schemas import read_text
 
 #: Task fields the model has no place for (reported, not an error).
 _MAPPED_SPEC = {"name", "id", "parents", "children", "inputFiles", "outputFiles", "category"}
@@ -274,10 +275,7 @@ def parse_wfformat(doc: Any, source: str, name: str | None = None) -> ImportResu
 def import_wfformat(path: str | Path, name: str | None = None) -> ImportResult:
     """Import a WfFormat JSON file; malformed JSON or schema violations name file and line."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", str(p)) from None
+    text = read_text(p, "WfFormat file")  # missing, binary or non-UTF-8: one ConfigError line
     try:
         doc = loads_with_lines(text)
     except json.JSONDecodeError as e:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
-from dssoc.errors import UnknownNameError
+from dssoc.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
     from dssoc.engine import JobRun, TaskRun
@@ -100,6 +100,9 @@ def make_scheduler(name: str | Scheduler, **kwargs: object) -> Scheduler:
     """Instantiate a registered scheduler by name (`MET`, `etf`, `heft_rt`, ...)."""
     if isinstance(name, Scheduler):
         return name
+    if not isinstance(name, str):
+        raise ConfigError(f"expected a scheduler name or a Scheduler, got {type(name).__name__}",
+                          "scheduler")
     _load_builtins()
     cls = _REGISTRY.get(name.upper())
     if cls is None:

@@ -11,13 +11,13 @@ imports RLlib's classes but never starts Ray.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dssoc.errors import ConfigError
+from dssoc.schemas import read_document
 
 ENV_FILE = "soclab_env.json"
 MODULE_SUBDIR = Path("learner_group") / "learner" / "rl_module" / "default_policy"
@@ -41,7 +41,11 @@ def read_env_settings(path: str | Path) -> dict[str, Any]:
     for d in [p, *list(p.parents)[:4]]:
         f = d / ENV_FILE
         if f.is_file():
-            return json.loads(f.read_text(encoding="utf-8"))
+            settings = read_document(f, "checkpoint settings file")
+            missing = [k for k in ("action_mode", "max_tasks", "time_scale_us") if k not in settings]
+            if missing:
+                raise ConfigError(f"missing key {missing[0]!r}: not written by soclab", str(f))
+            return settings
     raise ConfigError(f"no {ENV_FILE} beside the checkpoint (written by soclab at training "
                       "time); it holds the observation settings the policy was trained with",
                       str(path))
@@ -53,13 +57,25 @@ def load_module(path: str | Path) -> Any:
 
     from ray.rllib.core.rl_module.rl_module import RLModule
 
-    quiet = logging.getLogger("ray._common.deprecation")  # RLlib's own RLModuleConfig notice
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
+    where = module_dir(path)
+    # RLlib's own notices (RLModuleConfig deprecation; "falling back to RLModule" for a foreign
+    # class, which then fails with a clear error below)
+    quiet = [logging.getLogger(n) for n in ("ray._common.deprecation", "ray.rllib.utils.checkpoints")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
     try:
-        module = RLModule.from_checkpoint(module_dir(path).resolve().as_posix())
+        module = RLModule.from_checkpoint(where.resolve().as_posix())
+    except Exception as e:  # a garbage or foreign checkpoint fails in many ways inside RLlib/torch
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(f"cannot restore the policy from this checkpoint ({type(e).__name__}: "
+                          f"{first})", str(where)) from None
     finally:
-        quiet.setLevel(level)
+        for q, lv in zip(quiet, levels, strict=True):
+            q.setLevel(lv)
+    if not (isinstance(module, RLModule) and hasattr(module, "forward_inference")):
+        raise ConfigError(f"the checkpoint holds a {type(module).__name__}, not an RLlib RLModule",
+                          str(where))
     module.eval()
     return module
 

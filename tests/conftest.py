@@ -40,7 +40,10 @@ def ray_session():
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     import ray
 
+    from soclab.loopback import prepare_local_ray
+
     if not ray.is_initialized():
+        prepare_local_ray()  # listen on loopback only, as soclab's own local sweeps do
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
                  object_store_memory=150 * 2**20)
     yield ray

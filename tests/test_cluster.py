@@ -266,9 +266,9 @@ def test_sweep_spreads_cells_over_both_nodes(cluster: ClusterState, client_env: 
 
 
 def test_listening_sockets(cluster: ClusterState) -> None:
-    """The tracking server binds loopback only. Ray 2.60's GCS/raylet/agents bind all interfaces
-    whatever --node-ip-address says (Ray maps 127.0.0.1 to the machine's address), so the Ray
-    ports are protected by the token (test below), not by binding; the dashboard is off."""
+    """Every listener of the cluster is on loopback: the tracking server, and every Ray process
+    of every node (GCS, raylets, object managers, workers, agents, metrics, client server; see
+    soclab.loopback); the dashboard is off. No allow-list is needed with Ray 2.60."""
     import psutil
 
     assert cluster.tracking
@@ -281,6 +281,11 @@ def test_listening_sockets(cluster: ClusterState) -> None:
     ray_socks = listening_addresses(ray_pids)
     gcs_port = int(cluster.address.rsplit(":", 1)[1])
     assert gcs_port in {port for _, _, port in ray_socks}
+    exposed = [(psutil.Process(pid).name(), ip, port) for pid, ip, port in ray_socks
+               if ip not in LOOPBACK_IPS]
+    assert not exposed, exposed
+    client_port = cluster.nodes[0].ports["ray_client_server_port"]
+    assert client_port in {port for _, _, port in ray_socks}  # the client server is among them
     dashboard = cluster.nodes[0].ports["dashboard_port"]
     assert dashboard not in {port for _, _, port in ray_socks}  # --include-dashboard=false
     # nobody else listens on our ports
@@ -336,6 +341,9 @@ def test_driver_killed_mid_sweep_then_resume(cluster: ClusterState, client_env: 
                                   duration_us=6000.0)
     out = tmp_path / "out"
     out.mkdir()
+    # the claims of the cells in flight die with the driver: a short lease, so the resume takes
+    # them over after seconds (the driver passes it to the workers on the nodes)
+    client_env = client_env | {"SOCLAB_CLAIM_LEASE_S": "8"}
     with started(sweep_cmd(spec, cluster, out), client_env, tmp_path / "first.log") as proc:
         wait_until(lambda: sum(finished_per_hash(uri, experiment).values()) >= 2
                    or proc.poll() is not None, 240, "two finished cells")

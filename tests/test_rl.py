@@ -146,27 +146,32 @@ def test_all_graph_parameters_get_gradients() -> None:
         assert not dead, f"{mode}: parameters without gradient: {dead}"
 
 
-def test_trimming_padding_changes_nothing_and_padding_is_ignored() -> None:
+@pytest.mark.parametrize("mode", ["task", "task_pe"])
+def test_packed_batch_equals_one_sample_at_a_time_and_padding_is_ignored(mode: str) -> None:
+    """The network packs the occupied slots of a whole batch into one node list: a batch gives
+    the same scores and embeddings as each sample alone, and garbage in empty slots is unseen."""
     cfg = env_config_for(dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=8), workload="wifi-tx-rx",
-                         duration_us=1000, action_mode="task_pe")
+                         duration_us=1000, action_mode=mode)
     env = make_env(cfg)
-    batch = stack(rollout_obs(cfg, 12))
+    obs = rollout_obs(cfg, 12)
+    batch = stack(obs)
     torch.manual_seed(1)
     net = build_net(ObsDims.from_spaces(env.observation_space, env.action_space), "graph", hidden=16)
     scores, emb = net(batch)
-    m = net.dims.max_tasks
-    inner = batch["observations"]
-    full_ctx, full_pe, full_glob = net.encode(inner)  # no trimming
-    full = net.scores(full_ctx, full_pe)
     valid = batch["action_mask"] > 0.5
-    assert torch.allclose(scores[valid], full[valid], atol=1e-5)
-    assert torch.allclose(emb, full_glob, atol=1e-5)
-    # garbage in empty slots (features, children) has no effect
+    for i, o in enumerate(obs):
+        s1, e1 = net(stack([o]))
+        assert torch.allclose(s1[0][valid[i]], scores[i][valid[i]], atol=1e-5)
+        assert torch.allclose(e1[0], emb[i], atol=1e-5)
+    inner = batch["observations"]
     k = int(inner["task_mask"].sum(-1).max())
-    assert k < m
-    noisy = {**batch, "observations": {**inner, "tasks": inner["tasks"].clone()}}
+    assert k < net.dims.max_tasks
+    noisy = {**batch, "observations": {**inner, "tasks": inner["tasks"].clone(),
+                                       "children": inner["children"].clone()}}
     noisy["observations"]["tasks"][:, k:] = 1e3
+    noisy["observations"]["children"][:, k:] = 0.0  # empty slots pointing at a real slot
     assert torch.allclose(net(noisy)[0][valid], scores[valid])
+    assert torch.allclose(net(noisy)[1], emb)
 
 
 def test_masked_sampling_never_picks_an_invalid_action() -> None:

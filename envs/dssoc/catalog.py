@@ -12,13 +12,15 @@ SoC schema::
                    "exec_us": {task_name: float},
                    "power": {"opps": [[MHz, mV], ...],
                              "power_profile": {MHz: [W for 1..capacity busy cores]},
-                             "pg_profile": {...}}}],          # power optional
+                             "pg_profile": {...},
+                             "trip_freq": [MHz or -1 per trip point]},  # power optional
+                   "governor": "performance"}],   # or powersave, ondemand, constant-<MHz>
      "bandwidth": {"self": float, "default": float,
                    "pairs": [[cluster_a, cluster_b, float], ...]}}
 
 Application schema::
 
-    {"name": str, "description": str,
+    {"name": str, "description": str, "deadline_us": float,   # deadline optional
      "tasks": [{"name": str, "after": {predecessor_name: volume, ...},
                 "category": str, "work": float}, ...]}   # category/work: imported workflows
 
@@ -95,7 +97,9 @@ def soc_from_dict(doc: dict[str, Any], where: str = "soc") -> SoC:
                 opps=tuple(sorted(c.power.opps)),
                 power_profile={f: tuple(w) for f, w in c.power.power_profile.items()},
                 pg_profile={f: tuple(w) for f, w in c.power.pg_profile.items()},
+                trip_freq=tuple(c.power.trip_freq),
             ),
+            governor=c.governor,
         )
         for c in d.clusters
     )
@@ -125,7 +129,8 @@ def application_from_dict(doc: dict[str, Any], where: str = "application") -> Ap
             volumes[(index[pname], i)] = vol
         tasks.append(Task(t.name, tuple(preds), t.category, t.work))
     return _built(where, lambda: Application(
-        name=d.name, tasks=tuple(tasks), volumes=volumes, description=d.description))
+        name=d.name, tasks=tuple(tasks), volumes=volumes, description=d.description,
+        deadline_us=d.deadline_us))
 
 
 def application_to_dict(app: Application) -> dict[str, Any]:
@@ -138,7 +143,10 @@ def application_to_dict(app: Application) -> dict[str, Any]:
         if t.work is not None:
             row["work"] = t.work
         tasks.append(row)
-    return {"name": app.name, "description": app.description, "tasks": tasks}
+    out: dict[str, Any] = {"name": app.name, "description": app.description, "tasks": tasks}
+    if app.deadline_us is not None:
+        out["deadline_us"] = app.deadline_us
+    return out
 
 
 def soc_to_dict(soc: SoC) -> dict[str, Any]:
@@ -152,6 +160,10 @@ def soc_to_dict(soc: SoC) -> dict[str, Any]:
                 "power_profile": {str(f): list(w) for f, w in c.power.power_profile.items()},
                 "pg_profile": {str(f): list(w) for f, w in c.power.pg_profile.items()},
             }
+            if c.power.trip_freq:
+                d["power"]["trip_freq"] = list(c.power.trip_freq)
+        if c.governor != "performance":
+            d["governor"] = c.governor
         clusters.append(d)
     return {
         "name": soc.name,

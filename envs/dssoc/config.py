@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,13 @@ class SimConfig:
     `arrivals` replaces the Poisson arrivals by a trace replay or a rate-modulated process
     (dssoc.arrivals); `mapping` records how imported workflows were mapped onto the SoC
     (dssoc.mapping; applied by `build`).
+
+    DVFS (dssoc.dvfs): each cluster carries its governor; `governor` overrides them at
+    construction ("powersave" for all clusters, "A7=powersave,A15=ondemand" per cluster) and is
+    then folded into `soc` (the field reads None afterwards). `throttling` enables DS3's thermal
+    trip points. Deadlines: a job's relative deadline is `deadline_factor` x its application's
+    lower bound when given, else its application's `deadline_us`; jobs without one are not
+    counted in the deadline metrics.
     """
 
     soc: SoC
@@ -56,9 +64,21 @@ class SimConfig:
     energy: bool = True
     arrivals: ArrivalModel | None = None
     mapping: str | None = None
+    governor: str | None = None
+    throttling: bool = False
+    deadline_factor: float | None = None
 
     def __post_init__(self) -> None:
         _check_fields(self)
+        if self.deadline_factor is not None and not (
+                self.deadline_factor > 0 and math.isfinite(self.deadline_factor)):
+            raise ConfigError(f"must be a positive number, got {self.deadline_factor}",
+                              "config.deadline_factor")
+        if self.governor is not None:
+            from dssoc.dvfs import apply_governors
+
+            object.__setattr__(self, "soc", apply_governors(self.soc, self.governor, "config.governor"))
+            object.__setattr__(self, "governor", None)
         for app in self.workload.applications:
             if any(t.work is not None for t in app.tasks):
                 raise ConfigError(f"application {app.name!r} is an imported workflow: build the "
@@ -158,12 +178,27 @@ class SimConfig:
             "ds3_event_order": self.ds3_event_order,
             "arrival_streams": self.arrival_streams,
             "energy": self.energy,
+            **self._dvfs_summary(),
         }
         # Only when set, so that the fingerprints of existing configurations do not change.
         if self.arrivals is not None:
             out["arrivals"] = self.arrivals.spec
         if self.mapping is not None:
             out["mapping"] = self.mapping
+        return out
+
+    def _dvfs_summary(self) -> dict[str, Any]:
+        """DVFS and deadline settings, only when not the defaults (older fingerprints hold)."""
+        from dssoc.dvfs import governors_of
+
+        out: dict[str, Any] = {}
+        gov = governors_of(self.soc)
+        if gov != "performance":
+            out["governor"] = gov
+        if self.throttling:
+            out["throttling"] = True
+        if self.deadline_factor is not None:
+            out["deadline_factor"] = self.deadline_factor
         return out
 
     def fingerprint(self) -> str:

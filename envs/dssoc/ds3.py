@@ -12,12 +12,13 @@ import math
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dssoc import checks
 from dssoc.config import SimConfig
+from dssoc.dvfs import parse_governor
 from dssoc.errors import ConfigError, InvalidDAGError, UnsupportedTaskError
 from dssoc.model import Application, Cluster, PowerSpec, SoC, Task, Workload
 
@@ -120,6 +121,8 @@ class _Resource:
     opps: list[tuple[int, int]] = field(default_factory=list)
     power_profile: dict[int, tuple[float, ...]] = field(default_factory=dict)
     pg_profile: dict[int, tuple[float, ...]] = field(default_factory=dict)
+    trip_freq: tuple[int, ...] = ()
+    governor: str = "performance"
 
     @property
     def pseudo(self) -> bool:
@@ -196,8 +199,9 @@ def read_ds3_soc(path: str | Path) -> SoC:
                 current.opps.append((_int(tok[1], "frequency (MHz)", where),
                                      _int(tok[2], "voltage (mV)", where)))
             elif key in ("trip_freq", "DTPM_trip_freq"):
-                for t in tok[1:]:
-                    _int(t, f"{key} frequency (MHz, -1 = unchanged)", where)
+                freqs = tuple(_int(t, f"{key} frequency (MHz, -1 = unchanged)", where) for t in tok[1:])
+                if key == "trip_freq":
+                    current.trip_freq = freqs
             elif key == "power_profile":
                 f, w = _profile(tok, where)
                 current.power_profile[f] = w
@@ -226,7 +230,7 @@ def read_ds3_soc(path: str | Path) -> SoC:
             continue
 
         if key == "add_new_resource":
-            kind, name, ident_s, cap_s, nfun_s, _dvfs, keyword = _parse_header(tok, where)
+            kind, name, ident_s, cap_s, nfun_s, dvfs_mode, keyword = _parse_header(tok, where)
             formats.add(keyword)
             if len(formats) > 1:
                 raise ConfigError("mixes the keyword and the positional add_new_resource "
@@ -256,6 +260,8 @@ def read_ds3_soc(path: str | Path) -> SoC:
                 pairs.clear()
                 diag_self.clear()
             current = _Resource(kind, name, ident, capacity, n_functions, lineno)
+            if kind.upper() not in PSEUDO_RESOURCE_TYPES:
+                current.governor = parse_governor(dvfs_mode, where)
             resources.append(current)
         elif key == "comm_band_self":
             _need(tok, 2, "comm_band_self bandwidth", where)
@@ -322,8 +328,12 @@ def read_ds3_soc(path: str | Path) -> SoC:
     for r in kept:
         power = None
         if r.opps:
-            power = PowerSpec(tuple(sorted(r.opps)), dict(r.power_profile), dict(r.pg_profile))
-        clusters.append(Cluster(r.name, r.kind, r.capacity, dict(r.exec_us), power))
+            power = PowerSpec(tuple(sorted(r.opps)), dict(r.power_profile), dict(r.pg_profile),
+                              r.trip_freq)
+        try:
+            clusters.append(Cluster(r.name, r.kind, r.capacity, dict(r.exec_us), power, r.governor))
+        except ConfigError as e:  # a governor the cluster's operating points cannot serve
+            raise ConfigError(str(e).split(": ", 1)[-1], f"{path}:{r.lineno}") from None
     dropped = [f"{r.name} ({r.kind})" for r in resources if r.pseudo]
     description = f"Imported from the DS3 resource file {path.name}"
     if dropped:
@@ -354,6 +364,7 @@ class _JobTask:
     head: bool = False
     tail: bool = False
     timing: bool = False
+    deadline: float = 0.0
 
 
 def read_ds3_job(path: str | Path) -> Application:
@@ -395,7 +406,7 @@ def read_ds3_job(path: str | Path) -> Application:
                 else:
                     _need(tok, 5, f"{key} earliest_start s deadline d", where)
                     _number(tok[2], "earliest_start", where)
-                    _number(tok[4], "deadline", where)
+                    last.deadline = _number(tok[4], "deadline", where)
                     last.timing = True
                     if len(tasks) == n_tasks:
                         block_open = False
@@ -501,12 +512,16 @@ def read_ds3_job(path: str | Path) -> Application:
         volumes[(src, dst)] = vol
 
     name = job_name or path.stem
+    # The job's deadline: the latest deadline of its exit tasks (DS3 gives one per task).
+    has_pred_of = {p for t in ordered for p in t.preds}
+    exit_deadlines = [t.deadline for t in ordered if t.ident not in has_pred_of and t.deadline > 0]
     try:
         app = Application(
             name=name,
             tasks=tuple(Task(t.name, tuple(t.preds)) for t in ordered),
             volumes=volumes,
             description=f"Imported from the DS3 job file {path.name} (job_name {name}).",
+            deadline_us=max(exit_deadlines) if exit_deadlines else None,
         )
     except InvalidDAGError as e:
         message = str(e)
@@ -555,6 +570,7 @@ class Ds3Config:
     standard_deviation: float
     random_seed: int
     simulation_mode: str
+    throttling: bool = False  # [POWER MANAGEMENT] enable_throttling
 
     @property
     def default_scale_us(self) -> float:
@@ -608,6 +624,7 @@ class Ds3Config:
             noise=noise,
             integer_times=True,
             arrival_streams="ds3",  # seed k then reproduces DS3's iteration k job for job
+            throttling=self.throttling,
         )
 
 
@@ -779,4 +796,16 @@ def read_ds3_config(path: str | Path) -> Ds3Config:
         standard_deviation=get_float("standard_deviation", "0"),
         random_seed=checks.seed(get_int("random_seed", "1"), where_of("random_seed")),
         simulation_mode=mode,
+        throttling=_throttling(parser, where_of),
     )
+
+
+def _throttling(parser: configparser.ConfigParser, where_of: Callable[[str], str]) -> bool:
+    """DS3's `enable_throttling` in the [POWER MANAGEMENT] section (default off)."""
+    if not parser.has_section("POWER MANAGEMENT"):
+        return False
+    value = parser["POWER MANAGEMENT"].get("enable_throttling", "no").strip().lower()
+    if value not in parser.BOOLEAN_STATES:
+        raise ConfigError(f"expected yes/no for enable_throttling, got {value!r}",
+                          where_of("enable_throttling"))
+    return parser.BOOLEAN_STATES[value]

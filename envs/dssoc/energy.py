@@ -56,7 +56,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dssoc.model import Cluster, SoC
+from dssoc.model import Cluster, PowerSpec, SoC
 
 # Leakage coefficients (Odroid XU3 board) and DS3's constants.
 C1, C2, IGATE = 0.002488, 2660.0, 0.000519
@@ -112,7 +112,12 @@ class ClusterPower:
         p = c.power
         if p is None or not p.opps:
             return cls(c.kind, c.capacity, 0.0, (), 0.0)
-        freq, mv = p.max_opp
+        return cls.at(c.kind, c.capacity, p, *p.max_opp)
+
+    @classmethod
+    def at(cls, kind: str, capacity: int, p: PowerSpec, freq: int, mv: int) -> ClusterPower:
+        """The constants of a cluster at operating point (freq MHz, mv mV): DS3 takes the profile
+        row of the first threshold >= freq and scales it by f V^2 / (f_th V_th^2)."""
         row: tuple[float, ...] = ()
         scale = 0.0
         for f_th, values in p.power_profile.items():  # DS3 scans in file order
@@ -120,7 +125,7 @@ class ClusterPower:
                 mv_th = dict(p.opps).get(f_th, mv)
                 row, scale = tuple(values), (freq * mv * mv) / (f_th * mv_th * mv_th)
                 break
-        return cls(c.kind, c.capacity, mv / 1000.0, row, scale)
+        return cls(kind, capacity, mv / 1000.0, row, scale)
 
     def core_leak_w(self, t_celsius: float = T_AMBIENT_C) -> float:
         """Leakage charged per core: cluster leakage / 4, whatever the capacity."""
@@ -160,6 +165,7 @@ class PowerModel:
     pe_cluster: tuple[int, ...]
     cluster_power_w: tuple[tuple[float, ...], ...]
     base_power_w: float
+    specs: tuple[PowerSpec | None, ...] = ()  # per cluster, for other operating points (DVFS)
 
     @classmethod
     def for_soc(cls, soc: SoC) -> PowerModel | None:
@@ -172,7 +178,8 @@ class PowerModel:
         )
         n_pes = soc.n_pes
         pe_cluster = tuple(int(c) for c in soc.pe_cluster)
-        return cls(clusters, pe_cluster, tables, BASE_POWER_W * (n_pes + 1) / n_pes)
+        return cls(clusters, pe_cluster, tables, BASE_POWER_W * (n_pes + 1) / n_pes,
+                   tuple(c.power for c in soc.clusters))
 
     def meter(self, warmup_us: float = 0.0, end_us: float | None = None, *,
               thermal: bool = True) -> EnergyMeter:
@@ -193,8 +200,8 @@ class EnergyMeter:
 
     __slots__ = ("_b_base", "_b_cols", "_busy_ab", "_cap", "_clusters", "_cpower", "_fin", "_key",
                  "_last_stop", "_leak", "_leak_coef", "_members", "_next_b", "_pc", "_running",
-                 "_seq", "_start", "_step", "_stopped", "_temp", "_update_due", "_window_base_j",
-                 "end_us", "energy_j", "thermal", "warmup")
+                 "_seq", "_specs", "_start", "_step", "_stopped", "_temp", "_update_due",
+                 "_window_base_j", "end_us", "energy_j", "thermal", "warmup")
 
     def __init__(self, model: PowerModel, warmup_us: float = 0.0, end_us: float | None = None,
                  *, thermal: bool = True) -> None:
@@ -202,7 +209,8 @@ class EnergyMeter:
         self.end_us = math.inf if end_us is None else end_us
         self.thermal = thermal
         self.energy_j = 0.0
-        self._clusters = model.clusters
+        self._clusters = list(model.clusters)
+        self._specs = model.specs
         self._pc = model.pe_cluster
         self._cap = [c.capacity for c in model.clusters]
         self._members = [[p for p, c in enumerate(model.pe_cluster) if c == k]
@@ -273,6 +281,31 @@ class EnergyMeter:
         else:
             self._advance(self._last_stop if end is None else end, inclusive=True)
         return self.energy_j
+
+    # ------------------------------------------------------------------- DVFS
+    def advance_to(self, t: float) -> None:
+        """Charge the sampling instants before `t` (before an operating-point change at t)."""
+        if t < self.end_us:
+            self._advance(t, inclusive=False)
+
+    def retime(self, pe: int, finish: float) -> None:
+        """The task running on `pe` now ends at `finish` (its cluster changed frequency)."""
+        if pe in self._running:
+            self._fin[pe] = finish
+
+    def set_opp(self, c: int, freq_mhz: int, mv: int) -> None:
+        """Cluster c runs at (freq_mhz, mv) from now on: steps and idle windows starting from the
+        next sampling instant are charged with that operating point's power (DS3's
+        `Cdyn*alpha*f*V^2` from the profile row, and leakage at the new voltage)."""
+        spec = self._specs[c] if c < len(self._specs) else None
+        if spec is None:
+            return
+        old = self._clusters[c]
+        cp = ClusterPower.at(old.kind, old.capacity, spec, freq_mhz, mv)
+        self._clusters[c] = cp
+        self._leak_coef[c] = a, i = cp.leak_coefficients()
+        self._leak[c] = a * leakage_factor(max(self._temp)) + i if self.thermal else cp.core_leak_w()
+        self._busy_ab[c] = [(0.0, 1.0)] + [cp.busy_coefficients(n) for n in range(1, cp.capacity + 1)]
 
     # ---------------------------------------------------------------- internals
     def _advance(self, t: float, inclusive: bool) -> None:
@@ -394,6 +427,39 @@ class EnergyMeter:
         if t >= self.warmup:
             self.energy_j += power * length * 1e-6
         self._cpower[c] = (power - leak) * n + leak * self._cap[c]
+
+
+def busy_core_power_w(soc: SoC, opps: list[tuple[int, int] | None] | None = None) -> list[float]:
+    """Per cluster, the power (W) DS3 charges one busy core when it is the only busy one, at
+    the given operating points (default: f_max), leakage at 42 C; 0 without power data. What
+    an energy-aware scheduler multiplies by a task's execution time to estimate its energy."""
+    out = []
+    for k, c in enumerate(soc.clusters):
+        p = c.power
+        if p is None or not p.opps:
+            out.append(0.0)
+            continue
+        f, mv = p.max_opp if opps is None or opps[k] is None else opps[k]  # type: ignore[misc]
+        cp = ClusterPower.at(c.kind, c.capacity, p, f, mv)
+        out.append(cp.busy_core_w(1, cp.core_leak_w()))
+    return out
+
+
+def opp_power_table(soc: SoC) -> list[list[float]]:
+    """Per cluster and OPP level (slowest first), one busy core's power (W) as in
+    `busy_core_power_w`; an empty list for a cluster without operating points."""
+    table = []
+    for c in soc.clusters:
+        p = c.power
+        if p is None or not p.opps:
+            table.append([])
+            continue
+        row = []
+        for f, mv in p.opps:
+            cp = ClusterPower.at(c.kind, c.capacity, p, f, mv)
+            row.append(cp.busy_core_w(1, cp.core_leak_w()))
+        table.append(row)
+    return table
 
 
 def energy_from_trace(

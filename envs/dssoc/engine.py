@@ -36,6 +36,7 @@ import numpy as np
 from dssoc.arrivals import make_arrival_process
 from dssoc.checks import seed as check_seed
 from dssoc.config import SimConfig
+from dssoc.dvfs import DvfsController, needs_controller
 from dssoc.errors import ConfigError, SchedulerError
 from dssoc.model import transfer_time
 from dssoc.noise import ArrivalBurst
@@ -68,10 +69,10 @@ INF = math.inf
 class CompiledApp:
     """An application flattened for the hot loop: exec table per PE, edges, volumes."""
 
-    __slots__ = ("exec_pe", "heads", "index", "lower_bound", "n", "name", "names", "preds",
-                 "succs", "volumes")
+    __slots__ = ("deadline", "exec_pe", "heads", "index", "lower_bound", "n", "name", "names",
+                 "preds", "succs", "volumes")
 
-    def __init__(self, index: int, app, soc) -> None:
+    def __init__(self, index: int, app, soc, deadline_factor: float | None = None) -> None:
         self.index = index
         self.name = app.name
         self.n = len(app.tasks)
@@ -91,6 +92,11 @@ class CompiledApp:
         for i in app.topological_order:
             finish[i] = best[i] + max((finish[p] for p in self.preds[i]), default=0.0)
         self.lower_bound = max(finish)
+        # relative deadline of each job (INF: none): factor x lower bound, else the application's
+        if deadline_factor is not None:
+            self.deadline = deadline_factor * self.lower_bound
+        else:
+            self.deadline = INF if app.deadline_us is None else float(app.deadline_us)
 
 
 class JobRun:
@@ -108,6 +114,11 @@ class JobRun:
         self.tasks: list[TaskRun] = []
         self.plan: dict[int, int] | None = None  # task index -> PE, for whole-job planners
         self.z: list[np.ndarray] = []  # noise draws per exec-noise model
+
+    @property
+    def deadline(self) -> float:
+        """Absolute deadline (INF when the job has none)."""
+        return self.arrival + self.app.deadline
 
     def __repr__(self) -> str:
         return f"Job({self.id}, {self.app.name}, arrival={self.arrival:g})"
@@ -182,7 +193,8 @@ class Simulation:
         self.pe_cluster = soc.pe_cluster
         self.pe_bandwidth = soc.pe_bandwidth
         self._transfer_rows: dict[tuple[float, int], np.ndarray] = {}
-        self.apps = [CompiledApp(i, a, soc) for i, a in enumerate(config.workload.applications)]
+        self.apps = [CompiledApp(i, a, soc, config.deadline_factor)
+                     for i, a in enumerate(config.workload.applications)]
         ss = np.random.SeedSequence(seed)
         arrival_ss, app_ss, noise_ss, sched_ss = ss.spawn(4)
         self.arrival_rng = np.random.default_rng(arrival_ss)
@@ -218,6 +230,7 @@ class Simulation:
         self.warmup = config.warmup_us
         self.latencies = array("d")
         self.slowdowns = array("d")
+        self.lateness = array("d")  # finish - deadline of counted jobs that have a deadline
         self.completed_apps = array("i")
         self.injected_after_warmup = 0
         self.last_completion = -1.0
@@ -233,6 +246,11 @@ class Simulation:
         self.power: PowerModel | None = PowerModel.for_soc(soc) if config.energy else None
         self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
         self.last_finish = 0.0
+        # DVFS (dssoc.dvfs): only consulted when some cluster is not at `performance`
+        self.dvfs: DvfsController | None = None
+        self._power_cache: dict[tuple[int, ...] | None, np.ndarray] = {}
+        if needs_controller(soc, config.throttling):
+            self.dvfs = DvfsController(self, config.throttling)
 
         self._pending_app = -1  # application of the arrival due (waiting while the system is full)
         self._schedule_arrival(self._arrivals.next_arrival(0.0))
@@ -338,6 +356,8 @@ class Simulation:
             lat = now - job.arrival
             self.latencies.append(lat)
             self.slowdowns.append(lat / job.app.lower_bound if job.app.lower_bound > 0 else 1.0)
+            if job.app.deadline != INF:
+                self.lateness.append(lat - job.app.deadline)
             self.completed_apps.append(job.app.index)
             self.last_completion = now
         if self.trace_enabled:
@@ -472,6 +492,9 @@ class Simulation:
         self.pe_running[pe] = task
         if self._held:
             self._release(task)
+        if self.dvfs is not None:  # times the task at the cluster's frequency, owns its completion
+            self.dvfs.start(task, pe, now, duration)
+            return
         finish = now + duration
         if self.meter is not None:
             self.meter.start(pe, now, finish)
@@ -505,6 +528,8 @@ class Simulation:
                     self._on_arrival_event(payload)  # type: ignore[arg-type]
                 elif kind == RELEASE:
                     self.ready.extend(payload)  # type: ignore[arg-type]
+                elif kind > RELEASE:
+                    self.dvfs.handle(kind, payload)  # type: ignore[union-attr]
                 else:
                     pe = payload  # type: ignore[assignment]
                     if self._pe_wake[pe] == t:
@@ -600,6 +625,43 @@ class Simulation:
             for task in held:
                 lengths[task.pe] += 1
         return lengths
+
+    def request_opp(self, cluster: int, level: int) -> None:
+        """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on
+        `cluster` from the next sampling instant: the cluster leaves its governor (an agent or a
+        DVFS-aware scheduler owns it). Builds the DVFS controller if the run had none."""
+        self.enable_dvfs().set_policy_level(cluster, level, self.now)
+
+    def enable_dvfs(self) -> DvfsController:
+        """The run's DVFS controller, built now if every cluster was at `performance`. It must
+        exist before the first task starts (it times every task it may later rescale)."""
+        if self.dvfs is None:
+            if any(t is not None for t in self.pe_running) or self.tasks_done:
+                raise SchedulerError("DVFS must be enabled before the first task starts: call "
+                                     "enable_dvfs() (or request_opp) from reset() or at time 0")
+            self.dvfs = DvfsController(self, self.config.throttling)
+        return self.dvfs
+
+    def pe_slowdown(self) -> np.ndarray:
+        """f_max / f of every PE's cluster now (all ones at the performance governor)."""
+        if self.dvfs is None:
+            return np.ones(self.n_pes)
+        return np.asarray(self.dvfs.ratio)[self.pe_cluster]
+
+    def pe_power_w(self) -> np.ndarray:
+        """Power (W) of one busy core of every PE at its cluster's current operating point
+        (dssoc.energy.busy_core_power_w): a task's energy estimate is this times its time."""
+        levels = None if self.dvfs is None else tuple(self.dvfs.level)
+        cache = self._power_cache
+        row = cache.get(levels)
+        if row is None:
+            from dssoc.energy import busy_core_power_w
+
+            opps = None if self.dvfs is None else [
+                o[lv] if o else None for o, lv in zip(self.dvfs.opps, self.dvfs.level, strict=True)]
+            row = cache[levels] = np.asarray(busy_core_power_w(self.soc, opps))[self.pe_cluster]
+            row.setflags(write=False)
+        return row
 
     def result(self, scheduler_name: str = "") -> SimResult:
         from dssoc.metrics import SimResult

@@ -211,8 +211,10 @@ def map_workload(workload: Workload, soc: SoC, mapping: str | Path | WorkflowMap
             tasks.append(Task(type_name, t.predecessors, t.category, None))
         volumes = {e: v * m.data_scale for e, v in app.volumes.items()}
         apps.append(Application(app.name, tuple(tasks), volumes,
-                                f"{app.description}; mapped with {m.spec}".lstrip("; ")))
-    clusters = tuple(Cluster(c.name, c.kind, c.capacity, {**c.exec_us, **extra[k]}, c.power)
+                                f"{app.description}; mapped with {m.spec}".lstrip("; "),
+                                app.deadline_us))
+    clusters = tuple(Cluster(c.name, c.kind, c.capacity, {**c.exec_us, **extra[k]}, c.power,
+                             c.governor)
                      for k, c in enumerate(soc.clusters))
     mapped_soc = SoC(soc.name, clusters, soc.bandwidth, soc.self_bandwidth, soc.default_bandwidth,
                      soc.description)

@@ -38,6 +38,11 @@ class SimResult:
     mean_slowdown: float
     sim_time_us: float
     wall_time_s: float = 0.0
+    energy_per_job_j: float = float("nan")  # energy / completed jobs
+    deadline_miss_rate: float = float("nan")  # NaN when no counted job has a deadline
+    mean_tardiness_us: float = float("nan")  # mean of max(0, finish - deadline)
+    p99_lateness_us: float = float("nan")  # 99th percentile of finish - deadline
+    frequency_trace: tuple[tuple[float, int, int], ...] = field(default=(), repr=False)
     utilization: dict[str, float] = field(default_factory=dict)
     latencies: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     completed_by_app: dict[str, int] = field(default_factory=dict)
@@ -50,7 +55,8 @@ class SimResult:
     METRIC_KEYS = ("avg_latency_us", "p50_latency_us", "p95_latency_us", "p99_latency_us",
                    "completed_jobs", "injected_jobs", "injection_rate_jobs_per_ms",
                    "throughput_jobs_per_ms", "energy_j", "edp", "mean_slowdown", "sim_time_us",
-                   "wall_time_s")
+                   "wall_time_s", "energy_per_job_j", "deadline_miss_rate", "mean_tardiness_us",
+                   "p99_lateness_us")
 
     @classmethod
     def from_simulation(cls, sim: Simulation, scheduler: object) -> SimResult:
@@ -64,6 +70,8 @@ class SimResult:
         apps = np.frombuffer(sim.completed_apps, dtype=np.int32) if sim.completed_apps else []
         counts = np.bincount(apps, minlength=len(sim.apps)) if n else np.zeros(len(sim.apps), int)
         util = sim.busy_us / window if window > 0 else np.zeros(sim.n_pes)
+        miss, tardy, p99_late = deadline_metrics(np.frombuffer(sim.lateness, dtype=float)
+                                                 if sim.lateness else np.zeros(0))
         return cls(
             scheduler=str(name),
             seed=sim.seed,
@@ -80,6 +88,11 @@ class SimResult:
             edp=float(sim.energy_j * busy_window * 1e-6),
             mean_slowdown=float(np.mean(np.frombuffer(sim.slowdowns, dtype=float))) if n else float("nan"),
             sim_time_us=float(end),
+            energy_per_job_j=float(sim.energy_j) / n if n else float("nan"),
+            deadline_miss_rate=miss,
+            mean_tardiness_us=tardy,
+            p99_lateness_us=p99_late,
+            frequency_trace=tuple(sim.dvfs.trajectory) if sim.dvfs is not None else (),
             utilization={p: float(u) for p, u in zip(sim.soc.pe_names, util, strict=True)},
             latencies=lat,
             completed_by_app={a.name: int(c) for a, c in zip(sim.apps, counts, strict=True)},
@@ -137,6 +150,19 @@ class SimResult:
                  + f" · seed {self.seed}")
         return plot_gantt(self.trace(), self._pe_names, path, start_us, end_us, title=title,
                           warmup_us=float(c.get("warmup_us") or 0.0))
+
+
+def deadline_metrics(lateness: np.ndarray) -> tuple[float, float, float]:
+    """(miss rate, mean tardiness, p99 lateness) of jobs with lateness = finish - deadline.
+
+    A job misses when it finishes after its deadline (lateness > 0); tardiness is
+    max(0, lateness). All NaN when no job has a deadline.
+    """
+    late = np.asarray(lateness, dtype=float)
+    if late.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    return (float(np.mean(late > 0)), float(np.mean(np.maximum(late, 0.0))),
+            float(np.percentile(late, 99)))
 
 
 def _json_default(o: object) -> object:

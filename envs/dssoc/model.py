@@ -32,6 +32,12 @@ class PowerSpec:
     opps: tuple[tuple[int, int], ...]  # (frequency MHz, voltage mV), sorted by frequency
     power_profile: Mapping[int, tuple[float, ...]]
     pg_profile: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
+    trip_freq: tuple[int, ...] = ()  # MHz cap at each thermal trip point (-1: unchanged)
+
+    @property
+    def min_opp(self) -> tuple[int, int]:
+        """The operating point used by the powersave governor."""
+        return self.opps[0]
 
     @property
     def max_opp(self) -> tuple[int, int]:
@@ -48,10 +54,14 @@ class Cluster:
     capacity: int
     exec_us: Mapping[str, float]
     power: PowerSpec | None = None
+    governor: str = "performance"  # DVFS governor (dssoc.dvfs): performance, powersave, ...
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
             raise ConfigError(f"capacity must be >= 1, got {self.capacity}", f"cluster {self.name}")
+        from dssoc.dvfs import check_governor
+
+        object.__setattr__(self, "governor", check_governor(self.governor, self, f"cluster {self.name}"))
         for task, t in self.exec_us.items():
             if not (t >= 0 and math.isfinite(t)):
                 raise ConfigError(
@@ -149,12 +159,16 @@ class Application:
     tasks: tuple[Task, ...]
     volumes: Mapping[tuple[int, int], float] = field(default_factory=dict)
     description: str = ""
+    deadline_us: float | None = None  # relative deadline of each job (from its injection)
 
     def __post_init__(self) -> None:
         where = f"application {self.name}"
         n = len(self.tasks)
         if n == 0:
             raise InvalidDAGError("an application needs at least one task", where)
+        if self.deadline_us is not None and not (self.deadline_us > 0 and math.isfinite(self.deadline_us)):
+            raise ConfigError(f"deadline must be a positive number of microseconds, got {self.deadline_us}",
+                              f"{where}: deadline_us")
         for i, t in enumerate(self.tasks):
             for p in t.predecessors:
                 if not 0 <= p < n:

@@ -169,6 +169,8 @@ class PowerDoc(_Schema):
         Field(min_length=1)
     power_profile: dict[Annotated[int, Field(gt=0)], list[NonNegative]] = Field(default_factory=dict)
     pg_profile: dict[Annotated[int, Field(gt=0)], list[NonNegative]] = Field(default_factory=dict)
+    trip_freq: list[Annotated[int, Field(strict=True)]] = Field(
+        default_factory=list, description="MHz cap per thermal trip point, -1 = unchanged (dssoc.dvfs)")
 
 
 class ClusterDoc(_Schema):
@@ -177,6 +179,7 @@ class ClusterDoc(_Schema):
     capacity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
     exec_us: dict[Name, NonNegative]
     power: PowerDoc | None = None
+    governor: Name = Field("performance", description="DVFS governor (dssoc.dvfs)")
 
 
 class BandwidthDoc(_Schema):
@@ -219,6 +222,7 @@ class TaskDoc(_Schema):
 class ApplicationDoc(_Schema):
     name: Name
     description: str = ""
+    deadline_us: Positive | None = Field(None, description="relative deadline of each job (µs)")
     tasks: list[TaskDoc] = Field(min_length=1)
 
 

@@ -11,12 +11,14 @@ that runs long delays what is planned behind it, one that runs short leaves a ga
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from dssoc.config import SimConfig
+from dssoc.dvfs import needs_controller
 from dssoc.errors import DssocError
 from dssoc.metrics import SimResult
 from dssoc.model import transfer_time
@@ -37,27 +39,40 @@ class ScheduleViolation(DssocError):
     """Raised by `assert_valid` with the first violations found."""
 
 
-def check_support(trace: pd.DataFrame, config: SimConfig) -> list[Violation]:
-    """Every task ran on a PE whose cluster has an execution time for its name."""
+def _dvfs(config: SimConfig) -> bool:
+    """Whether tasks run off f_max (dssoc.dvfs): durations scale, finishes are truncated."""
+    return needs_controller(config.soc, config.throttling)
+
+
+def check_support(trace: pd.DataFrame, config: SimConfig, dvfs: bool | None = None) -> list[Violation]:
+    """Every task ran on a PE whose cluster has an execution time for its name (and, without
+    noise, took its profiled time, or no less under DVFS)."""
     clusters = config.soc.clusters
     pe_cluster = config.soc.pe_cluster
+    dvfs = _dvfs(config) if dvfs is None else dvfs
     out = []
     for row in trace.itertuples(index=False):
         c = clusters[int(pe_cluster[row.pe])]
         if row.task_name not in c.exec_us:
             out.append(Violation("support", f"job {row.job} task {row.task_name!r} ran on "
                                             f"{row.pe_name}, which cannot run it"))
-        elif not config.noise and abs((row.finish - row.start) - c.exec_us[row.task_name]) > EPS:
+        elif dvfs and not config.noise and (row.finish - row.start) + EPS < c.exec_us[row.task_name]:
+            out.append(Violation("duration", f"job {row.job} task {row.task_name!r} took "
+                                             f"{row.finish - row.start} on {row.pe_name}, less "
+                                             f"than its f_max time {c.exec_us[row.task_name]}"))
+        elif not dvfs and not config.noise and abs((row.finish - row.start) - c.exec_us[row.task_name]) > EPS:
             out.append(Violation("duration", f"job {row.job} task {row.task_name!r} took "
                                              f"{row.finish - row.start} on {row.pe_name}, "
                                              f"expected {c.exec_us[row.task_name]}"))
     return out
 
 
-def check_precedence(trace: pd.DataFrame, config: SimConfig) -> list[Violation]:
+def check_precedence(trace: pd.DataFrame, config: SimConfig, dvfs: bool | None = None) -> list[Violation]:
     """A task starts only after each predecessor finished and its data crossed the link."""
     apps = {a.name: a for a in config.workload.applications}
     bw = config.soc.pe_bandwidth
+    dvfs = _dvfs(config) if dvfs is None else dvfs
+    truncate = dvfs and config.integer_times  # DS3 hands on int(finish) under DVFS
     by_key = {(r.job, r.task): r for r in trace.itertuples(index=False)}
     out = []
     for r in by_key.values():
@@ -69,7 +84,7 @@ def check_precedence(trace: pd.DataFrame, config: SimConfig) -> list[Violation]:
                                                    f"predecessor #{p} never finished"))
                 continue
             transfer = float(transfer_time(app.volume(p, r.task), bw[pr.pe, r.pe], config.integer_times))
-            if r.start + EPS < pr.finish + transfer:
+            if r.start + EPS < (math.floor(pr.finish) if truncate else pr.finish) + transfer:
                 out.append(Violation("precedence", f"job {r.job} task {r.task_name!r} started at "
                                                    f"{r.start} before its input from #{p} arrived "
                                                    f"at {pr.finish + transfer}"))
@@ -136,7 +151,8 @@ def check_jobs(trace: pd.DataFrame, result: SimResult, config: SimConfig) -> lis
 def check_schedule(result: SimResult, config: SimConfig) -> list[Violation]:
     """All violations of the schedule in `result` (empty list: valid)."""
     trace = result.trace()
-    return (check_support(trace, config) + check_precedence(trace, config)
+    dvfs = _dvfs(config) or bool(result.frequency_trace)  # a scheduler or agent may retune
+    return (check_support(trace, config, dvfs) + check_precedence(trace, config, dvfs)
             + check_pe_overlap(trace, config) + check_lifecycle(trace, config)
             + check_jobs(trace, result, config))
 

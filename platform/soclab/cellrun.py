@@ -1,12 +1,14 @@
 """Running one cell (an agent at one noise level and rate, over the seed set) and tracking it.
 
 Used inside Tune trials and directly by tests. A cell is skipped when a FINISHED run with its hash
-exists, so re-running or resuming a sweep never duplicates a finished cell; a failing cell is
-retried, then recorded as FAILED with its error, without stopping the others.
+exists, and claimed in the tracking store before it runs (soclab.claims), so re-running or
+resuming a sweep, or running it from two drivers at once, never duplicates a finished cell; a
+failing cell is retried, then recorded as FAILED with its error, without stopping the others.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -22,6 +24,7 @@ import pandas as pd
 
 from dssoc import SimResult
 from soclab.cells import Cell
+from soclab.claims import Claim
 from soclab.runner import resolve_scheduler, run_cell
 from soclab.tracking import CELL_KIND, Tracker
 
@@ -34,7 +37,7 @@ class CellOutcome:
 
     hash: str
     label: str
-    status: str  # "finished" | "skipped" | "failed"
+    status: str  # "finished" | "skipped" | "failed" | "held" (claimed by another live process)
     attempts: int = 0
     error: str = ""
     compute_s: float = 0.0
@@ -59,8 +62,12 @@ def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
     """One row per seed: the cell's coordinates plus every scalar metric."""
     rows = []
     for r in results:
-        row = {"cell_hash": cell.hash, "agent": cell.agent.name, "noise": cell.noise,
-               "rate_jobs_per_ms": cell.rate_jobs_per_ms, "seed": r.seed}
+        # on a governor axis the agent label carries the governor, so every report groups
+        # (scheduler, governor) pairs as agents of their own
+        agent = cell.agent.name if cell.governor is None else f"{cell.agent.name}@{cell.governor}"
+        row = {"cell_hash": cell.hash, "agent": agent, "noise": cell.noise,
+               "rate_jobs_per_ms": cell.rate_jobs_per_ms, "seed": r.seed,
+               "governor": cell.governor or "soc"}
         row.update(r.metrics())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -68,7 +75,11 @@ def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
 
 def summary_metrics(df: pd.DataFrame) -> dict[str, float]:
     """Mean over seeds of every tracked metric under its MLflow name (`soclab.metrics`), with
-    its bootstrap 95% CI where declared: `latency.avg_us`, `latency.avg_us.ci_low`, ..."""
+    its bootstrap 95% CI where declared: `latency.avg_us`, `latency.avg_us.ci_low`, ...
+    A metric undefined on every seed (NaN: the deadline metrics when no job has a deadline) is
+    not logged, rather than logged as NaN."""
+    import numpy as np
+
     from soclab import metrics
     from soclab.stats import mean_ci
 
@@ -76,7 +87,10 @@ def summary_metrics(df: pd.DataFrame) -> dict[str, float]:
     for m in metrics.tracked():
         if m.key not in df.columns:
             continue
-        est = mean_ci(df[m.key].to_numpy(dtype=float))
+        values = df[m.key].to_numpy(dtype=float)
+        if np.isnan(values).all():
+            continue
+        est = mean_ci(values)
         out[m.mlflow] = est.value
         if m.ci:
             out[f"{m.mlflow}.ci_low"] = est.low
@@ -111,10 +125,12 @@ def _unused_agent_fields(cell: Cell) -> set[str]:
 
 def log_cell_run(tracker: Tracker, cell: Cell, parent_run_id: str | None, start_ms: int,
                  metrics: dict[str, float], artifacts: list[tuple[Path, str | None]],
-                 series: dict[str, list[float]] | None = None, status: str = "FINISHED",
+                 series: dict[str, list[float]] | None = None, status: str | None = "FINISHED",
                  tags: dict[str, str] | None = None) -> str:
     """One tracked cell run with its real start and end time, params, metrics, the workload as
-    its dataset, learning curves (metric history) and artifacts; FAILED if logging fails."""
+    its dataset, learning curves (metric history) and artifacts; FAILED if logging fails.
+    `status=None` leaves the run open for the caller to close (a claimed cell is marked FINISHED
+    only while its claim is still held)."""
     run_id = tracker.start_run(cell.label, tags or cell_tags(cell), parent_run_id,
                                start_time_ms=start_ms)
     try:
@@ -126,9 +142,11 @@ def log_cell_run(tracker: Tracker, cell: Cell, parent_run_id: str | None, start_
         for path, dest in artifacts:
             tracker.log_artifact(run_id, path, dest)
     except BaseException:
-        tracker.end_run(run_id, "FAILED")
+        with contextlib.suppress(Exception):  # the store may be what failed
+            tracker.end_run(run_id, "FAILED")
         raise
-    tracker.end_run(run_id, status)
+    if status is not None:
+        tracker.end_run(run_id, status)
     return run_id
 
 
@@ -161,12 +179,42 @@ def execute_cell(
     gantt: bool = True,
     gantt_window_us: float | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    wait: bool = True,
 ) -> CellOutcome:
-    """Run and log one cell unless already finished; retry failures, then record them."""
-    done = tracker.finished_cell(cell.hash)
-    if done is not None:
-        return CellOutcome(cell.hash, cell.label, "skipped", run_id=done.info.run_id)
-    tracker.discard_unfinished(cell.hash)
+    """Run and log one cell unless already finished; retry failures, then record them.
+
+    The cell is claimed first (soclab.claims), so no other driver runs it meanwhile. A cell
+    held by another live process is waited for when `wait` (it ends finished: skipped here, or
+    released/expired: claimed and run here); without `wait` it comes back as "held". A store
+    that became unusable raises StoreUnavailable instead of recording the cell as failed."""
+    from soclab.claims import close_stale_cell_runs, heartbeat_interval_s, try_claim
+
+    while True:
+        done = tracker.finished_cell(cell.hash)
+        if done is not None:
+            return CellOutcome(cell.hash, cell.label, "skipped", run_id=done.info.run_id)
+        claim = try_claim(tracker, cell.hash, parent_run_id)
+        if claim is not None:
+            break
+        if not wait:
+            return CellOutcome(cell.hash, cell.label, "held")
+        time.sleep(heartbeat_interval_s())
+    with claim:
+        done = tracker.finished_cell(cell.hash)  # finished between our check and our claim
+        if done is not None:
+            return CellOutcome(cell.hash, cell.label, "skipped", run_id=done.info.run_id)
+        close_stale_cell_runs(tracker, cell.hash)
+        tracker.discard_unfinished(cell.hash)
+        return _run_claimed(cell, tracker, parent_run_id, claim, retries=retries, gantt=gantt,
+                            gantt_window_us=gantt_window_us, on_progress=on_progress)
+
+
+def _run_claimed(cell: Cell, tracker: Tracker, parent_run_id: str | None, claim: Claim, *,
+                 retries: int, gantt: bool, gantt_window_us: float | None,
+                 on_progress: Callable[[dict[str, Any]], None] | None) -> CellOutcome:
+    """The attempts of a claimed cell; only the claim's holder marks its run FINISHED."""
+    from soclab.preflight import StoreUnavailable, store_failure
+
     error = ""
     for attempt in range(1, retries + 2):
         t0 = time.perf_counter()
@@ -195,10 +243,20 @@ def execute_cell(
                     artifacts.append((gantt_png, None))
                 metrics = summary_metrics(df) | {"run.compute_s": compute_s, "run.attempts": attempt}
                 run_id = log_cell_run(tracker, cell, parent_run_id, start_ms, metrics, artifacts,
-                                      extra_metrics)
+                                      extra_metrics, status=None)
+                if not claim.still_held():  # stalled past the lease: the new holder finishes it
+                    from soclab.claims import close_runs
+
+                    close_runs(tracker, [tracker.client.get_run(run_id)],
+                               "lost its claim (stalled past the lease); another process ran it")
+                    return CellOutcome(cell.hash, cell.label, "held", attempt, "", compute_s, run_id)
+                tracker.end_run(run_id, "FINISHED")
                 return CellOutcome(cell.hash, cell.label, "finished", attempt, "", compute_s,
                                    run_id, df.to_dict("records"))
-        except Exception as e:  # a broken cell must not stop the sweep
+        except Exception as e:  # a broken cell must not stop the sweep; a broken store must
+            reason = store_failure(e)
+            if reason:
+                raise StoreUnavailable(tracker.uri, reason) from None
             error = f"{type(e).__name__}: {e}"
             last_tb = traceback.format_exc()
     run_id = tracker.start_run(cell.label, cell_tags(cell, **{"soclab.error": error[:5000]}),

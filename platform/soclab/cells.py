@@ -32,6 +32,7 @@ class Cell:
     #: hyperparameters chosen by a search (soclab.rl.tuning) for an agent with a search_space;
     #: not part of the key: the cell stays the same experiment whatever the search found.
     tuned: dict[str, Any] | None = None
+    governor: str | None = None  # DVFS axis value (None: the SoC's own governors)
 
     def sim_config(self, seed: int | None = None) -> SimConfig:
         """The simulated system; a generated workload (`wfcommons:RECIPE:TASKS`) is generated with
@@ -41,6 +42,8 @@ class Cell:
             s["workload"], s["soc"], rate_jobs_per_ms=self.rate_jobs_per_ms,
             probabilities=s["probabilities"], noise=self.noise, duration_us=s["duration_us"],
             warmup_us=s["warmup_us"], max_jobs_in_flight=s["max_jobs_in_flight"],
+            governor=self.governor, deadline_factor=s.get("deadline_factor"),
+            throttling=bool(s.get("throttling", False)),
             arrivals=s.get("arrivals"), mapping=s.get("mapping"),
             workload_seed=self.seeds[0] if seed is None else seed,
         )
@@ -56,6 +59,7 @@ class Cell:
             "simulation": self.simulation,
             "system_fingerprint": self.sim_config().fingerprint(),
             "budget": self.budget if self.agent.kind == "rl" else None,
+            **({"governor": self.governor} if self.governor is not None else {}),
         }
 
     @cached_property
@@ -65,7 +69,8 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"{self.agent.name} | noise={self.noise} | rate={self.rate_jobs_per_ms:g}/ms"
+        gov = f" | governor={self.governor}" if self.governor is not None else ""
+        return f"{self.agent.name} | noise={self.noise} | rate={self.rate_jobs_per_ms:g}/ms{gov}"
 
     def params(self) -> dict[str, Any]:
         """Flat MLflow params of the cell, numbers as the user wrote them (rate `8`, not `8.0`)
@@ -84,6 +89,7 @@ class Cell:
             "duration_us": self.simulation["duration_us"],
             "warmup_us": self.simulation["warmup_us"],
             "cell_hash": self.hash,
+            "governor": self.governor or "soc",
         }
         if self.agent.kind == "heuristic":
             p["scheduler"] = self.agent.scheduler_spec
@@ -102,6 +108,7 @@ class Cell:
             "noise": self.noise, "rate_jobs_per_ms": self.rate_jobs_per_ms,
             "seeds": list(self.seeds), "simulation": self.simulation, "budget": self.budget,
             "tuned": self.tuned,
+            "governor": self.governor,
             "hash": self.hash,  # the planner's hash: workers must not recompute it with other code
         }
 
@@ -109,7 +116,7 @@ class Cell:
     def from_payload(cls, d: dict[str, Any]) -> Cell:
         cell = cls(d["spec_name"], AgentSpec.model_validate(d["agent"]), d["noise"],
                    float(d["rate_jobs_per_ms"]), tuple(d["seeds"]), d["simulation"], d["budget"],
-                   d.get("tuned"))
+                   d.get("tuned"), d.get("governor"))
         if "hash" in d:
             cell.__dict__["hash"] = d["hash"]  # fills the cached_property
         return cell
@@ -118,16 +125,18 @@ class Cell:
 def plan_cells(spec: ExperimentSpec) -> list[Cell]:
     """All cells of the spec's grid, baselines included, in a stable order."""
     sim = spec.simulation.model_dump(mode="json")
-    for key in ("arrivals", "mapping"):  # newer keys: absent when unset, so old cell hashes hold
-        if sim.get(key) is None:
+    defaults = {"arrivals": None, "mapping": None, "deadline_factor": None, "throttling": False}
+    for key, default in defaults.items():  # newer keys: absent when unset, so old cell hashes hold
+        if sim.get(key) == default:
             sim.pop(key, None)
     budget = spec.budget.model_dump(mode="json")
     seeds = tuple(spec.axes.seed_list)
     return [
-        Cell(spec.name, agent, noise, float(rate), seeds, sim, budget)
+        Cell(spec.name, agent, noise, float(rate), seeds, sim, budget, governor=governor)
         for agent in spec.all_agents()
         for noise in spec.axes.noise
         for rate in spec.axes.rates_jobs_per_ms
+        for governor in (spec.axes.governors or [None])
     ]
 
 

@@ -126,6 +126,9 @@ def simulate(
     noise: Annotated[str | None, typer.Option(help="Noise spec, e.g. gaussian:0.2 or lognormal:0.3+slowdown:A15:2.")] = None,
     arrivals: Annotated[str | None, typer.Option(help="Arrival model: poisson (default), trace:FILE.csv, diurnal:AMP:PERIOD_US, profile:PERIOD_US:F1,F2,...")] = None,
     mapping: Annotated[str | None, typer.Option(help="Workflow-to-SoC mapping for imported workflows: big-little, uniform or a file, with ,time_scale_us=X,data_scale=Y overrides.")] = None,
+    governor: Annotated[list[str] | None, typer.Option(help="DVFS governor for all clusters (performance, powersave, ondemand, constant-MHZ) or CLUSTER=NAME; repeatable.")] = None,
+    throttling: Annotated[bool, typer.Option("--throttling", help="Enable DS3's thermal throttling (trip points 85/90/95 C).")] = False,
+    deadline_factor: Annotated[float | None, typer.Option(help="Each job's deadline = FACTOR x its application's lower bound.")] = None,
     gantt: Annotated[Path | None, typer.Option(help="Write a Gantt chart PNG of the run.")] = None,
     gantt_window: Annotated[str | None, typer.Option(help="START:END µs window of the Gantt chart.")] = None,
     validate: Annotated[bool, typer.Option("--validate", help="Check the schedule (fail on any violation); for planners, report drift from the plan.")] = False,
@@ -142,6 +145,7 @@ def simulate(
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
         duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise, arrivals=arrivals,
         mapping=mapping, workload_seed=seed,
+        **_dvfs_options(governor, throttling, deadline_factor),
     )
     for note in cfg.workload.notes:  # what an importer could not map
         typer.echo(f"note: {note}", err=True)
@@ -169,6 +173,19 @@ def simulate(
     print_result(result, validated=validate, gantt=gantt, drift=drift)
 
 
+def _dvfs_options(governor: list[str] | None, throttling: bool,
+                  deadline_factor: float | None) -> dict[str, Any]:
+    """SimConfig options of --governor (repeated values joined), --throttling, --deadline-factor."""
+    out: dict[str, Any] = {}
+    if governor:
+        out["governor"] = ",".join(governor)
+    if throttling:
+        out["throttling"] = True
+    if deadline_factor is not None:
+        out["deadline_factor"] = deadline_factor
+    return out
+
+
 def _json_ready(d: dict[str, Any]) -> dict[str, Any]:
     """NaN is not JSON: report it as null."""
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}
@@ -188,6 +205,7 @@ def sweep(
 ) -> None:
     """Run a spec's grid with Ray Tune, tracking every cell in MLflow, then write the report."""
     from soclab import validation as v
+    from soclab.interrupts import STATE, SweepInterrupted
     from soclab.spec import load_spec
     from soclab.sweep import run_sweep
     from soclab.ui import print_sweep_summary
@@ -198,8 +216,15 @@ def sweep(
     v.confirm_grid(loaded, yes, str(spec))
     v.check_rl_agents(loaded, str(spec))
     v.check_checkpoints(loaded, str(spec))
-    summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri, output_dir=output_dir,
-                        num_cpus=num_cpus, make_report=not no_report)
+    try:
+        summary = run_sweep(loaded, address=address, tracking_uri=tracking_uri,
+                            output_dir=output_dir, num_cpus=num_cpus, make_report=not no_report)
+    except SweepInterrupted as e:  # 130 for SIGINT, 143 for SIGTERM, as a shell reports them
+        done = f"{STATE.summary.skipped + STATE.summary.finished} of {STATE.summary.planned} cells " \
+            "finished and kept, sweep run marked KILLED; " if STATE.summary else ""
+        typer.echo(f"interrupted ({e}): {done}continue with `soclab sweep {spec} --resume`",
+                   err=True)
+        raise typer.Exit(e.exit_code) from None
     print_sweep_summary(summary, resumed=resume)
     if summary.failed or summary.missing:
         raise typer.Exit(1)
@@ -459,6 +484,57 @@ def train(
     print_outcome(train_spec(loaded, noise=noise, rate=rate, output_dir=output_dir,
                              iterations=iterations, agents=agent or None, num_cpus=num_cpus,
                              tracking_uri=tracking_uri))
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="A shipped model directory (models/<name>) or a soclab RLlib checkpoint.")],
+    seeds: Annotated[str, typer.Option(help="Held-out seeds, e.g. 100-119 or 1,2,3 (disjoint from training and selection).")],
+    rates: Annotated[str | None, typer.Option(help="Injection rates, jobs/ms, comma-separated (default: the model's).")] = None,
+    noise: Annotated[list[str] | None, typer.Option(help="Noise level (repeatable; default: the model's).")] = None,
+    baseline: Annotated[list[str] | None, typer.Option(help="Baseline scheduler (repeatable; default: every heuristic of the model's semantics plus ETF and HEFT).")] = None,
+    duration: Annotated[float | None, typer.Option(help="Simulated µs per run (default: the model's).")] = None,
+    warmup: Annotated[float | None, typer.Option(help="Warm-up µs (default: the model's).")] = None,
+    min_seeds: Annotated[int, typer.Option(help="Refuse fewer seeds than this.")] = 20,
+    output: Annotated[Path | None, typer.Option(help="Write per_seed.csv and summary.csv into this directory.")] = None,
+) -> None:
+    """Evaluate a trained scheduler against the heuristics on held-out seeds (paired CIs)."""
+    from soclab.rl.evaluate import evaluate_model, parse_seeds, print_evaluation
+
+    rate_list = [float(r) for r in rates.split(",")] if rates else None
+    ev = evaluate_model(model, parse_seeds(seeds), rates=rate_list, noises=noise or None,
+                        baselines=baseline or None, duration_us=duration, warmup_us=warmup,
+                        min_seeds=min_seeds)
+    print_evaluation(ev)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        ev.per_seed.to_csv(output / "per_seed.csv", index=False)
+        ev.summary.to_csv(output / "summary.csv", index=False)
+        typer.echo(f"results: {output / 'summary.csv'}")
+
+
+@app.command()
+@friendly_errors
+def ship(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `soclab train` or a sweep.")],
+    out: Annotated[Path, typer.Argument(help="The model directory to write, e.g. models/<name>.")],
+    spec: Annotated[Path | None, typer.Option(help="The training spec, recorded in soclab-model.json.")] = None,
+    description: Annotated[str, typer.Option(help="One line on what the model is.")] = "",
+) -> None:
+    """Package a trained policy as a small Ray-free model directory (soclab-model.json + weights)."""
+    from soclab.rl.package import export_model
+
+    training: dict[str, Any] = {}
+    if spec is not None:
+        from soclab.spec import load_spec
+
+        loaded = load_spec(spec)
+        training.update(spec_file=spec.as_posix(), spec=loaded.model_dump(mode="json"),
+                        eval_duration_us=loaded.simulation.duration_us,
+                        eval_warmup_us=loaded.simulation.warmup_us)
+    path = export_model(checkpoint, out, training=training, description=description)
+    typer.echo(f"model written to {path}; use it: soclab simulate --scheduler checkpoint:{path}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -256,12 +256,13 @@ class ClusterState:
         return env
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        tmp.replace(self.path)
+        """state.json (it records the tracking backend URI, which can carry a password) and
+        env.sh, both 0600 in a 0700 directory (soclab.private)."""
+        from soclab.private import write_private
+
+        write_private(self.path, json.dumps(asdict(self), indent=1))
         lines = [f"export {k}={_shq(v)}" for k, v in self.client_env().items()]
-        (Path(self.state_dir) / ENV_FILE).write_text("\n".join(lines) + "\n")
+        write_private(Path(self.state_dir) / ENV_FILE, "\n".join(lines) + "\n")
 
     @classmethod
     def load(cls, state_dir: str | Path) -> ClusterState:
@@ -321,8 +322,9 @@ def node_env(token_file: str, tracking_uri: str | None, base: dict[str, str] | N
 def ray_start_command(role: str, *, gcs_port: int, temp_dir: str, num_cpus: int,
                       object_store_bytes: int, ports: dict[str, int], dashboard: bool = False
                       ) -> list[str]:
-    """`ray start` for a head or a worker node of a one-machine cluster."""
-    cmd = [ray_executable(), "start"]
+    """`ray start` for a head or a worker node of a one-machine cluster, through
+    `soclab.loopback` so the loopback node address is kept (see that module)."""
+    cmd = [sys.executable, "-m", "soclab.loopback", "start"]
     if role == "head":
         cmd += ["--head", f"--port={gcs_port}", f"--include-dashboard={str(dashboard).lower()}",
                 f"--dashboard-host={LOOPBACK}"]
@@ -342,7 +344,9 @@ def _start_node(state: ClusterState, name: str, role: str, gcs_port: int, num_cp
     ports = dict(zip(names, free_ports(len(names)), strict=True))
     temp_dir = str(Path(state.temp_root) / name)
     log = Path(state.state_dir) / "logs" / f"{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    from soclab.private import private_dir
+
+    private_dir(log.parent)
     cmd = ray_start_command(role, gcs_port=gcs_port, temp_dir=temp_dir, num_cpus=num_cpus,
                             object_store_bytes=object_store_bytes, ports=ports, dashboard=dashboard)
     started = time.time()
@@ -434,11 +438,10 @@ def start_local_cluster(
     if running_state(sdir):
         raise ConfigError("a cluster started from this state dir is still running; stop it "
                           "with `soclab cluster down` (or use another --state-dir)", str(sdir))
-    sdir.mkdir(parents=True, exist_ok=True)
-    os.chmod(sdir, 0o700)
-    token_file = sdir / TOKEN_FILE
-    token_file.write_text(secrets.token_hex(32))
-    os.chmod(token_file, 0o600)
+    from soclab.private import private_dir, write_private
+
+    private_dir(sdir)
+    token_file = write_private(sdir / TOKEN_FILE, secrets.token_hex(32))
     gcs_port = port or free_ports(1)[0]
     temp_root = temp_root_for(sdir)
     if temp_root.exists():

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soclab import metrics, plots
+from soclab import metrics, plots, tradeoff
 from soclab.cells import plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
@@ -62,11 +62,18 @@ def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker
                 names["poi"]: row.prob_improvement})
 
 
-def agent_order(spec: ExperimentSpec, df: pd.DataFrame) -> list[str]:
-    """Agents in spec order (baselines last if not listed), minus `report.hide_agents`."""
-    present = set(df.agent)
-    return [a.name for a in spec.all_agents()
-            if a.name in present and a.name not in spec.report.hide_agents]
+def agent_order(spec: ExperimentSpec, df: pd.DataFrame | None = None, hide: bool = True) -> list[str]:
+    """Agent labels in spec order (baselines last if not listed), minus `report.hide_agents`
+    when `hide`. On a governors axis a label is `SCHEDULER@GOVERNOR` (soclab.cellrun.seed_rows):
+    those follow their scheduler's place, governors in name order. Without `df`, the spec's
+    agent names."""
+    present = sorted(set(df.agent)) if df is not None else [a.name for a in spec.all_agents()]
+    out: list[str] = []
+    for a in spec.all_agents():
+        if hide and a.name in spec.report.hide_agents:
+            continue
+        out += [p for p in present if p == a.name or p.startswith(f"{a.name}@")]
+    return out
 
 
 def _ratio_cell(value: float, low: float, high: float) -> str:
@@ -157,9 +164,10 @@ def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> st
 def make_figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
                  sm: Summaries) -> list[tuple[Path, str]]:
     """The report's figures with their captions: latency vs load, ratio to each baseline,
-    robustness (only with >= 2 noise levels)."""
+    robustness (only with >= 2 noise levels), then the latency-energy trade-off and deadline
+    misses when the runs have them (soclab.tradeoff); one colour per agent in all of them."""
     agents = agent_order(spec, df)
-    colors = plots.agent_colors([a.name for a in spec.all_agents()])
+    colors = plots.agent_colors(agent_order(spec, df, hide=False))  # hiding keeps the colours
     colors = {a: colors[a] for a in agents}
     data = df[df.agent.isin(agents)]
     table = sm.table[sm.table.agent.isin(agents)]
@@ -188,6 +196,8 @@ def make_figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
                                            out_dir / "robustness.png", spec.name),
                      "Average latency per noise level (error bars: 95% bootstrap CIs)."
                      + (f" Not shown: {', '.join(apart)} (far off)." if apart else "")))
+    figs += [(p, tradeoff.CAPTIONS[p.name])  # latency-energy, deadline misses
+             for p in tradeoff.figures(data, spec, out_dir, colors)]
     return figs
 
 
@@ -216,8 +226,9 @@ def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
             figures += gantts
             gantt_md = "\n\n### Schedules (Gantt charts)\n\n" + "\n\n".join(
                 f"![{p.stem}]({p.name})\n\n*{cap}*" for p, cap in gantts)
+        extra = tradeoff.markdown(df[df.agent.isin(agent_order(spec, df))], spec)
         md = (head + "\n" + summary_markdown(df, spec, sm) + "\n\n## Figures\n\n" + fig_md + gantt_md
-              + "\n\n" + detail_markdown(df, spec, sm) + "\n")
+              + "\n\n" + detail_markdown(df, spec, sm) + (f"\n\n{extra}" if extra else "") + "\n")
     (out_dir / "report.md").write_text(md)
     if not df.empty:
         df.to_parquet(out_dir / "results.parquet", index=False)

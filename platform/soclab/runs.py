@@ -22,6 +22,7 @@ BASE_COLUMNS = {
     "params.agent": "agent",
     "params.noise": "noise",
     "params.rate_jobs_per_ms": "rate",
+    "params.governor": "governor",
 }
 
 

@@ -57,6 +57,8 @@ class SimulationSpec(_Strict):
 
             load_mapping(v)
         return v
+    deadline_factor: float | None = Field(None, gt=0, description="job deadline = factor x lower bound")
+    throttling: bool = Field(False, description="DS3's thermal throttling")
 
     @model_validator(mode="after")
     def _warmup_shorter(self) -> SimulationSpec:
@@ -75,7 +77,7 @@ class AgentSpec(_Strict):
     algorithm: Literal["PPO", "APPO", "IMPALA", "DQN"] | None = None
     model: Literal["graph", "mlp"] = "graph"
     action_mode: Literal["task", "task_pe"] = "task"
-    reward: Literal["time_in_system", "latency", "throughput"] = "time_in_system"
+    reward: Literal["time_in_system", "latency", "throughput", "latency_energy", "edp"] = "time_in_system"
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     search_space: dict[str, dict[SearchKind, list[Any]]] = Field(default_factory=dict)
 
@@ -115,6 +117,19 @@ class AxesSpec(_Strict):
     noise: list[str] = Field(default_factory=lambda: ["none"])
     rates_jobs_per_ms: list[float] = Field(default_factory=lambda: [5.0])
     seeds: list[int] | SeedRange = Field(default_factory=SeedRange)
+    governors: list[str] | None = Field(None, description="DVFS governor settings (default: the SoC's)")
+
+    @field_validator("governors")
+    @classmethod
+    def _governors_ok(cls, v: list[str] | None) -> list[str] | None:
+        from dssoc.dvfs import parse_governor
+
+        for spec in v or []:
+            for part in spec.split(","):
+                parse_governor(part.split("=", 1)[-1])
+        if v is not None and not v:
+            raise ValueError("governors: give at least one setting, or leave the key out")
+        return v
 
     @field_validator("noise")
     @classmethod

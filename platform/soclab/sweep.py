@@ -8,6 +8,7 @@ resources, in the same Tuner.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -73,32 +74,49 @@ class SweepSummary:
 
 
 def _context(spec: ExperimentSpec, uri: str, parent_run_id: str) -> dict[str, Any]:
+    from soclab.claims import LEASE_ENV, lease_s
+    from soclab.preflight import HTTP_DEFAULTS, configure_mlflow_http
+
+    configure_mlflow_http()
+    # the driver's claim lease and MLflow HTTP settings, for workers on nodes with another env
+    env = {k: os.environ[k] for k in HTTP_DEFAULTS} | {LEASE_ENV: f"{lease_s():g}"}
     return {"tracking_uri": uri, "experiment": spec.experiment_name, "parent_run_id": parent_run_id,
             "retries": spec.tune.retries, "gantt": spec.report.gantt,
-            "gantt_window_us": spec.report.gantt_window_us}
+            "gantt_window_us": spec.report.gantt_window_us, "env": env}
 
 
 def run_unit(config: dict[str, Any]) -> None:
-    """Tune trainable: run the unit's cells one by one, reporting after each."""
+    """Tune trainable: run the unit's cells one by one, reporting after each. Cells another
+    driver holds are left for last and then waited for (soclab.claims)."""
     from ray import tune
 
     from soclab.cellrun import execute_cell
+    from soclab.preflight import StoreUnavailable
     from soclab.ui import apply_verbosity
 
     apply_verbosity()  # the driver's --quiet/--verbose, inherited through the environment
     ctx = config["ctx"]
+    os.environ.update(ctx.get("env", {}))  # this trial's own worker process (reuse_actors=False)
     tracker = Tracker(ctx["tracking_uri"], ctx["experiment"])
     tally = {"cells_done": 0, "cells_failed": 0, "compute_s": 0.0}
     outcomes = []
-    for payload in config["unit"]["cells"]:
-        cell = Cell.from_payload(payload)
+    queue = [(Cell.from_payload(p), False) for p in config["unit"]["cells"]]
+    while queue:
+        cell, wait = queue.pop(0)
 
         def progress(metrics: dict[str, Any], cell: Cell = cell) -> None:
             tune.report({**metrics, **tally, "cell": cell.label})
 
-        out = execute_cell(cell, tracker, ctx["parent_run_id"], retries=ctx["retries"],
-                           gantt=ctx["gantt"], gantt_window_us=ctx["gantt_window_us"],
-                           on_progress=progress)
+        try:
+            out = execute_cell(cell, tracker, ctx["parent_run_id"], retries=ctx["retries"],
+                               gantt=ctx["gantt"], gantt_window_us=ctx["gantt_window_us"],
+                               on_progress=progress, wait=wait)
+        except StoreUnavailable as e:  # tell the driver (SweepStopper), then fail the trial
+            tune.report({**tally, "store_error": e.reason, "cell": cell.label})
+            raise
+        if out.status == "held":
+            queue.append((cell, True))
+            continue
         tally["cells_done"] += out.status in ("finished", "skipped")
         tally["cells_failed"] += out.status == "failed"
         tally["compute_s"] += out.compute_s
@@ -120,10 +138,11 @@ def _resources(config: dict[str, Any]) -> dict[str, float]:
 
 
 def init_ray(address: str | None, num_cpus: int | None = None, show_progress: bool = True) -> bool:
-    """Connect to `address` or start a quiet local Ray (a spinner meanwhile); returns True if
-    this call started it."""
+    """Connect to `address` or start a quiet local Ray bound to loopback only (soclab.loopback),
+    a spinner meanwhile; returns True if this call started it (then `stop_ray` stops it)."""
     import ray
 
+    from soclab.interrupts import reinstall
     from soclab.ui import ray_logging_level, step
 
     if ray.is_initialized():
@@ -133,9 +152,24 @@ def init_ray(address: str | None, num_cpus: int | None = None, show_progress: bo
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=ray_logging_level())
         else:
+            from soclab.loopback import prepare_local_ray
+
+            if not os.environ.get("RAY_ADDRESS"):
+                prepare_local_ray()
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
                      logging_level=ray_logging_level())
+    reinstall()  # ray.init replaces the SIGTERM handler of a running sweep
     return True
+
+
+def stop_ray() -> None:
+    """Stop the Ray this process started (and forget the loopback-only mode for later inits)."""
+    import ray
+
+    from soclab.loopback import restore_cluster_mode
+
+    ray.shutdown()
+    restore_cluster_mode()
 
 
 def run_sweep(
@@ -148,12 +182,35 @@ def run_sweep(
     show_progress: bool = True,
     make_report: bool = True,
 ) -> SweepSummary:
-    """Run (or resume) every unfinished cell of the spec, then finalize ratios and the report."""
+    """Run (or resume) every unfinished cell of the spec, then finalize ratios and the report.
+
+    Before any work: the tracking store and the Ray address are checked (soclab.preflight), and
+    what dead drivers left RUNNING is closed as KILLED (soclab.claims). SIGINT or SIGTERM stop
+    the sweep cleanly and raise `SweepInterrupted`; a store that fails mid-sweep stops it with
+    `StoreUnavailable`."""
+    from soclab.interrupts import graceful_stop
+    from soclab.preflight import check_ray_address, check_tracking_store
+
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables; ours shows
     spec = spec_path if isinstance(spec_path, ExperimentSpec) else load_spec(spec_path)
     uri = resolve_tracking_uri(tracking_uri, spec.tracking.tracking_uri)
     require_shared_store(uri, address)
+    check_tracking_store(uri)
+    check_ray_address(address)
+    with graceful_stop() as stop:
+        return _run_sweep(spec, uri, stop, address=address, output_dir=output_dir,
+                          num_cpus=num_cpus, show_progress=show_progress, make_report=make_report)
+
+
+def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None,
+               output_dir: str | Path, num_cpus: int | None, show_progress: bool,
+               make_report: bool) -> SweepSummary:
+    from soclab import claims
+    from soclab.interrupts import SweepInterrupted, request_stop
+    from soclab.preflight import StoreUnavailable, store_failure
+
     tracker = Tracker(uri, spec.experiment_name)
+    claims.reap_stale_runs(tracker)
     cells = plan_cells(spec)
     finished_before = set(tracker.cell_runs())
     todo = [c for c in cells if c.hash not in finished_before]
@@ -164,7 +221,8 @@ def run_sweep(
                             experiment_id=tracker.experiment_id)
     tracker.describe(spec.description)
     parent = tracker.start_run(f"sweep {spec.name}", {"soclab.kind": SWEEP_KIND,
-                                                       "soclab.spec": spec.name, **provenance()})
+                                                       "soclab.spec": spec.name, **provenance(),
+                                                       **claims.mark_heartbeat_tags()})
     tracker.log(parent, params={"spec": spec.name, "cells": len(cells), "cells_todo": len(todo),
                                 "agents": ",".join(a.name for a in spec.all_agents()),
                                 "noise": ",".join(spec.axes.noise),
@@ -176,10 +234,19 @@ def run_sweep(
     spec_file.write_text(spec.model_dump_json(indent=1))
     tracker.log_artifact(parent, spec_file)
 
+    def store_trouble(e: BaseException) -> None:  # the heartbeat doubles as the store's probe
+        reason = store_failure(e)
+        if reason:
+            request_stop(store_lost=reason)
+
+    heartbeat = claims.Heartbeat(lambda: claims.beat_run(tracker, parent),
+                                 claims.heartbeat_interval_s(), on_failure=store_trouble,
+                                 name="sweep-heartbeat")
     t0 = time.perf_counter()
     status = "FINISHED"
     compute_s = tune_wall = ray_start = 0.0
     slots = 1
+    heartbeat.start()  # until the run is closed, report included (a concurrent sweep's reaper)
     try:
         if any(c.agent.kind == "rl" for c in todo):  # check RL agents, run their searches
             from soclab.rl.tuning import apply_search_spaces
@@ -187,38 +254,64 @@ def run_sweep(
             todo = apply_search_spaces(spec, todo, tracker, parent, address=address,
                                        num_cpus=num_cpus, output_dir=output_dir,
                                        show_progress=show_progress)
-        if todo:
+        if todo and not stop.event.is_set():
             compute_s, slots, tune_wall, ray_start = _run_tuner(
                 spec, todo, uri, parent, address, num_cpus, output_dir, show_progress)
+        if stop.store_lost:
+            raise StoreUnavailable(uri, stop.store_lost)
+        if stop.signum:
+            raise SweepInterrupted(stop.signum)
+    except StoreUnavailable:
+        status = "STORE"
+        raise
     except KeyboardInterrupt:
         status = "KILLED"
         raise
-    except BaseException:
+    except BaseException as e:
+        reason = store_failure(e)
+        if reason:  # the driver's own store calls failed: the same one line as the workers'
+            status = "STORE"
+            raise StoreUnavailable(uri, reason) from None
         status = "FAILED"
         raise
     finally:
-        wall = time.perf_counter() - t0
-        runs = tracker.cell_runs(status=None)
-        states = {c.hash: (runs[c.hash].info.status if c.hash in runs else "MISSING") for c in cells}
-        n_fin = sum(states[c.hash] == "FINISHED" for c in todo)
-        n_fail = sum(states[c.hash] == "FAILED" for c in todo)
-        failures = [(c.label, runs[c.hash].data.tags.get("soclab.error", ""))
-                    for c in todo if states[c.hash] == "FAILED"]
-        summary = SweepSummary(spec.name, uri, spec.experiment_name, parent, len(cells),
-                               len(cells) - len(todo), n_fin, n_fail, len(todo) - n_fin - n_fail,
-                               wall, compute_s, slots, tune_wall, failures, ray_start_s=ray_start,
-                               experiment_id=tracker.experiment_id)
-        tracker.log(parent, metrics={"cells_finished": n_fin, "cells_failed": n_fail,
-                                     "cells_skipped": summary.skipped, "wall_s": wall,
-                                     "compute_share": summary.compute_share})
-        if status != "FINISHED" or summary.missing:
-            tracker.end_run(parent, "KILLED" if status == "KILLED" else "FAILED")
-    if make_report:
-        from soclab.report import finalize_and_report
+        if status != "FINISHED":
+            heartbeat.stop()
+        if status == "STORE":  # best effort, no retries: the store is the problem
+            with contextlib.suppress(Exception):
+                tracker.client.set_terminated(parent, "FAILED")
+        else:
+            wall = time.perf_counter() - t0
+            claims.close_sweep_leftovers(tracker, parent)
+            claims.reap_stale_runs(tracker, exclude=parent)  # drivers that died while we ran
+            runs = tracker.cell_runs(status=None)
+            states = {c.hash: (runs[c.hash].info.status if c.hash in runs else "MISSING")
+                      for c in cells}
+            n_fin = sum(states[c.hash] == "FINISHED" for c in todo)
+            n_fail = sum(states[c.hash] == "FAILED" for c in todo)
+            failures = [(c.label, runs[c.hash].data.tags.get("soclab.error", ""))
+                        for c in todo if states[c.hash] == "FAILED"]
+            summary = SweepSummary(spec.name, uri, spec.experiment_name, parent, len(cells),
+                                   len(cells) - len(todo), n_fin, n_fail,
+                                   len(todo) - n_fin - n_fail, wall, compute_s, slots, tune_wall,
+                                   failures, ray_start_s=ray_start,
+                                   experiment_id=tracker.experiment_id)
+            tracker.log(parent, metrics={"cells_finished": n_fin, "cells_failed": n_fail,
+                                         "cells_skipped": summary.skipped, "wall_s": wall,
+                                         "compute_share": summary.compute_share})
+            if status != "FINISHED" or summary.missing:
+                tracker.end_run(parent, "KILLED" if status == "KILLED" else "FAILED")
+            if status == "KILLED":
+                stop.summary = summary
+    try:
+        if make_report:
+            from soclab.report import finalize_and_report
 
-        t_report = time.perf_counter()
-        summary.report_path = finalize_and_report(spec, tracker, parent, output_dir, show_progress)
-        summary.report_s = time.perf_counter() - t_report
+            t_report = time.perf_counter()
+            summary.report_path = finalize_and_report(spec, tracker, parent, output_dir, show_progress)
+            summary.report_s = time.perf_counter() - t_report
+    finally:
+        heartbeat.stop()
     if not summary.missing:
         tracker.end_run(parent, "FINISHED")
     return summary
@@ -231,6 +324,7 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
     Ray start-up seconds)."""
     from ray import tune
 
+    from soclab.interrupts import SweepStopper, tune_phase
     from soclab.progress import SweepProgress
     from soclab.ui import apply_verbosity
 
@@ -259,10 +353,11 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
                 failure_config=tune.FailureConfig(max_failures=spec.tune.retries),
                 verbose=0,
                 callbacks=[progress],
+                stop=SweepStopper(),
             ),
         )
         t0 = time.perf_counter()
-        with progress:
+        with progress, tune_phase():
             grid = tuner.fit()
         fit_wall = time.perf_counter() - t0
         compute = 0.0
@@ -276,9 +371,7 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
                 ray_start)
     finally:
         if started:
-            import ray
-
-            ray.shutdown()
+            stop_ray()
 
 
 def results_frame(spec: ExperimentSpec, tracker: Tracker, cells: list[Cell] | None = None,

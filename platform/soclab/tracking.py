@@ -14,7 +14,7 @@ import platform
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,19 +66,52 @@ def artifact_root_for(uri: str) -> str | None:
     return None
 
 
-def with_retry(fn: Callable[[], T], attempts: int = 8, delay_s: float = 0.25) -> T:
-    """Retry an MLflow call on transient errors (SQLite 'database is locked', HTTP hiccups)."""
+#: errors of two processes creating or migrating a fresh store's tables at once (PostgreSQL; for
+#: SQLite `store_init_lock` serialises them): retrying finds the tables made by the other one.
+MIGRATION_RACE = ("already exists", "duplicate column", "duplicate key", "unique constraint",
+                  "alembic_version")
+
+
+def with_retry(fn: Callable[[], T], attempts: int = 8, delay_s: float = 0.25,
+               transient: tuple[str, ...] = ()) -> T:
+    """Retry an MLflow call on transient errors (SQLite 'database is locked', HTTP hiccups, and
+    the extra `transient` texts)."""
     for k in range(attempts):
         try:
             return fn()
         except Exception as e:  # MLflow wraps store errors in several exception types
             text = str(e).lower()
-            transient = any(s in text for s in ("database is locked", "timed out", "connection",
-                                                "temporarily", "503", "502"))
-            if not transient or k == attempts - 1:
+            transient_error = any(s in text for s in ("database is locked", "timed out", "connection",
+                                                      "temporarily", "503", "502", *transient))
+            if "readonly" in text or "read-only" in text:  # no retry cures that (soclab.preflight)
+                raise
+            if not transient_error or k == attempts - 1:
                 raise
             time.sleep(delay_s * (2**k))
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def store_init_lock(uri: str) -> Iterator[None]:
+    """Serialise the first use of a SQLite store across processes (a lock file beside it):
+    MLflow creates and migrates the tables on first use, and two processes doing that at once
+    fail ('table experiments already exists'). Other stores: a no-op (see MIGRATION_RACE)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    db = Path(uri[len("sqlite:///"):])
+    try:
+        fd = os.open(f"{db}.init-lock", os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:  # a read-only directory: nothing can migrate there anyway
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class Tracker:
@@ -89,9 +122,11 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
         self.experiment_name = experiment_name
-        self.experiment_id = with_retry(self._ensure_experiment)
+        with store_init_lock(tracking_uri):  # the client creates/migrates a fresh store's tables
+            self.client = with_retry(lambda: MlflowClient(tracking_uri=tracking_uri),
+                                     transient=MIGRATION_RACE)
+            self.experiment_id = with_retry(self._ensure_experiment, transient=MIGRATION_RACE)
 
     def _ensure_experiment(self) -> str:
         exp = self.client.get_experiment_by_name(self.experiment_name)
@@ -196,8 +231,9 @@ class Tracker:
         return runs[0] if runs else None
 
     def discard_unfinished(self, cell_hash: str) -> None:
-        """Delete leftovers (RUNNING/FAILED/KILLED) of a cell that is about to run again."""
-        flt = (f"tags.`soclab.cell_hash` = '{cell_hash}' and attributes.status != 'FINISHED'")
+        """Delete FAILED runs of a cell that is about to run again (KILLED ones stay as the record
+        of a crash; see soclab.claims)."""
+        flt = (f"tags.`soclab.cell_hash` = '{cell_hash}' and attributes.status = 'FAILED'")
         for r in with_retry(lambda: self.client.search_runs([self.experiment_id], filter_string=flt)):
             with_retry(lambda r=r: self.client.delete_run(r.info.run_id))
 

@@ -189,10 +189,10 @@ def stop_tracking_server(server: TrackingServer, grace: float = 10.0) -> int:
 
 
 def write_pid_file(server: TrackingServer, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(server.to_json())
-    return path
+    """The server's record, 0600 (its backend URI can carry a database password)."""
+    from soclab.private import write_private
+
+    return write_private(path, server.to_json())
 
 
 def stop_from_pid_file(path: str | Path) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 import warnings
@@ -130,8 +131,12 @@ def print_result(result: SimResult, validated: bool = False, gantt: Path | None 
         ("completed / injected jobs", f"{result.completed_jobs} / {result.injected_jobs}"),
         ("injection rate (jobs/ms)", f"{result.injection_rate_jobs_per_ms:.3f}"),
         ("throughput (jobs/ms)", f"{result.throughput_jobs_per_ms:.3f}"),
-        ("energy (J)", f"{result.energy_j:.4g}"),
+        ("energy (J) / per job (mJ)", f"{result.energy_j:.4g} / {result.energy_per_job_j * 1e3:.4g}"),
         ("EDP (J·s)", f"{result.edp:.4g}"),
+        *([("deadline misses / mean tardiness (µs) / p99 lateness (µs)",
+            f"{result.deadline_miss_rate:.1%} / {result.mean_tardiness_us:.1f} / "
+            f"{result.p99_lateness_us:.1f}")] if not math.isnan(result.deadline_miss_rate) else []),
+        *([("governors", str(cfg["governor"]))] if "governor" in cfg else []),
         ("simulated time (µs)", f"{result.sim_time_us:.0f}"),
         ("wall time (s)", f"{result.wall_time_s:.3f}"),
     ]

@@ -11,12 +11,14 @@
 from dssoc import ENV_ID
 from dssoc.env.observation import ObservationBuilder
 from dssoc.env.policy import PolicyScheduler
-from dssoc.env.rewards import REWARDS, RewardTracker
-from dssoc.env.soc_sched import SoCSchedEnv, split_env_config
+from dssoc.env.rewards import REWARDS, VECTOR_OBJECTIVES, RewardTracker
+from dssoc.env.soc_sched import MultiObjectiveReward, SoCSchedEnv, split_env_config
 
 __all__ = [
     "ENV_ID",
     "REWARDS",
+    "VECTOR_OBJECTIVES",
+    "MultiObjectiveReward",
     "ObservationBuilder",
     "PolicyScheduler",
     "RewardTracker",

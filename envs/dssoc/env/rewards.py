@@ -9,6 +9,17 @@ ends: at `duration_us`, or at the last completion when stopping after `max_jobs`
 - `latency`: -(sum of the latencies of the jobs completed in (t0, t1]) / scale; episode return
   -(sum of the latencies of all completed jobs) / scale.
 - `throughput`: +(number of jobs completed in (t0, t1]); episode return = completed jobs.
+- `latency_energy`: -(latency of the jobs completed in (t0, t1] + lambda * energy charged in
+  (t0, t1]) / scale, with lambda (`energy_weight`, default 100) in microseconds per millijoule:
+  how much latency one millijoule is worth. Episode return -(sum of latencies + lambda *
+  energy) / scale.
+- `edp`: -(E(t1) t1 - E(t0) t0) / (scale * 1 mJ) with E(t) the energy charged up to t (mJ):
+  telescoping, so the episode return is -(energy x run time) / (scale * 1 mJ), the run's EDP.
+
+Energy is what the engine's DS3 meter has charged (after the warm-up, as `SimResult.energy_j`;
+0 when energy accounting is off). Every step also yields a two-objective vector,
+`vector(...)` = (-(latency completed) / scale, -(energy charged, mJ)), both to maximise, in the
+order of `VECTOR_OBJECTIVES` (MO-Gymnasium's convention for `info["vector_reward"]`).
 """
 
 from __future__ import annotations
@@ -18,19 +29,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dssoc.engine import JobRun
 
-REWARDS = ("time_in_system", "latency", "throughput")
+REWARDS = ("time_in_system", "latency", "throughput", "latency_energy", "edp")
+VECTOR_OBJECTIVES = ("latency", "energy")
+DEFAULT_ENERGY_WEIGHT = 100.0  # us of latency per mJ
 
 
 class RewardTracker:
     """Accumulates job time in system, completed latency and completions interval by interval."""
 
-    def __init__(self, kind: str, time_scale: float) -> None:
-        if kind not in REWARDS:
-            from dssoc.errors import ConfigError
+    def __init__(self, kind: str, time_scale: float,
+                 energy_weight: float = DEFAULT_ENERGY_WEIGHT) -> None:
+        from dssoc.errors import ConfigError
 
+        if kind not in REWARDS:
             raise ConfigError(f"unknown reward {kind!r}; valid: {', '.join(REWARDS)}", "reward")
+        if not energy_weight >= 0:
+            raise ConfigError(f"must be >= 0 (us per mJ), got {energy_weight}", "energy_weight")
         self.kind = kind
         self.time_scale = float(time_scale)
+        self.energy_weight = float(energy_weight)
         self.reset()
 
     def reset(self, now: float = 0.0) -> None:
@@ -39,13 +56,18 @@ class RewardTracker:
         self.time_in_system_us = 0.0
         self.latency_us = 0.0
         self.completed = 0
+        self.energy_mj = 0.0  # charged up to the last update
+        self.last_vector = (0.0, 0.0)
 
     def on_arrival(self, job: JobRun) -> None:
         self._jobs.append(job)
 
-    def update(self, now: float) -> float:
-        """Close the interval [last update, now] and return its reward."""
+    def update(self, now: float, energy_j: float = 0.0) -> float:
+        """Close the interval [last update, now] and return its reward; `energy_j` is the energy
+        charged so far (the engine's `Simulation.energy_j`; NaN counts as 0)."""
         t0 = self._t
+        e0 = self.energy_mj
+        e1 = energy_j * 1e3 if energy_j == energy_j else 0.0
         in_system = latency = 0.0
         completed = 0
         still = []
@@ -63,8 +85,14 @@ class RewardTracker:
         self.time_in_system_us += in_system
         self.latency_us += latency
         self.completed += completed
+        self.energy_mj = e1
+        self.last_vector = (0.0 - latency / self.time_scale, 0.0 - (e1 - e0))
         if self.kind == "time_in_system":
             return 0.0 - in_system / self.time_scale
         if self.kind == "latency":
             return 0.0 - latency / self.time_scale
+        if self.kind == "latency_energy":
+            return 0.0 - (latency + self.energy_weight * (e1 - e0)) / self.time_scale
+        if self.kind == "edp":
+            return 0.0 - (e1 * now - e0 * t0) / self.time_scale
         return float(completed)

@@ -13,14 +13,15 @@ from dssoc.checks import known_keys
 from dssoc.config import SimConfig
 from dssoc.engine import JobRun, Simulation
 from dssoc.env.observation import ObservationBuilder
-from dssoc.env.rewards import RewardTracker
+from dssoc.env.rewards import DEFAULT_ENERGY_WEIGHT, VECTOR_OBJECTIVES, RewardTracker
 from dssoc.errors import ConfigError
 
 SIM_KEYS = ("workload", "soc", "rate_jobs_per_ms", "scale_us", "noise", "duration_us", "max_jobs",
             "warmup_us", "max_jobs_in_flight", "fixed_rate", "integer_times", "probabilities",
-            "arrivals", "mapping", "workload_seed")
+            "arrivals", "mapping", "workload_seed",
+            "governor", "throttling", "deadline_factor")
 ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", "time_scale_us",
-            "invalid_action")
+            "invalid_action", "energy_weight", "frequency_action")
 
 
 def split_env_config(config: Mapping[str, Any] | None) -> tuple[SimConfig, dict[str, Any]]:
@@ -81,7 +82,19 @@ class SoCSchedEnv(gym.Env):
     since the previous step, / time_scale; the return is -(total job time in system) / time_scale.
     `"latency"`: minus the latencies of the jobs completed since the previous step / time_scale.
     `"throughput"`: the number of jobs completed since the previous step. All jobs count,
-    warm-up included (see `dssoc.env.rewards`).
+    warm-up included (see `dssoc.env.rewards`). Energy-aware: `"latency_energy"` (latency plus
+    `energy_weight` µs per mJ of energy) and `"edp"` (the run's energy-delay product, telescoped).
+    Every step's `info["vector_reward"]` is the float32 pair (latency objective, energy objective)
+    of `dssoc.env.rewards.VECTOR_OBJECTIVES`, both to maximise, as MO-Gymnasium's `LinearReward`
+    leaves it; `MultiObjectiveReward` makes it the reward itself (with a `reward_space`).
+
+    ## Frequency action
+    With `frequency_action=True` the action also picks an operating point: action =
+    base + n_base * k, where base is the task (or task x PE) action above and k = 0 keeps the
+    frequencies, k >= 1 sets cluster c to OPP level l for the k-th pair of
+    `self.frequency_options` [(cluster, level), ...]. The cluster keeps it (its governor is
+    replaced by the agent, as Linux's `userspace`) from the next 10 µs sampling instant. The
+    observation then has `observations["frequency"]` (n_clusters,) = f / f_max.
 
     ## Episode End
     `terminated` when the simulation ends (`duration_us` reached, or all `max_jobs` done);
@@ -131,7 +144,9 @@ class SoCSchedEnv(gym.Env):
             sim_config, opts = split_env_config({**(config or {}), **sim_options})
         given = {"action_mode": action_mode, "reward": reward, "max_tasks": max_tasks,
                  "graph": graph, "time_scale_us": time_scale_us, "max_steps": max_steps,
-                 "seed": seed, "invalid_action": invalid_action}
+                 "seed": seed, "invalid_action": invalid_action,
+                 "energy_weight": sim_options.pop("energy_weight", None),
+                 "frequency_action": sim_options.pop("frequency_action", None)}
         opts.update({k: v for k, v in given.items() if v is not None})
         self.config = sim_config
         self.builder = ObservationBuilder(
@@ -142,15 +157,21 @@ class SoCSchedEnv(gym.Env):
             time_scale_us=opts.get("time_scale_us"),
             invalid_action=opts.get("invalid_action", "raise"),
         )
-        self.rewards = RewardTracker(opts.get("reward", "time_in_system"), self.builder.time_scale)
+        self.rewards = RewardTracker(opts.get("reward", "time_in_system"), self.builder.time_scale,
+                                     float(opts.get("energy_weight", DEFAULT_ENERGY_WEIGHT)))
         self.max_steps = opts.get("max_steps")
         if self.max_steps is not None:
             self.max_steps = checks.integer(self.max_steps, "max_steps", ge=1)
         self._default_seed = opts.get("seed")
         if self._default_seed is not None:
             self._default_seed = checks.seed(self._default_seed, "seed")
-        self.observation_space = self.builder.observation_space
-        self.action_space = self.builder.action_space
+        self.frequency = FrequencyAction(sim_config, self.builder) if opts.get("frequency_action") else None
+        if self.frequency is not None:
+            self.observation_space = self.frequency.observation_space
+            self.action_space = self.frequency.action_space
+        else:
+            self.observation_space = self.builder.observation_space
+            self.action_space = self.builder.action_space
         self.render_mode = render_mode
         self.sim: Simulation | None = None
         self._steps = 0
@@ -172,14 +193,20 @@ class SoCSchedEnv(gym.Env):
         super().reset(seed=seed)
         sim_seed = int(self.np_random.integers(2**31 - 1))
         self.sim = Simulation(self.config, sim_seed, on_arrival=self._on_arrival)
+        if self.frequency is not None:
+            self.frequency.attach(self.sim)
         self.builder.reset(self.sim)
         self.rewards.reset()
         self._steps = 0
         running = self.sim.advance()
         self.builder.sync()
-        self.rewards.update(self.sim.now)  # no job exists before the first arrival: 0
+        self.rewards.update(self.sim.now, self.sim.energy_j)  # no job before the first arrival
         self._over = not running
-        return self.builder.observe(), self._info(invalid=False)
+        return self._observe(), self._info(invalid=False)
+
+    def _observe(self) -> dict[str, Any]:
+        obs = self.builder.observe()
+        return obs if self.frequency is None else self.frequency.observe(obs)
 
     def step(
         self, action: int | np.integer
@@ -187,20 +214,25 @@ class SoCSchedEnv(gym.Env):
         sim = self.sim
         if sim is None or self._over:
             raise RuntimeError("the episode is over: call reset()")
+        if self.frequency is not None:
+            action = self.frequency.apply(action, sim)
         task, pe, valid = self.builder.act(action)
         sim.assign(task, pe)
         self._steps += 1
         reward = 0.0
+        vector = (0.0, 0.0)
         terminated = False
         if not sim.ready:  # the instant is fully decided: run to the next decision point
             terminated = not sim.advance()
             self.builder.sync()
-            reward = self.rewards.update(sim.now)
-        obs = self.builder.observe()
+            reward = self.rewards.update(sim.now, sim.energy_j)
+            vector = self.rewards.last_vector
+        obs = self._observe()
         truncated = (not terminated and self.max_steps is not None
                      and self._steps >= int(self.max_steps))
         self._over = terminated or truncated
         info = self._info(invalid=not valid)
+        info["vector_reward"] = np.asarray(vector, dtype=np.float32)
         if self._over:
             info.update(self.episode_metrics())
         return obs, float(reward), terminated, truncated, info
@@ -218,5 +250,67 @@ class SoCSchedEnv(gym.Env):
         out["episode_time_in_system_us"] = self.rewards.time_in_system_us
         out["episode_latency_us"] = self.rewards.latency_us
         out["episode_completed_jobs"] = self.rewards.completed
+        out["episode_energy_mj"] = self.rewards.energy_mj
         out["episode_steps"] = self._steps
         return out
+
+
+class FrequencyAction:
+    """The optional frequency part of the action (see `SoCSchedEnv`, "Frequency action")."""
+
+    def __init__(self, config: SimConfig, builder: ObservationBuilder) -> None:
+        from gymnasium import spaces
+
+        clusters = config.soc.clusters
+        self.options = [(c, lv) for c, cl in enumerate(clusters)
+                        for lv in range(len(cl.power.opps) if cl.power is not None else 0)]
+        if not self.options:
+            raise ConfigError("frequency_action needs clusters with operating points", "frequency_action")
+        self.fmax = [cl.power.max_opp[0] if cl.power is not None and cl.power.opps else 0 for cl in clusters]
+        self.n_base = builder.n_actions
+        self.n_actions = self.n_base * (1 + len(self.options))
+        base = builder.observation_space
+        inner = dict(base["observations"].spaces)
+        inner["frequency"] = spaces.Box(0.0, 1.0, (len(clusters),), np.float32)
+        self.observation_space = spaces.Dict({
+            "action_mask": spaces.Box(0.0, 1.0, (self.n_actions,), np.float32),
+            "observations": spaces.Dict(inner)})
+        self.action_space = spaces.Discrete(self.n_actions)
+        self.sim: Simulation | None = None
+
+    def attach(self, sim: Simulation) -> None:
+        """Give the run a DVFS controller (even if every cluster is at performance)."""
+        sim.enable_dvfs()
+        self.sim = sim
+
+    def apply(self, action: int | np.integer, sim: Simulation) -> int:
+        """Act on the frequency part of `action`; return its base (task / task x PE) part."""
+        k, base = divmod(int(action), self.n_base)
+        if 1 <= k <= len(self.options):
+            cluster, level = self.options[k - 1]
+            sim.dvfs.set_policy_level(cluster, level, sim.now)  # type: ignore[union-attr]
+        return base
+
+    def observe(self, obs: dict[str, Any]) -> dict[str, Any]:
+        dvfs = self.sim.dvfs if self.sim is not None else None
+        freq = np.array([dvfs.frequency_mhz(c) / f if dvfs is not None and f else 1.0
+                         for c, f in enumerate(self.fmax)], dtype=np.float32)
+        # a new dict: the builder may reuse its own observation buffers
+        return {"action_mask": np.tile(obs["action_mask"], 1 + len(self.options)),
+                "observations": {**obs["observations"], "frequency": freq}}
+
+
+class MultiObjectiveReward(gym.Wrapper):
+    """MO-Gymnasium convention: `step` returns the vector reward (`info["vector_reward"]`,
+    objectives `VECTOR_OBJECTIVES`) as a float32 array and the env has `reward_space`
+    and `reward_dim`; the scalar reward moves to `info["scalar_reward"]`."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.reward_dim = len(VECTOR_OBJECTIVES)
+        self.reward_space = gym.spaces.Box(-np.inf, np.inf, (self.reward_dim,), np.float32)
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info = dict(info, scalar_reward=reward)
+        return obs, info["vector_reward"], terminated, truncated, info

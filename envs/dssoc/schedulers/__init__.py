@@ -2,6 +2,7 @@
 
 from dssoc.schedulers import (  # noqa: F401  (registration side effects)
     cpop,
+    energy_aware,
     greedy,
     heft,
     heft_rt,

@@ -49,6 +49,19 @@ class SystemView(Protocol):
         """Expected time each PE finishes its running task (now if idle); expected, not actual."""
         ...
 
+    def request_opp(self, cluster: int, level: int) -> None:
+        """Set a cluster's operating point (OPP index) from the next sampling instant (the run's
+        DVFS controller must exist from the start: `enable_dvfs()` in `reset`)."""
+        ...
+
+    def pe_slowdown(self) -> np.ndarray:
+        """f_max / f of each PE's cluster now (DVFS; ones at the performance governor)."""
+        ...
+
+    def pe_power_w(self) -> np.ndarray:
+        """Power (W) of one busy core of each PE at its current operating point."""
+        ...
+
     def pe_queue_lengths(self) -> np.ndarray:
         """Number of bound tasks waiting for each PE (not counting the running one)."""
         ...

@@ -31,8 +31,21 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
     "max_tasks": "task slots of the observation (default: the env's)",
     "reward_scale": "factor on every reward (default 0.1; 1 for the throughput reward)",
     "num_env_runners": "RLlib env runner actors (default 0: sample in the trainer's process)",
+    "num_envs_per_env_runner": "vectorised envs per env runner, stepped together with one batched "
+                               "forward pass (default 1)",
     "steps_per_iteration": "env steps sampled per training iteration at least (default: one "
                            "train batch; DQN 500)",
+    "env_id": "Gymnasium id of the env to train on (default dssoc/SoCSched-v0)",
+    "reserved_seeds_below": "simulation seeds below this are never drawn for training",
+    "bc_teacher": "behaviour-cloning warm start from this heuristic (soclab.rl.bc.TEACHERS)",
+    "bc_episodes": "teacher episodes (training seeds) for the warm start (default 8)",
+    "bc_epochs": "supervised epochs of the warm start (default 10)",
+    "bc_lr": "learning rate of the warm start (default 1e-3)",
+    "validation_seeds": "seeds scoring the greedy policy for early stopping and model selection",
+    "validate_every": "iterations between validations (default 5)",
+    "patience": "stop after this many validations without improvement (default: never)",
+    "validation_us": "simulated µs of a validation run (default 5000)",
+    "validation_heuristics": "heuristics whose best sets the validation ratio (default ETF, HEFT)",
 }
 
 #: small-CPU defaults; any of them can be overridden by the spec's hyperparameters.
@@ -176,7 +189,7 @@ def build_config(
     The env config must be complete (`soclab.rl.env.env_config_for`; the env-related soclab
     hyperparameters `episode_us`, `episode_jobs`, `max_tasks`, `reward_scale` go there, see
     `soclab.rl.train.cell_env_config`); the ones used here are `hidden`, `gnn_steps`,
-    `num_env_runners` and `steps_per_iteration`.
+    `num_env_runners`, `num_envs_per_env_runner` and `steps_per_iteration`.
     """
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
@@ -205,7 +218,8 @@ def build_config(
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
         .environment(env="soclab-sched", env_config=dict(env_config), disable_env_checking=True)
-        .env_runners(num_env_runners=runners, num_envs_per_env_runner=1,
+        .env_runners(num_env_runners=runners,
+                     num_envs_per_env_runner=int(own.get("num_envs_per_env_runner", 1)),
                      rollout_fragment_length=ROLLOUT_FRAGMENT[algorithm],
                      num_cpus_per_env_runner=1)
         .learners(num_learners=0)

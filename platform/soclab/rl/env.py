@@ -7,7 +7,11 @@ reward, max_tasks, graph, time_scale_us, seed, ...) plus soclab's own:
 
 - `reward_scale`: multiplies every reward (value targets of order 1 train better);
 - `exclude_seeds`: simulation seeds never used for training episodes (the evaluation seeds): an
-  episode whose drawn simulation seed is excluded is redrawn, deterministically.
+  episode whose drawn simulation seed is excluded is redrawn, deterministically;
+- `reserved_seeds_below`: simulation seeds below this bound are never drawn for training (they
+  are kept for validation and evaluation; `soclab evaluate` refuses seeds at or above it);
+- `env_id`: the Gymnasium id of the scheduling env (default `dssoc/SoCSched-v0`); the rest of
+  the config goes to that env's constructor, so the same code trains on any version.
 
 Call `register()` in every process before building or restoring an Algorithm (`Algorithm.
 from_checkpoint` in a fresh process needs it too); it is idempotent.
@@ -25,7 +29,8 @@ from dssoc import SimConfig
 from dssoc.errors import ConfigError
 
 ENV_NAME = "soclab-sched"
-SOCLAB_ENV_KEYS = ("reward_scale", "exclude_seeds")
+SOCLAB_ENV_KEYS = ("reward_scale", "exclude_seeds", "reserved_seeds_below", "env_id")
+DEFAULT_ENV_ID = "dssoc/SoCSched-v0"
 DEFAULT_EPISODE_STEPS = 400  # target decisions per training episode (see `training_duration_us`)
 
 
@@ -33,16 +38,20 @@ class _SoclabEnv(gym.Wrapper):
     """Reward scaling and held-out simulation seeds around `SoCSchedEnv`."""
 
     def __init__(self, env: gym.Env, reward_scale: float = 1.0,
-                 exclude_seeds: tuple[int, ...] = ()) -> None:
+                 exclude_seeds: tuple[int, ...] = (), reserved_below: int = 0) -> None:
         super().__init__(env)
         self.reward_scale = float(reward_scale)
         self.exclude_seeds = frozenset(int(s) for s in exclude_seeds)
+        self.reserved_below = int(reserved_below)
+
+    def _held_out(self, seed: int) -> bool:
+        return seed in self.exclude_seeds or seed < self.reserved_below
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
         inner = self.env.unwrapped
         for _ in range(100):
-            if inner.sim is None or inner.sim.seed not in self.exclude_seeds:
+            if inner.sim is None or not self._held_out(inner.sim.seed):
                 break
             obs, info = self.env.reset(options=options)  # next draw of the same np_random
         return obs, info
@@ -52,15 +61,28 @@ class _SoclabEnv(gym.Wrapper):
         return obs, float(reward) * self.reward_scale, terminated, truncated, info
 
 
-def make_env(env_config: Mapping[str, Any] | None = None) -> gym.Env:
-    """Build the (wrapped) `SoCSchedEnv` from a JSON-able env config (RLlib's env creator)."""
-    from dssoc.env import SoCSchedEnv
+def env_class(env_id: str) -> type[gym.Env]:
+    """The env class registered under a Gymnasium id (`dssoc/SoCSched-v0`, ...), unwrapped."""
+    from gymnasium.envs.registration import load_env_creator, registry
 
+    import dssoc.env  # noqa: F401  (registers the dssoc ids)
+
+    if env_id not in registry:
+        known = sorted(k for k in registry if k.startswith("dssoc/"))
+        raise ConfigError(f"unknown env id {env_id!r}; registered: {', '.join(known)}", "env_id")
+    entry = registry[env_id].entry_point
+    return load_env_creator(entry) if isinstance(entry, str) else entry  # type: ignore[return-value]
+
+
+def make_env(env_config: Mapping[str, Any] | None = None) -> gym.Env:
+    """Build the (wrapped) scheduling env from a JSON-able env config (RLlib's env creator)."""
     cfg = dict(env_config or {})
     cfg.pop("num_envs", None)  # added by RLlib's vector entry point
     scale = float(cfg.pop("reward_scale", 1.0))
     exclude = tuple(cfg.pop("exclude_seeds", ()) or ())
-    return _SoclabEnv(SoCSchedEnv(cfg), scale, exclude)
+    reserved = int(cfg.pop("reserved_seeds_below", 0) or 0)
+    klass = env_class(str(cfg.pop("env_id", DEFAULT_ENV_ID)))
+    return _SoclabEnv(klass(cfg), scale, exclude, reserved)
 
 
 def register() -> str:
@@ -122,6 +144,8 @@ def env_config_for(
     seed: int | None = None,
     workload: str | None = None,
     soc: str | None = None,
+    env_id: str | None = None,
+    **env_options: Any,
 ) -> dict[str, Any]:
     """A JSON-able RLlib env config for training on a cell (`soclab.cells.Cell`) or a SimConfig.
 
@@ -129,7 +153,8 @@ def env_config_for(
     `training_duration_us(config)` (~400 decisions), with no warm-up (all jobs count in the
     reward). `time_scale_us` defaults to the env's (mean critical path of the workload) and is
     pinned in the config, so evaluation on a longer run observes in the same units; `reward_scale`
-    defaults to 1 for `throughput` and 0.1 otherwise.
+    defaults to 1 for `throughput` and 0.1 otherwise. `env_id` names the env version (default
+    v0); `env_options` are further constructor keys of that env, passed through as given.
     """
     from dssoc.env.observation import default_time_scale
 
@@ -163,4 +188,8 @@ def env_config_for(
         cfg["max_tasks"] = int(max_tasks)
     if seed is not None:
         cfg["seed"] = int(seed)
+    if env_id is not None and env_id != DEFAULT_ENV_ID:
+        env_class(env_id)  # fail early on an unknown id
+        cfg["env_id"] = env_id
+    cfg.update(env_options)
     return cfg

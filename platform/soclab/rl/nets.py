@@ -87,6 +87,25 @@ def masked_logits(logits: torch.Tensor, action_mask: torch.Tensor,
     return torch.where(action_mask > 0.5, logits, torch.full_like(logits, fill))
 
 
+@dataclass(frozen=True)
+class Packed:
+    """A batch's occupied slots as one node list (see `GraphSchedulerNet.pack`)."""
+
+    batch: int
+    slots: int
+    node_ids: torch.Tensor  # (N,) flat slot index b * M + slot of each node
+    batch_of: torch.Tensor  # (N,) sample of each node
+    parent: torch.Tensor  # (E,) node index of each edge's parent
+    child: torch.Tensor  # (E,) node index of each edge's child
+    job: torch.Tensor  # (N,) flat job lane b * J + job_index
+
+    def to_slots(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, ...) per-node values -> (B, M, ...), zero on empty slots."""
+        out = x.new_zeros((self.batch * self.slots, *x.shape[1:]))
+        out[self.node_ids] = x
+        return out.view(self.batch, self.slots, *x.shape[1:])
+
+
 class GraphSchedulerNet(nn.Module):
     """DeepSoCS/Decima graph neural scheduler.
 
@@ -126,46 +145,67 @@ class GraphSchedulerNet(nn.Module):
         self.value_head = mlp(h, h, 1)
 
     # -------------------------------------------------------------- pieces
-    def aggregate_children(self, messages: torch.Tensor, obs: dict[str, torch.Tensor],
-                           task_mask: torch.Tensor) -> torch.Tensor:
-        """Σ over each slot's children of their messages: (B, M, H) -> (B, M, H)."""
-        if self.dims.graph == OBS_ADJACENCY:
-            adj = obs[OBS_ADJACENCY] * task_mask.unsqueeze(1)  # [parent, child], child occupied
-            return torch.bmm(adj, messages)
-        children = obs[OBS_CHILDREN]
-        b, m, k = children.shape
-        valid = children >= 0
-        idx = children.long().clamp(min=0)
-        flat = idx + (torch.arange(b, device=idx.device) * m).view(b, 1, 1)
-        gathered = messages.reshape(b * m, -1)[flat.reshape(-1)].reshape(b, m, k, -1)
-        child_ok = task_mask.reshape(-1)[flat.reshape(-1)].reshape(b, m, k) > 0.5
-        weight = (valid & child_ok).to(messages.dtype).unsqueeze(-1)
-        return (gathered * weight).sum(dim=2)
+    def pack(self, obs: dict[str, torch.Tensor]) -> Packed:
+        """The occupied slots of the whole batch as one node list, and the graph's edges.
 
-    def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(task context (B, M, 3H), PE embeddings (B, P, H), global summary (B, H))."""
+        Only occupied slots are computed (a few dozen live tasks in 256 slots, and the mean, not
+        the batch's maximum, sets the cost); children pointing at padding or empty slots are
+        dropped, so garbage in empty slots cannot leak in."""
         task_mask = obs[OBS_TASK_MASK]
-        tm = task_mask.unsqueeze(-1)
-        h = self.task_in(symlog(obs[OBS_TASKS])) * tm
+        b, m = task_mask.shape
+        node_ids = (task_mask.reshape(-1) > 0.5).nonzero().squeeze(1)
+        n = node_ids.numel()
+        batch_of = torch.div(node_ids, m, rounding_mode="floor")
+        lookup = torch.full((b * m + 1,), n, dtype=torch.long)  # flat slot -> node (n = none)
+        lookup[node_ids] = torch.arange(n)
+        if self.dims.graph == OBS_ADJACENCY:
+            adj = obs[OBS_ADJACENCY].reshape(b * m, m)[node_ids]  # (N, M) [parent, child]
+            parent, child = (adj > 0.5).nonzero(as_tuple=True)
+            child_flat = batch_of[parent] * m + child
+        else:
+            ch = obs[OBS_CHILDREN].reshape(b * m, -1)[node_ids].long()  # (N, K)
+            parent, col = (ch >= 0).nonzero(as_tuple=True)
+            child_flat = batch_of[parent] * m + ch[parent, col]
+        child = lookup[child_flat]
+        keep = child < n  # the child is an occupied slot
+        job = obs[OBS_JOB_INDEX].reshape(-1)[node_ids].round().long().clamp(0, self.dims.n_jobs - 1)
+        return Packed(b, m, node_ids, batch_of, parent[keep], child[keep],
+                      batch_of * self.dims.n_jobs + job)
+
+    def encode_nodes(self, obs: dict[str, torch.Tensor]
+                     ) -> tuple[Packed, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(packing, node context (N, 3H), PE embeddings (B, P, H), global summary (B, H))."""
+        pk = self.pack(obs)
+        n = pk.node_ids.numel()
+        feats = obs[OBS_TASKS].reshape(pk.batch * pk.slots, -1)[pk.node_ids]
+        h = self.task_in(symlog(feats))
         for f, g in zip(self.msg, self.update, strict=True):  # every step runs
-            agg = self.aggregate_children(f(h), obs, task_mask)
-            h = (h + g(torch.cat([h, agg], dim=-1))) * tm
+            msg = f(h)
+            agg = torch.zeros_like(h).index_add_(0, pk.parent, msg[pk.child])  # Σ over children
+            h = h + g(torch.cat([h, agg], dim=-1))
         # per-job summary: mean over the job's occupied slots
-        job = torch.nn.functional.one_hot(
-            obs[OBS_JOB_INDEX].round().long().clamp(0, self.dims.n_jobs - 1), self.dims.n_jobs
-        ).to(h.dtype) * tm  # (B, M, J)
-        counts = job.sum(dim=1)  # (B, J)
-        job_emb = torch.bmm(job.transpose(1, 2), self.job_f(h)) / counts.clamp(min=1.0).unsqueeze(-1)
-        task_job = torch.bmm(job, job_emb)  # (B, M, H)
-        present = (counts > 0).to(h.dtype).unsqueeze(-1)
-        jobs_pooled = (job_emb * present).sum(dim=1) / present.sum(dim=1).clamp(min=1.0)
+        n_jobs = pk.batch * self.dims.n_jobs
+        counts = torch.bincount(pk.job, minlength=n_jobs).to(h.dtype)  # (B*J,)
+        job_sum = torch.zeros(n_jobs, h.shape[1], dtype=h.dtype).index_add_(0, pk.job, self.job_f(h))
+        job_emb = job_sum / counts.clamp(min=1.0).unsqueeze(-1)
+        task_job = job_emb[pk.job] if n else job_emb[:0]
+        present = (counts > 0).to(h.dtype).view(pk.batch, self.dims.n_jobs, 1)
+        jobs_pooled = ((job_emb.view(pk.batch, self.dims.n_jobs, -1) * present).sum(dim=1)
+                       / present.sum(dim=1).clamp(min=1.0))
         pe = self.pe_in(symlog(obs[OBS_PES]))
         glob = self.global_f(torch.cat([jobs_pooled, pe.mean(dim=1),
                                         self.global_in(symlog(obs[OBS_GLOBAL]))], dim=-1))
-        ctx = torch.cat([h, task_job, glob.unsqueeze(1).expand_as(h)], dim=-1)
-        return ctx, pe, glob
+        ctx = torch.cat([h, task_job, glob[pk.batch_of]], dim=-1)
+        return pk, ctx, pe, glob
+
+    def encode(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Dense (task context (B, M, 3H), zero on empty slots; PE embeddings (B, P, H); global
+        summary (B, H)): `encode_nodes` scattered back to the slots."""
+        pk, ctx, pe, glob = self.encode_nodes(obs)
+        return pk.to_slots(ctx), pe, glob
 
     def scores(self, ctx: torch.Tensor, pe: torch.Tensor) -> torch.Tensor:
+        """Action scores from a dense task context (B, M, 3H) and PE embeddings (B, P, H)."""
         if self.dims.action_mode == "task":
             return self.score(ctx).squeeze(-1)
         # bilinear task x PE scores: one batched matmul, no (B, M, P, H) intermediate
@@ -175,35 +215,20 @@ class GraphSchedulerNet(nn.Module):
         return pair.flatten(1)  # (B, M*P): action = slot * P + pe
 
     # ------------------------------------------------------------- forward
-    def trim(self, inner: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], int]:
-        """The observation cut to the first k slots, k = the most occupied slots in the batch.
-
-        The env fills slots from 0 and children point at occupied slots, so the cut drops only
-        padding: results are identical, and far cheaper (a few dozen live tasks in 256 slots)."""
-        m = self.dims.max_tasks
-        k = max(1, int(inner[OBS_TASK_MASK].sum(dim=-1).max().item()))
-        if k >= m:
-            return inner, m
-        out = dict(inner)
-        for key in (OBS_TASKS, OBS_TASK_MASK, OBS_JOB_INDEX, OBS_CHILDREN):
-            if key in out:
-                out[key] = out[key][:, :k]
-        if OBS_ADJACENCY in out:
-            out[OBS_ADJACENCY] = out[OBS_ADJACENCY][:, :k, :k]
-        return out, k
-
     def forward(self, obs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw action scores (B, A) and the state embedding (B, H) for `value`."""
-        inner, _ = self.trim(obs[OBS_INNER])
-        ctx, pe, glob = self.encode(inner)
-        scores = self.scores(ctx, pe)  # (B, k) or (B, k*P)
-        pad = self.dims.n_actions - scores.shape[1]
-        if pad:  # slots past k are empty: score 0, masked out by the action mask
-            scores = torch.nn.functional.pad(scores, (0, pad))
-        return scores, glob
+        """Raw action scores (B, A), 0 on empty slots (masked out by the action mask), and the
+        state embedding (B, H) for `value`."""
+        pk, ctx, pe, glob = self.encode_nodes(obs[OBS_INNER])
+        if self.dims.action_mode == "task":
+            return pk.to_slots(self.score(ctx)).squeeze(-1), glob
+        # (slot, PE) scores: the pair term per node, against its own sample's PEs
+        t, p = self.task_proj(ctx), self.pe_proj(pe)
+        pair = (t.unsqueeze(1) @ p[pk.batch_of].transpose(1, 2)).squeeze(1) * (t.shape[-1] ** -0.5)
+        pair = pair + self.task_bias(ctx) + self.pe_bias(pe).squeeze(-1)[pk.batch_of]  # (N, P)
+        return pk.to_slots(pair).flatten(1), glob
 
     def embed(self, obs: dict[str, Any]) -> torch.Tensor:
-        return self.encode(self.trim(obs[OBS_INNER])[0])[2]
+        return self.encode_nodes(obs[OBS_INNER])[3]
 
     def value(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.value_head(embedding).squeeze(-1)

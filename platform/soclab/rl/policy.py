@@ -6,7 +6,8 @@ it (`learner_group/learner/rl_module/default_policy`). It restores the module wi
 `RLModule.from_checkpoint`, reads the env settings soclab saved beside it (`soclab_env.json`:
 action mode, slots, graph encoding, time scale) and returns a `dssoc.env.PolicyScheduler` that
 picks the highest-scoring valid action at every decision (deterministic). Using a checkpoint
-imports RLlib's classes but never starts Ray.
+imports RLlib's classes but never starts Ray. A shipped model directory (`soclab-model.json` +
+`weights.pt`, see `soclab.rl.package`) is loaded with plain torch instead.
 """
 
 from __future__ import annotations
@@ -122,8 +123,10 @@ class ModulePolicy:
             return self.module.forward_inference(batch)[self._logits_key][0].numpy()
 
     def __call__(self, obs: dict[str, Any]) -> int:
-        scores = self.logits(obs)
         valid = obs["action_mask"] > 0.5
+        if self._checked and np.count_nonzero(valid) == 1:  # forced move: no forward pass
+            return int(np.flatnonzero(valid)[0])
+        scores = self.logits(obs)
         return int(np.argmax(np.where(valid, scores, -np.inf)))
 
 
@@ -133,7 +136,10 @@ def load_policy_scheduler(path: str | Path, *, torch_threads: int | None = 1) ->
     `torch_threads` (default 1) sets torch's intra-op threads: batch-1 inference gains nothing
     from more, and on a shared machine extra threads only spin."""
     from dssoc.env import PolicyScheduler
+    from soclab.rl.package import is_model_dir, load_model_scheduler
 
+    if is_model_dir(path):  # a shipped model (models/<name>/): plain torch, no RLlib
+        return load_model_scheduler(path, torch_threads=torch_threads)
     settings = read_env_settings(module_dir(path))
     if torch_threads:
         import torch

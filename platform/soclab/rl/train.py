@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dssoc.schedulers.base import Scheduler
+from soclab.rl.recipe import VALIDATION_CURVE, RecipeStart
 
 #: curve name -> path in RLlib's result dict; each becomes an MLflow metric series `train/<name>`.
 CURVES: dict[str, tuple[str, ...] | list[tuple[str, ...]]] = {
@@ -109,12 +110,15 @@ def cell_env_config(cell: Any, hyperparameters: dict[str, Any]) -> dict[str, Any
     from soclab.rl.env import env_config_for
 
     a = cell.agent
+    extra = {k: hyperparameters[k] for k in ("reserved_seeds_below",) if k in hyperparameters}
     return env_config_for(
         cell, a.action_mode, a.reward,
         duration_us=hyperparameters.get("episode_us"),
         max_jobs=hyperparameters.get("episode_jobs"),
         max_tasks=hyperparameters.get("max_tasks"),
         reward_scale=hyperparameters.get("reward_scale"),
+        env_id=hyperparameters.get("env_id"),
+        **extra,
     )
 
 
@@ -216,21 +220,25 @@ def train_agent(
     hp = agent_hyperparameters(cell, hyperparameters)
     t0 = time.perf_counter()
     algo, env_config = build_algorithm(cell, hyperparameters)
-    curves: dict[str, list[float]] = {CURVE_PREFIX + k: [] for k in CURVES}
+    curves: dict[str, list[float]] = {CURVE_PREFIX + k: [] for k in (*CURVES, VALIDATION_CURVE)}
     last: dict[str, float] = {}
     done = 0
     try:
+        start = RecipeStart(algo, env_config, hp, cell, train_seed(cell))
         while done < n_iter:
             result = algo.train()
             done += 1
             metrics = progress_metrics(done, result, last)
-            for k in CURVES:
-                curves[CURVE_PREFIX + k].append(float(metrics[k]))
+            stop = start.after_iteration(done, done == n_iter, metrics)
+            for k in (*CURVES, VALIDATION_CURVE):
+                curves[CURVE_PREFIX + k].append(float(metrics.get(k, math.nan)))
             metrics["time_total_s"] = time.perf_counter() - t0
             if on_progress is not None:
                 on_progress(metrics)
-            if budget_s is not None and time.perf_counter() - t0 >= float(budget_s):
+            if stop or (budget_s is not None and time.perf_counter() - t0 >= float(budget_s)):
                 break
+        start.finish()
+        hp = {**hp, **start.record()}
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         algo.save_to_path(checkpoint_dir.as_posix())
         settings = env_settings(env_config, cell, hp, done)

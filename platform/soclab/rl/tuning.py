@@ -220,7 +220,7 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
             best[name] = hp
     finally:
         if started:
-            import ray
+            from soclab.sweep import stop_ray
 
-            ray.shutdown()
+            stop_ray()
     return [replace(c, tuned=best[c.agent.name]) if c.agent.name in best else c for c in todo]

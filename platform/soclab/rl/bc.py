@@ -1,0 +1,192 @@
+"""Behaviour-cloning warm start: the graph network first imitates the best heuristic.
+
+RL from a random policy spends most of its budget rediscovering list scheduling. Instead the
+recipe rolls the *teacher* heuristic out in the training env, on training seeds only, and fits
+the very network PPO will fine-tune (`soclab.rl.nets`, the RLModule's `net`) by supervised
+learning: cross-entropy of the masked action logits against the teacher's action, plus a value
+regression on the teacher's discounted return-to-go (so PPO's first advantages are not noise).
+
+Teachers (`TEACHERS`) decide from the env's own observation and state, so the cloned policy
+sees exactly what the student will see:
+
+- `ETF` (env `task` mode): the ready task with the earliest estimated finish over the PEs (the
+  observation's `eft` feature), which the env then places on its earliest-finish PE: the env
+  reproduces DS3's ETF decision by decision.
+- `first`: the first valid action (the oldest job's ready task: FIFO).
+
+`collect(env_config, teacher, seeds)` gives the states, `fit(net, data)` trains, and
+`agreement(net, data)` is the fraction of states where the greedy student picks the teacher's
+action (ties in the teacher's rule count as agreement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dssoc.errors import ConfigError
+
+Teacher = Callable[[dict[str, Any], Any], "np.ndarray"]
+
+
+def _eft_column(env: Any) -> int:
+    from dssoc.env.observation import task_feature_names
+
+    return task_feature_names(env.unwrapped.builder.cluster_names).index("eft")
+
+
+def etf_teacher(obs: dict[str, Any], env: Any) -> np.ndarray:
+    """Valid actions of minimal estimated finish (ETF's choice; several on ties)."""
+    if env.unwrapped.builder.action_mode != "task":
+        raise ConfigError("the ETF teacher needs action_mode 'task'", "bc.teacher")
+    valid = np.flatnonzero(obs["action_mask"] > 0.5)
+    eft = obs["observations"]["tasks"][valid, _eft_column(env)]
+    return valid[eft <= eft.min() + 1e-6]
+
+
+def first_teacher(obs: dict[str, Any], env: Any) -> np.ndarray:
+    return np.flatnonzero(obs["action_mask"] > 0.5)[:1]
+
+
+TEACHERS: dict[str, Teacher] = {"ETF": etf_teacher, "first": first_teacher}
+
+
+@dataclass
+class Demonstrations:
+    """Teacher states: stacked observations, the teacher's action, the set of equally good
+    actions (`best`, a 0/1 mask over actions), and the discounted return-to-go."""
+
+    obs: dict[str, Any]
+    action: np.ndarray
+    best: np.ndarray
+    returns: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.action.shape[0])
+
+
+def _stack(items: list[Any]) -> Any:
+    if isinstance(items[0], dict):
+        return {k: _stack([x[k] for x in items]) for k in items[0]}
+    return np.stack(items).astype(np.float32)
+
+
+def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
+            gamma: float = 0.99, max_states: int | None = None) -> Demonstrations:
+    """Roll the teacher out for one episode per seed (env `reset(seed=s)`), recording states."""
+    from soclab.rl.env import make_env
+
+    if teacher not in TEACHERS:
+        raise ConfigError(f"unknown teacher {teacher!r}; valid: {', '.join(TEACHERS)}", "bc.teacher")
+    rule = TEACHERS[teacher]
+    env = make_env(env_config)
+    obs_l, act_l, best_l, ret_l = [], [], [], []
+    for seed in seeds:
+        obs, _ = env.reset(seed=int(seed))
+        rewards = []
+        done = False
+        while not done:
+            best = rule(obs, env)
+            mask = np.zeros(obs["action_mask"].shape[0], np.float32)
+            mask[best] = 1.0
+            obs_l.append(obs)
+            act_l.append(int(best[0]))
+            best_l.append(mask)
+            obs, r, term, trunc, _ = env.step(int(best[0]))
+            rewards.append(float(r))
+            done = term or trunc
+        g, rtg = 0.0, []
+        for r in reversed(rewards):
+            g = r + gamma * g
+            rtg.append(g)
+        ret_l.extend(reversed(rtg))
+        if max_states and len(act_l) >= max_states:
+            break
+    return Demonstrations(_stack(obs_l), np.array(act_l), np.stack(best_l),
+                          np.array(ret_l, np.float32))
+
+
+def _torch_batch(data: Demonstrations, idx: np.ndarray) -> dict[str, Any]:
+    import torch
+
+    def take(x: Any) -> Any:
+        return {k: take(v) for k, v in x.items()} if isinstance(x, dict) else torch.from_numpy(x[idx])
+
+    return take(data.obs)
+
+
+def fit(net: Any, data: Demonstrations, *, epochs: int = 20, batch_size: int = 256,
+        lr: float = 1e-3, value_coeff: float = 0.5, seed: int = 0) -> list[float]:
+    """Supervised pre-training of `net` on the demonstrations; returns the loss per epoch.
+
+    Loss = -log Σ_{a ∈ best} π(a|s) (the teacher's tie set counts as one choice) +
+    `value_coeff` · (V(s) − return-to-go)²."""
+    import torch
+
+    from soclab.rl.nets import masked_logits
+
+    gen = torch.Generator().manual_seed(int(seed))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    best = torch.from_numpy(data.best)
+    returns = torch.from_numpy(data.returns)
+    n = len(data)
+    losses = []
+    net.train()
+    for _ in range(int(epochs)):
+        perm = torch.randperm(n, generator=gen).numpy()
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = perm[start:start + batch_size]
+            obs = _torch_batch(data, idx)
+            scores, emb = net(obs)
+            logp = masked_logits(scores, obs["action_mask"]).log_softmax(-1)
+            pol = -torch.logsumexp(logp.masked_fill(best[idx] < 0.5, -1e9), dim=-1).mean()
+            val = ((net.value(emb) - returns[idx]) ** 2).mean()
+            loss = pol + value_coeff * val
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / n)
+    net.eval()
+    return losses
+
+
+def choice_states(data: Demonstrations) -> np.ndarray:
+    """Indices of the states with a real choice: some valid action is not among the teacher's."""
+    return np.flatnonzero(data.obs["action_mask"].sum(-1) > data.best.sum(-1))
+
+
+def agreement(net: Any, data: Demonstrations, batch_size: int = 512,
+              choice_only: bool = True) -> float:
+    """Fraction of states where the student's greedy action is one of the teacher's; by default
+    over the states with a real choice only (a forced move is agreement by construction)."""
+    import torch
+
+    from soclab.rl.nets import masked_logits
+
+    states = choice_states(data) if choice_only else np.arange(len(data))
+    hits = 0
+    with torch.no_grad():
+        for start in range(0, states.size, batch_size):
+            idx = states[start:start + batch_size]
+            obs = _torch_batch(data, idx)
+            act = masked_logits(net(obs)[0], obs["action_mask"]).argmax(-1).numpy()
+            hits += int(data.best[idx, act].sum())
+    return hits / max(1, states.size)
+
+
+def warm_start_algorithm(algo: Any, state_dict: dict[str, Any]) -> None:
+    """Load pre-trained network weights into an RLlib Algorithm's learner module and push them
+    to its env runners (the sampling copies)."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    def load(learner: Any) -> None:
+        learner.module[DEFAULT_MODULE_ID].net.load_state_dict(state_dict)
+
+    algo.learner_group.foreach_learner(load)
+    algo.env_runner_group.sync_weights(from_worker_or_learner_group=algo.learner_group,
+                                       inference_only=True)

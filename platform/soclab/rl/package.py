@@ -1,0 +1,205 @@
+"""Shipped models: a trained policy as a small, Ray-free directory `models/<name>/`.
+
+A model directory holds
+
+- `soclab-model.json`: what the policy was trained for and how to rebuild its observation:
+  `workload`, `soc`, `rate_jobs_per_ms`, `noise`, `binding`, `max_jobs_in_flight`,
+  `duration_us`, `warmup_us`, the env id and its observation settings (`action_mode`,
+  `max_tasks`, `graph`, `time_scale_us`, `obs_dims`), the network (`model`, `hidden`,
+  `gnn_steps`), and `training` (the spec that produced it, the seeds it used: `train_seeds`
+  and `validation_seeds`, iterations, env steps);
+- `weights.pt`: the network's `state_dict` (a few tens of kB).
+
+`export_model(checkpoint, out_dir, ...)` writes one from an RLlib checkpoint (it reads the
+RLModule with RLlib's classes but starts no Ray); `load_model_scheduler(dir)` rebuilds the
+network with plain torch (`soclab.rl.nets`) and returns a `dssoc` scheduler: `--scheduler
+checkpoint:models/<name>` in `soclab simulate` and in specs, without Ray installed or running.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dssoc.errors import ConfigError
+
+MODEL_FILE = "soclab-model.json"
+WEIGHTS_FILE = "weights.pt"
+FORMAT = 1
+#: keys every soclab-model.json must have
+REQUIRED = ("name", "env_id", "workload", "rate_jobs_per_ms", "noise", "binding",
+            "max_jobs_in_flight", "duration_us", "warmup_us", "action_mode", "max_tasks",
+            "graph", "time_scale_us", "obs_dims", "model", "training")
+
+
+def is_model_dir(path: str | Path) -> bool:
+    return (Path(path) / MODEL_FILE).is_file()
+
+
+def read_model_card(path: str | Path) -> dict[str, Any]:
+    """`soclab-model.json` of a model directory, checked for the required keys."""
+    f = Path(path) / MODEL_FILE
+    if not f.is_file():
+        raise ConfigError(f"no {MODEL_FILE} in the model directory", str(path))
+    try:
+        card = json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"not valid JSON: {e.msg} (line {e.lineno})", str(f)) from None
+    missing = [k for k in REQUIRED if k not in card]
+    if missing:
+        raise ConfigError(f"missing key(s) {missing}", str(f))
+    if int(card.get("format", 0)) != FORMAT:
+        raise ConfigError(f"format {card.get('format')} is not supported (expected {FORMAT})", str(f))
+    return card
+
+
+def binding_of(env_id: str) -> str:
+    """The task-binding semantics an env version trains for: v0 binds early (DS3)."""
+    return "early" if env_id.endswith("-v0") else "late"
+
+
+def export_model(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    *,
+    name: str | None = None,
+    training: dict[str, Any] | None = None,
+    description: str = "",
+) -> Path:
+    """Write `out_dir` (soclab-model.json + weights.pt) from an RLlib algorithm checkpoint
+    written by `soclab.rl.train.train_agent` (its `soclab_env.json` supplies the settings)."""
+    import torch
+
+    from soclab.rl.env import DEFAULT_ENV_ID
+    from soclab.rl.policy import load_module, module_dir, read_env_settings
+
+    settings = read_env_settings(module_dir(checkpoint))
+    if settings.get("algorithm") == "DQN":
+        raise ConfigError("only policy-gradient modules (PPO, APPO, IMPALA) can be shipped", "checkpoint")
+    module = load_module(checkpoint)
+    env_cfg = dict(settings.get("env_config") or {})
+    hp = dict(settings.get("hyperparameters") or {})
+    env_id = str(env_cfg.get("env_id", DEFAULT_ENV_ID))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    card = {
+        "format": FORMAT,
+        "name": name or out.name,
+        "description": description,
+        "env_id": env_id,
+        "workload": settings["workload"],
+        "soc": settings.get("soc"),
+        "rate_jobs_per_ms": settings.get("rate_jobs_per_ms", env_cfg.get("rate_jobs_per_ms")),
+        "noise": settings.get("noise", env_cfg.get("noise")),
+        "binding": binding_of(env_id),
+        "max_jobs_in_flight": env_cfg.get("max_jobs_in_flight"),
+        "duration_us": (training or {}).get("eval_duration_us", env_cfg.get("duration_us")),
+        "warmup_us": (training or {}).get("eval_warmup_us", env_cfg.get("warmup_us")),
+        "probabilities": env_cfg.get("probabilities"),
+        "action_mode": settings["action_mode"],
+        "max_tasks": settings["max_tasks"],
+        "graph": settings.get("graph", "children"),
+        "time_scale_us": settings["time_scale_us"],
+        "obs_dims": settings["obs_dims"],
+        "model": settings.get("model", "graph"),
+        "hidden": hp.get("hidden"),
+        "gnn_steps": hp.get("gnn_steps"),
+        "training": {"algorithm": settings.get("algorithm"), "iterations": settings.get("iterations"),
+                     "train_seed": settings.get("train_seed"), "env_config": env_cfg,
+                     "hyperparameters": {k: v for k, v in hp.items() if k != "recipe"},
+                     **(hp.get("recipe") or {}), **(training or {})},
+    }
+    torch.save({k: v.detach().clone() for k, v in module.net.state_dict().items()}, out / WEIGHTS_FILE)
+    (out / MODEL_FILE).write_text(json.dumps(card, indent=1, default=str) + "\n", encoding="utf-8")
+    return out
+
+
+def load_net(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """(plain-torch network in eval mode, model card) of a model directory; no Ray import."""
+    import torch
+
+    from soclab.rl.nets import ObsDims, build_net
+
+    card = read_model_card(path)
+    dims = ObsDims(**card["obs_dims"])
+    options = {k: card[k] for k in ("hidden", "gnn_steps") if card.get(k) is not None}
+    net = build_net(dims, card["model"], **options)
+    w = Path(path) / WEIGHTS_FILE
+    if not w.is_file():
+        raise ConfigError(f"no {WEIGHTS_FILE} in the model directory", str(path))
+    try:
+        net.load_state_dict(torch.load(w, map_location="cpu", weights_only=True))
+    except RuntimeError as e:
+        raise ConfigError(f"weights do not match the network of {MODEL_FILE}: "
+                          f"{str(e).splitlines()[0]}", str(w)) from None
+    net.eval()
+    return net, card
+
+
+class NetPolicy:
+    """`policy(obs) -> action`: the network's scores, masked argmax (ties: lowest index)."""
+
+    def __init__(self, net: Any, card: dict[str, Any]) -> None:
+        import torch
+
+        self.net, self.card, self._torch = net, card, torch
+        self._checked = False
+
+    def _check(self, obs: dict[str, Any]) -> None:
+        d = self.card["obs_dims"]
+        want = (d["max_tasks"], d["task_features"], d["n_pes"], d["pe_features"], d["n_actions"])
+        tasks, pes = obs["observations"]["tasks"], obs["observations"]["pes"]
+        got = (tasks.shape[0], tasks.shape[1], pes.shape[0], pes.shape[1], obs["action_mask"].shape[0])
+        if want != got:
+            raise ConfigError(
+                f"model {self.card['name']!r} was trained on observations (slots, task features, "
+                f"PEs, PE features, actions) = {want} (workload {self.card['workload']!r}) but this "
+                f"simulation gives {got}: use the same SoC, max_jobs_in_flight and applications",
+                "checkpoint")
+        self._checked = True
+
+    def __call__(self, obs: dict[str, Any]) -> int:
+        from soclab.rl.nets import obs_to_torch
+
+        if not self._checked:
+            self._check(obs)
+        valid = obs["action_mask"] > 0.5
+        if np.count_nonzero(valid) == 1:  # a forced move: the argmax needs no forward pass
+            return int(np.flatnonzero(valid)[0])
+        with self._torch.no_grad():
+            scores = self.net(obs_to_torch(obs))[0][0].numpy()
+        return int(np.argmax(np.where(valid, scores, -np.inf)))
+
+
+def policy_scheduler_class(env_id: str) -> type:
+    """The dssoc scheduler that replays an env version's decisions in `dssoc.simulate`."""
+    from dssoc.env import PolicyScheduler
+
+    classes: dict[str, type] = {"dssoc/SoCSched-v0": PolicyScheduler}
+    try:  # the late-binding env ships its own (when installed)
+        from dssoc.env import LatePolicyScheduler  # type: ignore[attr-defined]
+
+        classes["dssoc/SoCSched-v1"] = LatePolicyScheduler
+    except ImportError:
+        pass
+    if env_id not in classes:
+        raise ConfigError(f"no policy scheduler for env {env_id!r}; known: {', '.join(classes)}",
+                          "env_id")
+    return classes[env_id]
+
+
+def load_model_scheduler(path: str | Path, *, torch_threads: int | None = 1) -> Any:
+    """A dssoc scheduler running a shipped model greedily (deterministic, always valid)."""
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(int(torch_threads))
+    net, card = load_net(path)
+    klass = policy_scheduler_class(card["env_id"])
+    sched = klass(NetPolicy(net, card), action_mode=card["action_mode"], max_tasks=card["max_tasks"],
+                  graph=card["graph"], time_scale_us=card["time_scale_us"])
+    sched.name = f"model:{card['name']}"
+    return sched

@@ -122,11 +122,16 @@ def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> s
     groups = len(rows)
     lead = ", ".join(f"**{a}** in {n} of {groups}" for a, n in sorted(wins.items(), key=lambda kv: -kv[1]))
     among = "agents under study" if candidates != agent_order(spec, df) else "agents"
-    text = (f"Which of the {among} ({', '.join(candidates)}) has the lowest {info.label} at each "
-            f"noise level and injection rate, compared with the baselines "
-            f"({', '.join(spec.baselines)}) on the same seeds? Best: {lead}. "
-            f"A ratio below 1 means lower latency than the baseline; {BETTER} marks a 95% CI "
-            f"entirely below 1 (reliably faster), {WORSE} entirely above 1 (reliably slower).")
+    if spec.baselines:
+        text = (f"Which of the {among} ({', '.join(candidates)}) has the lowest {info.label} at "
+                f"each noise level and injection rate, compared with the baselines "
+                f"({', '.join(spec.baselines)}) on the same seeds? Best: {lead}. "
+                f"A ratio below 1 means lower latency than the baseline; {BETTER} marks a 95% CI "
+                f"entirely below 1 (reliably faster), {WORSE} entirely above 1 (reliably slower).")
+    else:  # e.g. a governors axis, where agents are (scheduler, governor) pairs
+        text = (f"Which of the {among} ({', '.join(candidates)}) has the lowest {info.label} at "
+                f"each noise level and injection rate? Best: {lead}. No baselines are listed, so "
+                "there are no paired ratios.")
     return "## Summary\n\n" + text + "\n\n" + _md_table(header, rows)
 
 

@@ -57,7 +57,9 @@ def outliers(table: pd.DataFrame, factor: float, keep: Sequence[str] = ()) -> li
 
 
 def _grid(plt: Any, rows: int, cols: int, width: float = 4.2, height: float = 3.2) -> tuple:
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols + 0.6, height * rows + 0.8),
+    # at least 7 in wide: one panel (a single noise level, e.g. a governors sweep) must still fit
+    # the title and a legend of long `SCHEDULER@GOVERNOR` labels
+    fig, axes = plt.subplots(rows, cols, figsize=(max(7.0, width * cols + 0.6), height * rows + 0.8),
                              squeeze=False)
     return fig, axes
 
@@ -70,7 +72,8 @@ def _finish(plt: Any, fig: Any, title: str, path: Path, axes: Any) -> Path:
             seen.setdefault(lab, h)
     handles, labels = list(seen.values()), list(seen)
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), frameon=False,
+        ncol = max(1, min(len(labels), 8, int(fig.get_size_inches()[0] // 1.8)))
+        fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False,
                    bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 0.93 if "\n" in title else 0.96))

@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup quickstart test lint typecheck bench clean
+.PHONY: setup quickstart test lint typecheck bench docs-report clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ typecheck: setup
 
 test: lint typecheck
 	$(BIN)/python -m pytest -q
+
+# docs/quickstart_report.png: the quickstart's report as headless Chromium renders it
+docs-report: quickstart
+	$(BIN)/python scripts/render_report.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_simulator.py

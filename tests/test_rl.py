@@ -433,6 +433,38 @@ def test_cli_simulate_with_a_checkpoint(ppo_trained) -> None:
 
 
 @pytest.mark.ray
+def test_a_checkpoint_outside_its_training_rate_warns_once(ppo_trained) -> None:
+    from typer.testing import CliRunner
+
+    from soclab.cellrun import evaluate_cell
+    from soclab.cli import app
+
+    cell, trained, _ = ppo_trained  # trained at 4 jobs/ms without noise
+    args = ["simulate", "--workload", "wifi-tx", "--duration", "1500", "--scheduler",
+            f"checkpoint:{trained.checkpoint_dir}", "--json"]
+    same = CliRunner().invoke(app, [*args, "--rate", "4"])
+    assert same.exit_code == 0 and "warning" not in same.stderr
+    other = CliRunner().invoke(app, [*args, "--rate", "10", "--noise", "gaussian:0.2"])
+    assert other.exit_code == 0, other.output
+    assert other.stderr.count("warning:") == 1, other.stderr
+    assert "trained at 4 jobs/ms, evaluated at 10 jobs/ms" in other.stderr
+    assert "trained with none, evaluated with gaussian:0.2" in other.stderr
+    # evaluating on several seeds (as the sweep does) still warns only once
+    from dataclasses import replace
+
+    from soclab import ui
+
+    ui._warned.clear()
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf):
+        evaluate_cell(replace(cell, rate_jobs_per_ms=6.0), f"checkpoint:{trained.checkpoint_dir}")
+    assert buf.getvalue().count("warning:") == 1 and "evaluated at 6 jobs/ms" in buf.getvalue()
+
+
+@pytest.mark.ray
 def test_rl_cell_through_the_sweep(ray_session, tmp_path: Path) -> None:
     import mlflow
 
@@ -455,7 +487,7 @@ def test_rl_cell_through_the_sweep(ray_session, tmp_path: Path) -> None:
     assert tracker.client.get_metric_history(run_id, "train/avg_latency_us")
     arts = {a.path for a in tracker.client.list_artifacts(run_id, "checkpoint")}
     assert "checkpoint/soclab_env.json" in arts and "checkpoint/learner_group" in arts
-    assert math.isfinite(rl.iloc[0]["metrics.avg_latency_us_mean"])
+    assert math.isfinite(rl.iloc[0]["metrics.latency.avg_us"])
 
 
 @pytest.mark.ray
@@ -521,9 +553,29 @@ def test_train_command_compares_with_heuristics_on_the_same_seeds(ray_session, t
     import yaml
 
     path.write_text(yaml.safe_dump(doc))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     res = CliRunner().invoke(app, ["train", str(path), "--output-dir", str(tmp_path / "out"),
-                                   "--rate", "5"], env={"COLUMNS": "200"})
+                                   "--rate", "5", "--tracking-uri", uri], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
+    # tracked like sweep cells: a parent, one child per agent, curves as history, the checkpoint
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["soclab/tiny_train"])
+    parent = runs[runs["tags.soclab.kind"] == "train"]
+    children = runs[runs["tags.soclab.kind"] == "train_agent"]
+    assert len(parent) == 1 and set(children["tags.mlflow.parentRunId"]) == {parent.iloc[0].run_id}
+    assert set(children["params.agent"]) == {"rl", "MET", "ETF"}
+    assert set(children["params.rate_jobs_per_ms"]) == {"5"} and set(children.status) == {"FINISHED"}
+    rl = children[children["params.agent"] == "rl"].iloc[0]
+    assert rl["params.algorithm"] == "PPO" and math.isfinite(rl["metrics.latency.avg_us"])
+    assert "params.algorithm" not in children or children[children["params.agent"] == "MET"][
+        "params.algorithm"].isna().all(), "no RL params on a heuristic"
+    client = mlflow.MlflowClient(uri)
+    assert [m.step for m in client.get_metric_history(rl.run_id, "train/episode_return_mean")] == [0]
+    arts = {a.path for a in client.list_artifacts(rl.run_id, "checkpoint")}
+    assert "checkpoint/soclab_env.json" in arts
+    assert (rl.end_time - rl.start_time).total_seconds() > 0.5, "the run spans the training"
     assert "rate=5/ms" in res.stdout and "× ETF" in res.stdout
     per_seed = __import__("pandas").read_csv(tmp_path / "out" / "tiny_train" / "train_comparison.csv")
     assert set(per_seed.agent) == {"rl", "MET", "ETF"}

@@ -91,8 +91,41 @@ def test_figures_and_markdown(tmp_path) -> None:
     assert [p.name for p in paths] == ["latency_energy.png", "deadline_misses.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
     md = markdown(_frame(), spec)
-    assert "| A | none | 2 | 0.202 [0.2, 0.204] | 101 [100, 102] | 1e-06 | yes |" in md
-    assert "| C | none | 2 | 0.303 [0.3, 0.306] | 211 [210, 212] | 1e-06 |  |" in md
+    assert "| A | none | 2 | 0.202 [0.2, 0.204] | 101 [100, 102] | 1.00 | yes |" in md
+    assert "| C | none | 2 | 0.303 [0.3, 0.306] | 211 [210, 212] | 1.00 |  |" in md
     assert "## Deadlines" in md and "| B | none | 2 | 50 [50, 50] | 5.0 | 9.0 |" in md
     no_energy = _frame().assign(energy_per_job_j=np.nan, deadline_miss_rate=np.nan)
     assert figures(no_energy, spec, tmp_path) == [] and markdown(no_energy, spec) == ""
+
+
+def test_cell_metrics_log_energy_and_deadlines_under_dotted_names() -> None:
+    """Each cell run logs the energy and deadline means (soclab.metrics names); deadline metrics
+    undefined on every seed (no job had a deadline) are left out rather than logged as NaN."""
+    from soclab.cellrun import summary_metrics
+
+    out = summary_metrics(_frame())
+    assert out["deadline.miss_rate"] == pytest.approx((0.0 + 0.5 + 0.6) / 3)
+    assert out["deadline.mean_tardiness_us"] == 5.0 and out["deadline.p99_lateness_us"] == 9.0
+    assert out["energy.per_job_j"] == pytest.approx(np.mean(_frame().energy_per_job_j))
+    no_deadlines = _frame().assign(deadline_miss_rate=np.nan, mean_tardiness_us=np.nan,
+                                   p99_lateness_us=np.nan)
+    out = summary_metrics(no_deadlines)
+    assert "energy.per_job_j" in out and not [k for k in out if k.startswith("deadline.")]
+
+
+def test_report_of_a_governors_axis_keeps_pairs_and_adds_tradeoff_figures(tmp_path) -> None:
+    """On a governors axis the agents are SCHEDULER@GOVERNOR labels: the report keeps them (after
+    their scheduler, in spec order), draws the trade-off figures and, without baselines, claims
+    no comparison with them."""
+    from soclab.report import agent_order, write_report
+
+    df = _frame().replace({"agent": {"A": "ETF@performance", "B": "ETF@powersave",
+                                     "C": "HEFT@performance"}})
+    spec = spec_from_dict({"name": "gov", "agents": [{"name": "HEFT"}, {"name": "ETF"}],
+                           "baselines": []})
+    assert agent_order(spec, df) == ["HEFT@performance", "ETF@performance", "ETF@powersave"]
+    write_report(df, spec, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "![latency_energy](latency_energy.png)" in md and "![deadline_misses]" in md
+    assert md.index("## Summary") < md.index("## Figures") < md.index("## Deadlines")
+    assert "baselines ()" not in md and "| **ETF@performance** |" in md

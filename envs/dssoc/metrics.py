@@ -140,11 +140,17 @@ class SimResult:
         return pd.DataFrame(self._jobs, columns=list(JOB_COLUMNS))
 
     def gantt(self, path: str, start_us: float | None = None, end_us: float | None = None) -> str:
-        """Write a Gantt chart (PNG) of the tasks overlapping [start_us, end_us]."""
+        """Write a Gantt chart (PNG) of the tasks overlapping [start_us, end_us]; without a
+        window, a few jobs just after the warm-up (`dssoc.gantt.default_window`)."""
         from dssoc.gantt import plot_gantt
 
-        return plot_gantt(self.trace(), self._pe_names, path, start_us, end_us,
-                          title=f"{self.scheduler} on {self.config.get('workload')} (seed {self.seed})")
+        c = self.config
+        rate = c.get("rate_jobs_per_ms")
+        title = (f"{self.scheduler} · workload {c.get('workload')} · noise {c.get('noise') or 'none'}"
+                 + (f" · {rate:g} jobs/ms" if isinstance(rate, int | float) else "")
+                 + f" · seed {self.seed}")
+        return plot_gantt(self.trace(), self._pe_names, path, start_us, end_us, title=title,
+                          warmup_us=float(c.get("warmup_us") or 0.0))
 
 
 def deadline_metrics(lateness: np.ndarray) -> tuple[float, float, float]:

@@ -30,8 +30,6 @@ from soclab.runner import resolve_scheduler, run_cell
 from soclab.tracking import CELL_KIND, Tracker
 
 RESULTS_ARTIFACT = "results.parquet"
-#: the per-seed metrics summarised into MLflow (mean and CI), as declared in `soclab.metrics`
-SUMMARY_METRICS = tuple(m.key for m in metrics.all_metrics())
 
 
 @dataclass
@@ -76,21 +74,85 @@ def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
 
 
 def summary_metrics(df: pd.DataFrame) -> dict[str, float]:
-    """Mean and bootstrap 95% CI over seeds of the headline metrics."""
+    """Mean over seeds of every tracked metric under its MLflow name (`soclab.metrics`), with
+    its bootstrap 95% CI where declared: `latency.avg_us`, `latency.avg_us.ci_low`, ...
+    A metric undefined on every seed (NaN: the deadline metrics when no job has a deadline) is
+    not logged, rather than logged as NaN."""
+    import numpy as np
+
     from soclab.stats import mean_ci
 
     out: dict[str, float] = {}
-    for m in SUMMARY_METRICS:
-        est = mean_ci(df[m].to_numpy(dtype=float))
-        out[f"{m}_mean"] = est.value
-        out[f"{m}_ci_low"] = est.low
-        out[f"{m}_ci_high"] = est.high
+    for m in metrics.tracked():
+        if m.key not in df.columns:
+            continue
+        values = df[m.key].to_numpy(dtype=float)
+        if np.isnan(values).all():
+            continue
+        est = mean_ci(values)
+        out[m.mlflow] = est.value
+        if m.ci:
+            out[f"{m.mlflow}.ci_low"] = est.low
+            out[f"{m.mlflow}.ci_high"] = est.high
     return out
 
 
+def cell_tags(cell: Cell, **extra: str) -> dict[str, str]:
+    """Tags of a cell's run: kind, hash, spec, agent, workload and where it ran."""
+    return {"soclab.kind": CELL_KIND, "soclab.cell_hash": cell.hash, "soclab.spec": cell.spec_name,
+            "soclab.agent": cell.agent.name, "soclab.workload": cell.simulation["workload"],
+            **node_tags(), **extra}
+
+
+def cell_config(cell: Cell) -> dict[str, Any]:
+    """The cell's `config.json`: only the fields that apply to its agent (no RL settings for a
+    heuristic) and the simulated system."""
+    key = dict(cell.key)
+    key["agent"] = cell.agent.model_dump(mode="json", exclude=_unused_agent_fields(cell))
+    if key.get("budget") is None:
+        key.pop("budget", None)
+    if cell.tuned:
+        key["tuned"] = cell.tuned
+    return {"cell": key, "sim_config": cell.sim_config().summary()}
+
+
+def _unused_agent_fields(cell: Cell) -> set[str]:
+    if cell.agent.kind == "rl":
+        return {"scheduler"} if cell.agent.scheduler is None else set()
+    return {"algorithm", "model", "action_mode", "reward", "hyperparameters", "search_space"}
+
+
+def log_cell_run(tracker: Tracker, cell: Cell, parent_run_id: str | None, start_ms: int,
+                 metrics: dict[str, float], artifacts: list[tuple[Path, str | None]],
+                 series: dict[str, list[float]] | None = None, status: str | None = "FINISHED",
+                 tags: dict[str, str] | None = None) -> str:
+    """One tracked cell run with its real start and end time, params, metrics, the workload as
+    its dataset, learning curves (metric history) and artifacts; FAILED if logging fails.
+    `status=None` leaves the run open for the caller to close (a claimed cell is marked FINISHED
+    only while its claim is still held)."""
+    run_id = tracker.start_run(cell.label, tags or cell_tags(cell), parent_run_id,
+                               start_time_ms=start_ms)
+    try:
+        tracker.log(run_id, params=cell.params(), metrics=metrics)
+        tracker.log_workload(run_id, cell.simulation["workload"], cell.sim_config().fingerprint(),
+                             f"soclab:{cell.simulation['workload']}")
+        for name, values in (series or {}).items():
+            tracker.log_metric_series(run_id, name, values)
+        for path, dest in artifacts:
+            tracker.log_artifact(run_id, path, dest)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the store may be what failed
+            tracker.end_run(run_id, "FAILED")
+        raise
+    if status is not None:
+        tracker.end_run(run_id, status)
+    return run_id
+
+
 def evaluate_cell(cell: Cell, scheduler_spec: Any = None, gantt_dir: Path | None = None,
-                  gantt_window_us: float = 2000.0) -> tuple[pd.DataFrame, Path | None]:
-    """Simulate the cell's scheduler on every seed; optionally a Gantt chart of the first seed."""
+                  gantt_window_us: float | None = None) -> tuple[pd.DataFrame, Path | None]:
+    """Simulate the cell's scheduler on every seed; optionally a Gantt chart of the first seed
+    (`gantt_window_us` after the warm-up, or by default a few jobs after it)."""
     spec = scheduler_spec if scheduler_spec is not None else cell.agent.scheduler_spec
     results = []
     gantt = None
@@ -100,8 +162,9 @@ def evaluate_cell(cell: Cell, scheduler_spec: Any = None, gantt_dir: Path | None
         want_gantt = gantt_dir is not None and i == 0
         result = run_cell(config, sched, seed, trace=want_gantt)
         if want_gantt and result.has_trace:
-            lo = config.warmup_us
-            gantt = Path(result.gantt(str(gantt_dir / "gantt.png"), lo, lo + gantt_window_us))
+            lo = config.warmup_us if gantt_window_us else None
+            hi = lo + gantt_window_us if lo is not None and gantt_window_us else None
+            gantt = Path(result.gantt(str(gantt_dir / "gantt.png"), lo, hi))
         results.append(result)
     return seed_rows(cell, results), gantt
 
@@ -113,7 +176,7 @@ def execute_cell(
     *,
     retries: int = 1,
     gantt: bool = True,
-    gantt_window_us: float = 2000.0,
+    gantt_window_us: float | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     wait: bool = True,
 ) -> CellOutcome:
@@ -146,7 +209,7 @@ def execute_cell(
 
 
 def _run_claimed(cell: Cell, tracker: Tracker, parent_run_id: str | None, claim: Claim, *,
-                 retries: int, gantt: bool, gantt_window_us: float,
+                 retries: int, gantt: bool, gantt_window_us: float | None,
                  on_progress: Callable[[dict[str, Any]], None] | None) -> CellOutcome:
     """The attempts of a claimed cell; only the claim's holder marks its run FINISHED."""
     from soclab.preflight import StoreUnavailable, store_failure
@@ -154,6 +217,7 @@ def _run_claimed(cell: Cell, tracker: Tracker, parent_run_id: str | None, claim:
     error = ""
     for attempt in range(1, retries + 2):
         t0 = time.perf_counter()
+        start_ms = int(time.time() * 1000)
         try:
             with tempfile.TemporaryDirectory(prefix="soclab-cell-") as tmp:
                 tmpdir = Path(tmp)
@@ -171,28 +235,14 @@ def _run_claimed(cell: Cell, tracker: Tracker, parent_run_id: str | None, claim:
                                               gantt_window_us)
                 compute_s = time.perf_counter() - t0
                 df.to_parquet(tmpdir / RESULTS_ARTIFACT, index=False)
-                (tmpdir / "config.json").write_text(json.dumps(
-                    {"cell": cell.key, "sim_config": cell.sim_config().summary()}, indent=1,
-                    default=str))
+                (tmpdir / "config.json").write_text(json.dumps(cell_config(cell), indent=1,
+                                                               default=str))
                 artifacts += [(tmpdir / RESULTS_ARTIFACT, None), (tmpdir / "config.json", None)]
                 if gantt_png is not None:
                     artifacts.append((gantt_png, None))
-                run_id = tracker.start_run(
-                    cell.label, {"soclab.kind": CELL_KIND, "soclab.cell_hash": cell.hash,
-                                 "soclab.spec": cell.spec_name, "soclab.agent": cell.agent.name,
-                                 **node_tags()},
-                    parent_run_id)
-                try:
-                    metrics = summary_metrics(df) | {"compute_s": compute_s, "attempts": attempt}
-                    tracker.log(run_id, params=cell.params(), metrics=metrics)
-                    for name, values in extra_metrics.items():
-                        tracker.log_metric_series(run_id, name, values)
-                    for path, dest in artifacts:
-                        tracker.log_artifact(run_id, path, dest)
-                except BaseException:
-                    with contextlib.suppress(Exception):  # the store may be what failed
-                        tracker.end_run(run_id, "FAILED")
-                    raise
+                metrics = summary_metrics(df) | {"run.compute_s": compute_s, "run.attempts": attempt}
+                run_id = log_cell_run(tracker, cell, parent_run_id, start_ms, metrics, artifacts,
+                                      extra_metrics, status=None)
                 if not claim.still_held():  # stalled past the lease: the new holder finishes it
                     from soclab.claims import close_runs
 
@@ -208,12 +258,9 @@ def _run_claimed(cell: Cell, tracker: Tracker, parent_run_id: str | None, claim:
                 raise StoreUnavailable(tracker.uri, reason) from None
             error = f"{type(e).__name__}: {e}"
             last_tb = traceback.format_exc()
-    run_id = tracker.start_run(cell.label, {"soclab.kind": CELL_KIND, "soclab.cell_hash": cell.hash,
-                                            "soclab.spec": cell.spec_name,
-                                            "soclab.agent": cell.agent.name,
-                                            "soclab.error": error[:5000], **node_tags()},
-                   parent_run_id)
-    tracker.log(run_id, params=cell.params(), metrics={"attempts": retries + 1})
+    run_id = tracker.start_run(cell.label, cell_tags(cell, **{"soclab.error": error[:5000]}),
+                               parent_run_id, start_time_ms=start_ms)
+    tracker.log(run_id, params=cell.params(), metrics={"run.attempts": retries + 1})
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "error.txt").write_text(last_tb)
         tracker.log_artifact(run_id, Path(tmp) / "error.txt")

@@ -123,12 +123,14 @@ class Cell:
         return " | ".join([self.agent.name, *parts])
 
     def params(self) -> dict[str, Any]:
-        """Flat MLflow params of the cell: the agent, every axis of the point, the system."""
+        """Flat MLflow params of the cell: the agent (only the fields that apply to it: no
+        algorithm for a heuristic), every axis of the point, the system; numbers as the user wrote
+        them (rate `8`, not `8.0`)."""
+        from soclab.metrics import plain_number
+
         p: dict[str, Any] = {
             "agent": self.agent.name,
             "agent_kind": self.agent.kind,
-            "scheduler": self.agent.scheduler_spec if self.agent.kind == "heuristic" else "",
-            "algorithm": self.agent.algorithm or "",
             "noise": self.noise,
             "rate_jobs_per_ms": self.rate_jobs_per_ms,
             "seeds": ",".join(map(str, self.seeds)),
@@ -140,13 +142,19 @@ class Cell:
             "cell_hash": self.hash,
             "governor": self.governor or "soc",  # always there: runs tables read it
         }
+        if self.agent.kind == "heuristic":
+            p["scheduler"] = self.agent.scheduler_spec
+        else:
+            p.update(algorithm=self.agent.algorithm, model=self.agent.model,
+                     action_mode=self.agent.action_mode, reward=self.agent.reward,
+                     rl_iterations=self.budget.get("rl_iterations"))
         for k, v in self.extra_axes.items():
             p.setdefault(k, v)  # the soc keeps its resolved name; other axes their value
         for k, v in self.agent.params.items():
             p[f"param.{k}"] = v
         for k, v in {**self.agent.hyperparameters, **(self.tuned or {})}.items():
             p[f"hp.{k}"] = v
-        return p
+        return {k: plain_number(v) for k, v in p.items() if v is not None}
 
     def to_payload(self) -> dict[str, Any]:
         """A JSON-able form that crosses process boundaries (Tune trial configs)."""

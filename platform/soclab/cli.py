@@ -1,7 +1,9 @@
 """The `soclab` command line: simulate, and the experiment platform's verbs.
 
 Bad input never shows a traceback: errors from dssoc/soclab are printed as one line
-`error: <where>: <what>` on stderr with exit code 2.
+`error: <where>: <what>` on stderr with exit code 2. Conventions: `-h`/`--help` everywhere,
+`soclab --version`, boolean options are plain switches (or `--x/--no-x` pairs), and the global
+`-q/--quiet` / `-v/--verbose` also silence or show Ray's, MLflow's and Python's warnings.
 """
 
 from __future__ import annotations
@@ -25,9 +27,37 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: flags shown as switches, not `--json <bool>`
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("soclab")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            v = "unknown (not installed)"
+        typer.echo(f"soclab {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors: no progress, no Ray/MLflow/Python warnings.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show Ray's, MLflow's and Python's INFO logs and warnings.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Experiments on scheduling DAG jobs onto heterogeneous SoCs (simulator, RL, sweeps)."""
+    from soclab.ui import NORMAL, QUIET, VERBOSE, set_verbosity
+
+    if quiet and verbose:
+        raise fail("--quiet and --verbose exclude each other")
+    set_verbosity(QUIET if quiet else VERBOSE if verbose else NORMAL)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -207,19 +237,34 @@ def sweep(
 def runs(
     spec: Annotated[Path, typer.Argument(help="Experiment spec (YAML).")],
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+    columns: Annotated[str | None, typer.Option(help="Comma-separated columns to show, or 'all' (default: agent, noise, rate, latency, ratios, status).")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (all columns unless --columns).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records (all columns unless --columns).")] = False,
 ) -> None:
-    """List the tracked runs of a spec (from MLflow, via pandas)."""
-    from soclab.runs import runs_table
+    """List the tracked cell runs of a spec (from MLflow), one row per cell."""
+    from soclab.runs import runs_table, select_columns
     from soclab.spec import load_spec
-    from soclab.ui import print_frame
+    from soclab.ui import print_runs
 
     loaded = load_spec(spec)
-    df = runs_table(loaded, tracking_uri)
-    if as_csv:
-        typer.echo(df.to_csv(index=False))
-    else:
-        print_frame(df, title=f"runs of {loaded.experiment_name}")
+    df = sort_runs(runs_table(loaded, tracking_uri, spec_path=spec), loaded)
+    if as_csv or as_json:
+        cols = select_columns(df, loaded, columns if columns else "all")
+        out = df[cols]
+        typer.echo(out.to_csv(index=False) if as_csv else out.to_json(orient="records",
+                                                                      date_format="iso"))
+        return
+    print_runs(df, select_columns(df, loaded, columns),
+               title=f"{loaded.experiment_name}: {len(df)} cell runs")
+
+
+def sort_runs(df: Any, spec: Any) -> Any:
+    """Rows in the spec's order: agent, noise level, rate."""
+    agents = {a.name: i for i, a in enumerate(spec.all_agents())}
+    noises = {n: i for i, n in enumerate(spec.axes.noise)}
+    key = df.assign(_a=df.agent.map(agents).fillna(99), _n=df.noise.map(noises).fillna(99))
+    return key.sort_values(["_a", "_n", "rate"], kind="stable").drop(columns=["_a", "_n"]
+                                                                     ).reset_index(drop=True)
 
 
 @app.command()
@@ -230,16 +275,22 @@ def report(
     output_dir: Annotated[Path, typer.Option(help="Where the report goes.")] = Path("soclab-runs"),
 ) -> None:
     """(Re)build the report of a spec from its tracked runs and log it to the newest sweep run."""
+    from mlflow.tracking import MlflowClient
+
     from soclab import validation as v
     from soclab.report import finalize_and_report
-    from soclab.runs import latest_sweep_run
+    from soclab.runs import latest_sweep_run, not_run
     from soclab.spec import load_spec
     from soclab.tracking import Tracker, resolve_tracking_uri
 
     loaded = load_spec(spec)
     v.output_dir(output_dir)
-    tracker = Tracker(resolve_tracking_uri(tracking_uri, loaded.tracking.tracking_uri),
-                      loaded.experiment_name)
+    uri = resolve_tracking_uri(tracking_uri, loaded.tracking.tracking_uri)
+    if MlflowClient(uri).get_experiment_by_name(loaded.experiment_name) is None:
+        raise not_run(loaded, spec, uri)  # without creating an empty experiment
+    tracker = Tracker(uri, loaded.experiment_name)
+    if not tracker.cell_runs():
+        raise not_run(loaded, spec, uri)
     path = finalize_and_report(loaded, tracker, latest_sweep_run(tracker), output_dir)
     typer.echo(f"report: {path}")
 
@@ -422,8 +473,9 @@ def train(
     iterations: Annotated[int | None, typer.Option(help="Training iterations (default: the spec's budget.rl_iterations).")] = None,
     agent: Annotated[list[str] | None, typer.Option(help="Train only this RL agent (repeatable).")] = None,
     num_cpus: Annotated[int | None, typer.Option(help="CPUs for the local Ray (default: all).")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, the spec's, or ./mlflow.db).")] = None,
 ) -> None:
-    """Train the spec's RL agents, then compare them with its heuristics and baselines on the same seeds."""
+    """Train the spec's RL agents, then compare them with its heuristics and baselines on the same seeds (tracked in MLflow)."""
     from soclab import validation as v
     from soclab.rl.command import print_outcome, train_spec
     from soclab.spec import load_spec
@@ -432,7 +484,8 @@ def train(
     v.train_options(loaded, noise=noise, rate=rate, iterations=iterations, num_cpus=num_cpus)
     v.output_dir(output_dir)
     print_outcome(train_spec(loaded, noise=noise, rate=rate, output_dir=output_dir,
-                             iterations=iterations, agents=agent or None, num_cpus=num_cpus))
+                             iterations=iterations, agents=agent or None, num_cpus=num_cpus,
+                             tracking_uri=tracking_uri))
 
 
 @app.command()

@@ -6,25 +6,29 @@ from __future__ import annotations
 import os
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Connect to `address` or start a quiet local Ray bound to loopback only (soclab.loopback);
-    returns True if this call started it (then `stop_ray` stops it)."""
+def init_ray(address: str | None = None, num_cpus: int | None = None, show_progress: bool = True) -> bool:
+    """Connect to `address` or start a quiet local Ray bound to loopback only (soclab.loopback),
+    a spinner meanwhile; returns True if this call started it (then `stop_ray` stops it)."""
     import ray
 
     from soclab.interrupts import reinstall
+    from soclab.ui import apply_verbosity, ray_logging_level, step
 
     if ray.is_initialized():
         return False
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        from soclab.loopback import prepare_local_ray
+    with step(f"connecting to Ray at {address}" if address else "starting Ray", show_progress):
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=ray_logging_level())
+        else:
+            from soclab.loopback import prepare_local_ray
 
-        if not os.environ.get("RAY_ADDRESS"):
-            prepare_local_ray()
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+            if not os.environ.get("RAY_ADDRESS"):
+                prepare_local_ray()
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                     logging_level=ray_logging_level())
+    apply_verbosity()  # ray.init resets the log levels of the loggers it owns
     reinstall()  # ray.init replaces the SIGTERM handler of a running sweep
     return True
 

@@ -1,178 +1,214 @@
 """Reports: "which scheduler is better, where, and how sure are we".
 
-From the per-seed results of every finished cell: per-agent tables (mean, IQM, bootstrap 95% CIs),
-improvement over each baseline on the same seeds with its CI and the probability of improvement,
-latency-vs-load curves with CI bands and the saturation point marked, and robustness curves
-(latency vs noise level). Written as self-contained HTML plus Markdown and PNGs, and logged to
-the sweep's parent MLflow run. The per-cell ratios to baselines are also logged to the cells' runs.
+From the per-seed results of every finished cell, in reading order: a `Summary` table (per noise
+and rate, the best agent under study with its paired ratio to each baseline, 95% CI, probability
+of improvement and a marker where the CI excludes 1); the figures of `soclab.plots` (latency vs
+load, ratio to each baseline, robustness) and one Gantt chart per baseline and learned agent;
+then the detailed tables. One Markdown source, rendered to a self-contained HTML page
+(markdown-it); numbers formatted by `soclab.metrics`. Logged to the sweep's parent MLflow run;
+the per-cell ratios to baselines are also logged to the cells' runs.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from soclab import stats, tradeoff
+from soclab import metrics, plots, stats, tradeoff
 from soclab.cells import group_columns, plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
+
+#: marks a ratio whose 95% CI lies entirely below / above 1 (in Markdown and HTML alike)
+BETTER, WORSE = "▼", "▲"
 
 
 def _metric(spec: ExperimentSpec) -> tuple[str, bool]:
     """The spec's primary metric (`metrics.primary`) and whether lower is better."""
     info = spec.metrics.info
-    return info.key, bool(info.lower_is_better)
+    return info.key, info.lower_is_better is not False
 
 
-def _extra(spec: ExperimentSpec) -> list[str]:
-    """The spec's axes beyond noise and rate (e.g. soc, max_jobs_in_flight): extra table columns,
-    and part of each curve's label in the figures."""
-    return list(spec.axes.extra_axes)
+def _group(spec: ExperimentSpec) -> list[str]:
+    """The columns one cell's seeds share: the agent and every axis of the point. A governors
+    axis is left out: its agents are labelled `SCHEDULER@GOVERNOR` (soclab.cellrun.seed_rows)."""
+    return [c for c in group_columns(spec) if c != "governor"]
 
 
-def _series(table: pd.DataFrame, spec: ExperimentSpec) -> pd.Series:
-    """One curve per agent and value of the extra axes: `HEFT · soc=X · max_jobs_in_flight=4`."""
-    label = table["agent"].astype(str)
-    for k in _extra(spec):
-        label = label + f" · {k}=" + table[k].astype(str)
-    return label
+def _design_axes(spec: ExperimentSpec) -> list[str]:
+    """The axes beyond agent, noise and rate (e.g. soc, max_jobs_in_flight)."""
+    return [c for c in _group(spec)[1:] if c not in ("noise", "rate_jobs_per_ms")]
 
 
-def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker) -> None:
-    """Log each cell's ratio to every baseline (same point of the axes and seeds) into its run."""
-    group = group_columns(spec)
-    metric, lower = _metric(spec)
+def _point_cells(row: Any, spec: ExperimentSpec) -> list[str]:
+    """A row's design-axis values, noise and rate as table cells."""
+    values = [str(getattr(row, k) if not isinstance(row, dict) else row[k]) for k in _design_axes(spec)]
+    rate = row.rate_jobs_per_ms if not isinstance(row, dict) else row["rate_jobs_per_ms"]
+    noise = row.noise if not isinstance(row, dict) else row["noise"]
+    return [*values, str(noise), f"{float(rate):g}"]
+
+
+@dataclass
+class Summaries:
+    """The per-cell statistics a report needs, computed once (bootstrap CIs are not free)."""
+
+    table: pd.DataFrame  #: per (agent, point of the axes): mean / IQM with CIs of the primary metric
+    vs: dict[str, pd.DataFrame]  #: per baseline: the same plus paired ratios to it
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, spec: ExperimentSpec) -> Summaries:
+        metric, lower = _metric(spec)
+        group = _group(spec)
+        return cls(stats.summarize(df, metric, group, lower_is_better=lower),
+                   {b: stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
+                    for b in spec.baselines})
+
+
+def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker,
+                        summaries: Summaries | None = None) -> None:
+    """Log each cell's ratio to every baseline (same point of the axes and seeds) into its run,
+    under the names of `soclab.metrics.baseline_metric_names`."""
+    sm = summaries or Summaries.of(df, spec)
+    group = _group(spec)
     runs = df.groupby(group)["run_id"].first()
     for b in spec.baselines:
-        table = stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
-        for row in table.to_dict("records"):
+        names = metrics.baseline_metric_names(b)
+        for row in sm.vs[b].to_dict("records"):
             key = tuple(row[k] for k in group)
             if key not in runs.index or np.isnan(row[f"ratio_to_{b}"]):
                 continue
             tracker.log(runs.loc[key], metrics={
-                f"ratio_to_{b}": row[f"ratio_to_{b}"],
-                f"ratio_to_{b}_ci_low": row["ratio_low"],
-                f"ratio_to_{b}_ci_high": row["ratio_high"],
-                f"improvement_pct_vs_{b}": row["improvement_pct"],
-                f"prob_improvement_vs_{b}": row["prob_improvement"],
-            })
+                names["ratio"]: row[f"ratio_to_{b}"], names["low"]: row["ratio_low"],
+                names["high"]: row["ratio_high"], names["improvement"]: row["improvement_pct"],
+                names["poi"]: row["prob_improvement"]})
 
 
-def _noise_order(spec: ExperimentSpec) -> list[str]:
-    return list(spec.axes.noise)
+def agent_order(spec: ExperimentSpec, df: pd.DataFrame | None = None, hide: bool = True) -> list[str]:
+    """Agent labels in spec order (baselines last if not listed), minus `report.hide_agents`
+    when `hide`. On a governors axis a label is `SCHEDULER@GOVERNOR` (soclab.cellrun.seed_rows):
+    those follow their scheduler's place, governors in name order. Without `df`, the spec's
+    agent names."""
+    present = sorted(set(df.agent)) if df is not None else [a.name for a in spec.all_agents()]
+    out: list[str] = []
+    for a in spec.all_agents():
+        if hide and a.name in spec.report.hide_agents:
+            continue
+        out += [p for p in present if p == a.name or p.startswith(f"{a.name}@")]
+    return out
 
 
-def _panels(n: int):  # type: ignore[no-untyped-def]
-    """A row of `n` plot panels on the non-interactive backend: (pyplot, figure, axes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
-    return plt, fig, axes[0]
+def _ratio_cell(value: float, low: float, high: float) -> str:
+    text = metrics.RATIO.fmt_ci(value, low, high)
+    if np.isfinite(high) and high < 1:
+        return f"{text} {BETTER}"
+    if np.isfinite(low) and low > 1:
+        return f"{text} {WORSE}"
+    return text
 
 
-def _save(plt, fig, axes, title: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    """Legend, title, layout, PNG, close."""
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
 
 
-def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
-    """Latency vs injection rate per agent with 95% CI bands, one panel per noise level;
-    the saturation point (latency doubles vs the lowest rate) is marked."""
-    noises = _noise_order(spec)
-    plt, fig, axes = _panels(len(noises))
-    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
-    table["series"] = _series(table, spec)
-    for ax, noise in zip(axes, noises, strict=True):
-        sub = table[table.noise == noise]
-        for agent, g in sub.groupby("series", sort=True):
-            g = g.sort_values("rate_jobs_per_ms")
-            (line,) = ax.plot(g.rate_jobs_per_ms, g["mean"], marker="o", label=agent)
-            ax.fill_between(g.rate_jobs_per_ms, g.mean_low, g.mean_high, alpha=0.2,
-                            color=line.get_color())
-            sat = stats.saturation_point(g.rate_jobs_per_ms.to_numpy(), g["mean"].to_numpy())
-            if sat is not None:
-                ax.axvline(sat, color=line.get_color(), linestyle=":", alpha=0.8)
-        ax.set_title(f"noise: {noise}")
-        ax.set_xlabel("injection rate (jobs/ms)")
-        ax.set_ylabel(spec.metrics.info.heading)
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-    title = f"{spec.name}: {spec.metrics.info.label} vs load (dotted: saturation, x2)"
-    return _save(plt, fig, axes, title, path)
+def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> str:
+    """The study's answer at every point of the axes (design axes, noise, rate): the best
+    non-baseline agent by the primary metric (all agents if every agent is a baseline), its value,
+    and its paired ratio to each baseline with 95% CI and P(improvement)."""
+    metric, lower = _metric(spec)
+    info = metrics.get(metric)
+    group = _group(spec)
+    points = group[1:]
+    design = _design_axes(spec)
+    cmp = {b: v.set_index(group) for b, v in sm.vs.items()}
+    candidates = [a for a in agent_order(spec, df) if a not in spec.baselines] or agent_order(spec, df)
+    header = [*design, "noise", "rate (jobs/ms)", "best agent", f"{info.heading} [95% CI]"]
+    for b in spec.baselines:
+        header += [f"× {b} [95% CI]", f"P(better than {b})"]
+    rows, wins = [], {}
+    for key, g in sm.table[sm.table.agent.isin(candidates)].groupby(points, sort=False):
+        best = g.loc[g["mean"].idxmin() if lower else g["mean"].idxmax()]
+        wins[best.agent] = wins.get(best.agent, 0) + 1
+        row = [*_point_cells(best, spec), f"**{best.agent}**",
+               info.fmt_ci(best["mean"], best.mean_low, best.mean_high)]
+        at = (best.agent, *(key if isinstance(key, tuple) else (key,)))
+        for b in spec.baselines:
+            if best.agent == b or at not in cmp[b].index:
+                row += ["–", "–"]
+            else:
+                c = cmp[b].loc[at]
+                row += [_ratio_cell(c[f"ratio_to_{b}"], c.ratio_low, c.ratio_high),
+                        metrics.PROBABILITY.fmt(c.prob_improvement)]
+        rows.append(row)
+    order = {n: i for i, n in enumerate(spec.axes.noise)}
+    nd = len(design)
+    rows.sort(key=lambda r: (*r[:nd], order.get(r[nd], 99), float(r[nd + 1])))
+    lead = ", ".join(f"**{a}** in {n} of {len(rows)}" for a, n in sorted(wins.items(), key=lambda kv: -kv[1]))
+    among = "agents under study" if candidates != agent_order(spec, df) else "agents"
+    where = "point of the axes (" + ", ".join([*design, "noise", "rate"]) + ")" if design else \
+        "noise level and injection rate"
+    best_word = "lowest" if lower else "highest"
+    if spec.baselines:
+        below = "below" if lower else "above"
+        text = (f"Which of the {among} ({', '.join(candidates)}) has the {best_word} {info.label} at "
+                f"each {where}, compared with the baselines ({', '.join(spec.baselines)}) on the "
+                f"same seeds? Best: {lead}. A ratio {below} 1 means a better {info.label} than the "
+                f"baseline; {BETTER} marks a 95% CI entirely below 1, {WORSE} entirely above 1.")
+    else:  # e.g. a governors axis, where agents are (scheduler, governor) pairs
+        text = (f"Which of the {among} ({', '.join(candidates)}) has the {best_word} {info.label} at "
+                f"each {where}? Best: {lead}. No baselines are listed, so there are no paired ratios.")
+    return "## Summary\n\n" + text + "\n\n" + _md_table(header, rows)
 
 
-def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
-    """Latency vs noise level per agent with 95% CIs, one panel per injection rate."""
-    noises = _noise_order(spec)
-    rates = sorted(df.rate_jobs_per_ms.unique())
-    plt, fig, axes = _panels(len(rates))
-    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
-    table["series"] = _series(table, spec)
-    x = np.arange(len(noises))
-    for ax, rate in zip(axes, rates, strict=True):
-        sub = table[table.rate_jobs_per_ms == rate]
-        for agent, g in sub.groupby("series", sort=True):
-            g = g.set_index("noise").reindex(noises)
-            yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
-            ax.errorbar(x, g["mean"], yerr=yerr, marker="o", capsize=3, label=agent)
-        ax.set_xticks(x, noises, rotation=20)
-        ax.set_title(f"rate {rate:g} jobs/ms")
-        ax.set_xlabel("noise")
-        ax.set_ylabel(spec.metrics.info.heading)
-        ax.grid(alpha=0.3)
-    return _save(plt, fig, axes, f"{spec.name}: robustness to noise", path)
-
-
-def plot_by_point(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
-    """The primary metric per point of the extra axes (e.g. soc x max_jobs_in_flight): one group
-    of bars per point, one bar per agent, 95% CI error bars; one panel per (noise, rate)."""
-    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
-    extra = _extra(spec)
-    table["point"] = table[extra].astype(str).agg(" · ".join, axis=1)
-    panels = list(table.groupby(["noise", "rate_jobs_per_ms"], sort=False))
-    plt, fig, axes = _panels(len(panels))
-    agents = sorted(table.agent.unique())
-    width = 0.8 / len(agents)
-    for ax, ((noise, rate), sub) in zip(axes, panels, strict=True):
-        points = list(dict.fromkeys(sub.point))
-        x = np.arange(len(points))
-        for i, agent in enumerate(agents):
-            g = sub[sub.agent == agent].set_index("point").reindex(points)
-            yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
-            ax.bar(x + (i - (len(agents) - 1) / 2) * width, g["mean"], width, yerr=yerr, capsize=2,
-                   label=agent)
-        ax.set_xticks(x, points, rotation=15, fontsize=8)
-        ax.set_xlabel(" · ".join(extra))
-        ax.set_ylabel(spec.metrics.info.heading)
-        ax.set_title(f"noise {noise}, {rate:g} jobs/ms")
-        ax.grid(alpha=0.3, axis="y")
-    return _save(plt, fig, axes, f"{spec.name}: {spec.metrics.info.label} per design point", path)
-
-
-def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
-    if np.isnan(value):
-        return "–"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> str:
+    """Detailed tables: per cell mean/IQM with CIs, comparisons with each baseline, other metrics;
+    one column per axis of the point."""
+    metric, lower = _metric(spec)
+    info = metrics.get(metric)
+    group = _group(spec)
+    axes_head = [*_design_axes(spec), "noise", "rate (jobs/ms)"]
+    shown = set(agent_order(spec, df)) | set(spec.baselines)
+    parts = ["## Detailed tables"]
+    table = sm.table[sm.table.agent.isin(shown)]
+    rows = [[r.agent, *_point_cells(r, spec), str(r.n),
+             info.fmt_ci(r.mean, r.mean_low, r.mean_high), info.fmt_ci(r.iqm, r.iqm_low, r.iqm_high)]
+            for r in table.itertuples(index=False)]
+    parts.append(f"### {info.label.capitalize()} per agent ({info.unit}, the primary metric)\n\n"
+                 + _md_table(["agent", *axes_head, "seeds", "mean [95% CI]", "IQM [95% CI]"], rows))
+    better = (f"a ratio {'below' if lower else 'above'} 1 and a positive improvement mean a better "
+              f"{info.label}")
+    for b in spec.baselines:
+        cmp = sm.vs[b][(sm.vs[b].agent != b) & sm.vs[b].agent.isin(shown)]
+        rows = [[r.agent, *_point_cells(r, spec),
+                 _ratio_cell(getattr(r, f"ratio_to_{b}"), r.ratio_low, r.ratio_high),
+                 metrics.IMPROVEMENT.fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high),
+                 metrics.PROBABILITY.fmt(r.prob_improvement)] for r in cmp.itertuples(index=False)]
+        parts.append(f"### Compared with {b}\n\nSame seeds; {better} than {b}.\n\n" + _md_table(
+            ["agent", *axes_head, f"ratio to {b} [95% CI]", "improvement % [95% CI]",
+             f"P(better than {b})"], rows))
+    others = [m for m in metrics.tracked() if m.key in df.columns and m.key != metric
+              and m.lower_is_better is not None]
+    agg = df[df.agent.isin(shown)].groupby(group, sort=True)[[m.key for m in others]].mean().reset_index()
+    rows = [[str(r["agent"]), *_point_cells(r, spec), *[m.fmt(r[m.key]) for m in others]]
+            for r in agg.to_dict("records")]
+    parts.append("### Other metrics (means over seeds)\n\n" + _md_table(
+        ["agent", *axes_head, *[m.heading for m in others]], rows))
+    return "\n\n".join(parts)
 
 
 def ranking(df: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
     """Agents ranked at every point of the axes by the spec's primary metric (mean over seeds,
     best first; `rank` 1 is the best): the study's answer in one table."""
     metric, lower = _metric(spec)
-    table = stats.summarize(df, metric, group_columns(spec))
-    points = group_columns(spec)[1:]
+    table = stats.summarize(df, metric, _group(spec))
+    points = _group(spec)[1:]
     table = table.sort_values([*points, "mean"], ascending=[True] * len(points) + [lower],
                               kind="stable")
     table["rank"] = table.groupby(points, sort=False).cumcount() + 1
@@ -182,7 +218,7 @@ def ranking(df: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
 def ranking_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
     """`ranking` as Markdown: one row per point, the agents best first."""
     info = spec.metrics.info
-    points = group_columns(spec)[1:]
+    points = _group(spec)[1:]
     rows = [f"| {' | '.join(points)} | agents, best first by {info.label} ({info.unit}) |",
             "|" + "---|" * (len(points) + 1)]
     for key, g in ranking(df, spec).groupby(points, sort=False):
@@ -193,129 +229,171 @@ def ranking_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
     return f"## Ranking by {info.label} (the primary metric; {better} is better)\n\n" + "\n".join(rows)
 
 
-def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
-    """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline; one
-    column per axis (extra axes such as soc or max_jobs_in_flight, noise, rate)."""
-    parts = [ranking_markdown(df, spec)]
-    group, extra = group_columns(spec), _extra(spec)
-    head = "".join(f" {k} |" for k in extra)
-    bar = "---|" * len(extra)
-
-    def cols(r: dict) -> str:
-        return "".join(f" {r[k]} |" for k in extra) + f" {r['noise']} | {r['rate_jobs_per_ms']:g} |"
-
-    metric, lower = _metric(spec)
+def make_figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
+                 sm: Summaries) -> list[tuple[Path, str]]:
+    """The report's figures with their captions: latency vs load, ratio to each baseline,
+    robustness (only with >= 2 noise levels), then the latency-energy trade-off and deadline
+    misses when the runs have them (soclab.tradeoff); one colour per agent in all of them."""
+    agents = agent_order(spec, df)
+    colors = plots.agent_colors(agent_order(spec, df, hide=False))  # hiding keeps the colours
+    colors = {a: colors[a] for a in agents}
+    data = df[df.agent.isin(agents)]
+    table = sm.table[sm.table.agent.isin(agents)]
     info = spec.metrics.info
-    table = stats.summarize(df, metric, group)
-    rows = [f"| agent |{head} noise | rate (jobs/ms) | n | mean {info.unit} [95% CI] | IQM [95% CI] |",
-            f"|---|{bar}---|---|---|---|---|"]
-    for r in table.to_dict("records"):
-        rows.append(f"| {r['agent']} |{cols(r)} {r['n']} | "
-                    f"{_fmt_ci(r['mean'], r['mean_low'], r['mean_high'])} | "
-                    f"{_fmt_ci(r['iqm'], r['iqm_low'], r['iqm_high'])} |")
-    parts.append(f"## {info.label.capitalize()} per agent (the primary metric)\n\n" + "\n".join(rows))
+    design = _design_axes(spec)
+    if design:  # curves over load or noise would average over the design points: bars per point
+        figs = [(plots.plot_by_point(table, design, colors, out_dir / "by_point.png",
+                                     f"{spec.name}: {info.label} per design point", info.heading),
+                 f"{info.label.capitalize()} per point of the design axes ({', '.join(design)}), one "
+                 "bar per agent; error bars are 95% bootstrap CIs over seeds.")]
+        figs += [(p, tradeoff.CAPTIONS[p.name]) for p in tradeoff.figures(data, spec, out_dir, colors)]
+        return figs
+    apart = plots.outliers(table, spec.report.outlier_factor, keep=spec.baselines)
+    noises = [n for n in spec.axes.noise if n in set(data.noise)]
+    note = (f" Far-off agents ({', '.join(apart)}: on average over {spec.report.outlier_factor:g}× "
+            "the best latency) are drawn in the lower row on their own log scale, with the best "
+            "other agent (squares) for reference." if apart else "")
+    hidden = [a for a in spec.report.hide_agents if a in set(df.agent)]
+    if hidden:
+        note += f" Not drawn (report.hide_agents): {', '.join(hidden)}."
+    figs = [(plots.plot_latency_vs_load(table, noises, colors, apart, out_dir / "latency_vs_load.png",
+                                        f"{spec.name}: {info.label} vs load", info.key),
+             f"{info.label.capitalize()} vs injection rate per agent; bands are 95% bootstrap CIs over "
+             "seeds." + note)]
     for b in spec.baselines:
-        cmp = stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
-        cmp = cmp[cmp.agent != b]
-        rows = [f"| agent |{head} noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
-                f"P(better than {b}) |", f"|---|{bar}---|---|---|---|---|"]
-        for r in cmp.to_dict("records"):
-            rows.append(f"| {r['agent']} |{cols(r)} "
-                        f"{_fmt_ci(r[f'ratio_to_{b}'], r['ratio_low'], r['ratio_high'], 3)} | "
-                        f"{_fmt_ci(r['improvement_pct'], r['improvement_low'], r['improvement_high'])} | "
-                        f"{r['prob_improvement']:.2f} |")
-        better = f"ratio {'<' if lower else '>'} 1 and improvement > 0 mean a better {info.label}"
-        parts.append(f"## Compared with {b} (same seeds; {better} than {b})\n\n" + "\n".join(rows))
-    other = [f"| agent |{head} noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
-             f"|---|{bar}---|---|---|---|---|---|"]
-    agg = df.groupby(group, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",
-                                        "mean_slowdown"]].mean().reset_index()
-    for r in agg.to_dict("records"):
-        other.append(f"| {r['agent']} |{cols(r)} {r['p95_latency_us']:.1f} | "
-                     f"{r['throughput_jobs_per_ms']:.3f} | {r['energy_j']:.4g} | {r['mean_slowdown']:.2f} |")
-    parts.append("## Other metrics (means over seeds)\n\n" + "\n".join(other))
-    return "\n\n".join(parts)
+        cmp = sm.vs[b][sm.vs[b].agent.isin(agents)]
+        figs.append((plots.plot_ratio_to_baseline(cmp, b, noises, colors, apart,
+                                                  out_dir / f"ratio_to_{b}.png", spec.name),
+                     f"Latency of each agent divided by {b}'s on the same seeds (log axis; dashed "
+                     f"line: parity). Below the line is faster than {b}." + note))
+    if len(noises) >= 2:
+        normal = [a for a in agents if a not in apart]
+        figs.append((plots.plot_robustness(table[table.agent.isin(normal)], noises,
+                                           {a: colors[a] for a in normal},
+                                           out_dir / "robustness.png", spec.name, info.key),
+                     f"{info.label.capitalize()} per noise level (error bars: 95% bootstrap CIs)."
+                     + (f" Not shown: {', '.join(apart)} (far off)." if apart else "")))
+    figs += [(p, tradeoff.CAPTIONS[p.name])  # latency-energy, deadline misses
+             for p in tradeoff.figures(data, spec, out_dir, colors)]
+    return figs
 
 
-def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> Path:
-    """Write report.md, report.html (PNGs embedded) and the PNGs into `out_dir`."""
+def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
+                 gantts: list[tuple[Path, str]] | None = None,
+                 summaries: Summaries | None = None) -> Path:
+    """Write report.md, report.html (figures embedded) and the PNGs into `out_dir`: the summary
+    first, then the figures (and Gantt charts), then the detailed tables."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    sim = spec.simulation
     seeds = ", ".join(map(str, spec.axes.seed_list))
-    head = (f"# soclab report: {spec.name}\n\n{spec.description}\n\n"
-            f"Workload `{spec.simulation.workload}`, {spec.simulation.duration_us:g} µs per run "
-            f"after a {spec.simulation.warmup_us:g} µs warm-up; seeds {seeds}. Confidence "
-            "intervals are percentile bootstrap 95% intervals over seeds; IQM is the interquartile "
-            "mean; comparisons are paired on seeds (common random numbers).\n")
+    head = (f"# soclab report: {spec.name}\n\n{spec.description.strip()}\n\n"
+            f"Workload `{sim.workload}`, {sim.duration_us:,.0f} µs per run after a "
+            f"{sim.warmup_us:,.0f} µs warm-up; seeds {seeds}. Confidence intervals are percentile "
+            "bootstrap 95% intervals over seeds; IQM is the interquartile mean; comparisons are "
+            "paired on seeds (common random numbers).\n")
+    figures: list[tuple[Path, str]] = []
     if df.empty:
         md = head + "\nNo finished cells yet.\n"
-        plots: list[Path] = []
     else:
-        plots = []
-        if df.rate_jobs_per_ms.nunique() > 1 or not _extra(spec):
-            plots.append(plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"))
-        if len(spec.axes.noise) > 1 or not _extra(spec):
-            plots.append(plot_robustness(df, spec, out_dir / "robustness.png"))
-        if _extra(spec):
-            plots.append(plot_by_point(df, spec, out_dir / "by_point.png"))
-        plots += tradeoff.figures(df, spec, out_dir)  # latency-energy, deadline misses
-        extra = tradeoff.markdown(df, spec)
-        md = head + "\n" + tables_markdown(df, spec) + (f"\n\n{extra}" if extra else "") + "\n\n" + "\n".join(
-            f"![{p.stem}]({p.name})" for p in plots) + "\n"
+        sm = summaries or Summaries.of(df, spec)
+        figures = make_figures(df, spec, out_dir, sm)
+        fig_md = "\n\n".join(f"![{p.stem}]({p.name})\n\n*{cap}*" for p, cap in figures)
+        gantt_md = ""
+        if gantts:
+            figures += gantts
+            gantt_md = "\n\n### Schedules (Gantt charts)\n\n" + "\n\n".join(
+                f"![{p.stem}]({p.name})\n\n*{cap}*" for p, cap in gantts)
+        extra = tradeoff.markdown(df[df.agent.isin(agent_order(spec, df))], spec)
+        md = (head + "\n" + summary_markdown(df, spec, sm) + "\n\n" + ranking_markdown(df, spec)
+              + "\n\n## Figures\n\n" + fig_md + gantt_md
+              + "\n\n" + detail_markdown(df, spec, sm) + (f"\n\n{extra}" if extra else "") + "\n")
     (out_dir / "report.md").write_text(md)
-    df.to_parquet(out_dir / "results.parquet", index=False) if not df.empty else None
-    (out_dir / "report.html").write_text(_markdown_to_html(md, plots, spec.name))
+    if not df.empty:
+        df.to_parquet(out_dir / "results.parquet", index=False)
+    (out_dir / "report.html").write_text(markdown_to_html(md, [p for p, _ in figures], spec.name))
     return out_dir / "report.html"
 
 
-def _markdown_to_html(md: str, plots: list[Path], title: str) -> str:
-    """A minimal renderer for our own Markdown (headings, paragraphs, tables, images)."""
-    body: list[str] = []
-    in_table = False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("!["):
-            name = line[line.index("(") + 1:-1]
-            png = next((p for p in plots if p.name == name), None)
-            if png is not None:
-                data = base64.b64encode(png.read_bytes()).decode()
-                body.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">')
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('# '))}</h{level}>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:3px 8px;font-size:13px}img{max-width:100%}")
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1180px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;border-bottom:2px solid #444;padding-bottom:.2em}
+h2{margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:1em 0;font-size:13px;font-variant-numeric:tabular-nums}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}
+th{white-space:normal;vertical-align:bottom;max-width:11em}
+td:nth-child(-n+3),th{text-align:left}th{background:#f2f2f2}
+tr:nth-child(even) td{background:#fafafa}
+img{max-width:100%;display:block;margin:1em 0 .2em;border:1px solid #eee}
+em{color:#555;font-size:.92em}code{background:#f4f4f4;padding:0 .25em;border-radius:3px}
+"""
+
+
+def markdown_to_html(md: str, images: list[Path], title: str) -> str:
+    """The Markdown report as one self-contained HTML page (markdown-it, tables on; images
+    embedded as data URIs)."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
+    for png in images:
+        data = base64.b64encode(png.read_bytes()).decode()
+        body = body.replace(f'src="{png.name}"', f'src="data:image/png;base64,{data}"')
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+            f"<style>{STYLE}</style></head><body>{body}</body></html>")
+
+
+def gantt_charts(spec: ExperimentSpec, tracker: Tracker, df: pd.DataFrame, out_dir: Path
+                 ) -> list[tuple[Path, str]]:
+    """One Gantt chart per baseline and per learned agent, from their cells' `gantt.png`
+    artifacts at the first noise level and the middle injection rate."""
+    if df.empty or not spec.report.gantt:
+        return []
+    import tempfile
+
+    rl = [a.name for a in spec.all_agents() if a.kind == "rl"]
+    wanted = [*spec.baselines, *[a for a in rl if a not in spec.baselines]]
+    noise = spec.axes.noise[0]
+    rates = sorted(spec.axes.rates_jobs_per_ms)
+    rate = float(rates[len(rates) // 2])
+    runs = tracker.cell_runs()
+    out: list[tuple[Path, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in plan_cells(spec):
+            if (cell.agent.name not in wanted or cell.noise != noise
+                    or cell.rate_jobs_per_ms != rate or cell.hash not in runs):
+                continue
+            try:
+                got = tracker.download(runs[cell.hash].info.run_id, "gantt.png", Path(tmp) / cell.hash)
+            except Exception:  # a cell logged without a Gantt chart (report.gantt was off)
+                continue
+            dst = out_dir / f"gantt_{cell.agent.name}.png"
+            dst.write_bytes(Path(got).read_bytes())
+            out.append((dst, f"Schedule of {cell.agent.name} at noise {noise}, {rate:g} jobs/ms, "
+                        f"seed {cell.seeds[0]}: a few jobs after the warm-up, coloured by "
+                        "application."))
+    order = {n: i for i, n in enumerate(wanted)}
+    return sorted(out, key=lambda pc: order.get(pc[0].stem.removeprefix("gantt_"), 99))
 
 
 def finalize_and_report(spec: ExperimentSpec, tracker: Tracker, parent_run_id: str | None,
-                        output_dir: str | Path) -> Path:
-    """Ratios into the cell runs, then the report on disk and in the parent run."""
+                        output_dir: str | Path, show_progress: bool = True) -> Path:
+    """Ratios into the cell runs, then the report on disk and in the parent run (each step
+    shown as a spinner, then its duration, on stderr)."""
     from soclab.results import results_frame
+    from soclab.ui import step
 
-    df = results_frame(spec, tracker, plan_cells(spec))
-    if not df.empty:
-        log_baseline_ratios(df, spec, tracker)
-    out = write_report(df, spec, Path(output_dir).resolve() / spec.name / "report")
+    out_dir = Path(output_dir).resolve() / spec.name / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with step("report: reading the cells' results", show_progress):
+        df = results_frame(spec, tracker, plan_cells(spec))
+    with step("report: statistics (bootstrap CIs)", show_progress):
+        sm = Summaries.of(df, spec) if not df.empty else None
+        if sm is not None:
+            log_baseline_ratios(df, spec, tracker, sm)
+    with step("report: figures and tables", show_progress):
+        out = write_report(df, spec, out_dir, gantt_charts(spec, tracker, df, out_dir), sm)
     if parent_run_id:
-        for f in sorted(out.parent.iterdir()):
-            tracker.log_artifact(parent_run_id, f, "report")
+        with step("report: logging it to MLflow", show_progress):
+            for f in sorted(out.parent.iterdir()):
+                tracker.log_artifact(parent_run_id, f, "report")
     return out

@@ -105,5 +105,23 @@ def run_cell(
     config: SimConfig, scheduler: str | Scheduler, seed: int, *, trace: bool = False,
     validate: bool = False,
 ) -> SimResult:
-    """Simulate one seed of one configuration under one scheduler."""
-    return simulate(config, resolve_scheduler(scheduler), seed, trace=trace, validate=validate)
+    """Simulate one seed of one configuration under one scheduler (a trained policy evaluated
+    outside its training conditions gets one warning naming both values)."""
+    sched = resolve_scheduler(scheduler)
+    warn_outside_training(sched, config)
+    return simulate(config, sched, seed, trace=trace, validate=validate)
+
+
+def warn_outside_training(scheduler: Scheduler, config: SimConfig) -> None:
+    """Warn once (stderr) when a checkpoint's policy runs at another rate, noise or workload
+    than it was trained at: legitimate for a generalisation study, a mistake otherwise."""
+    trained_on = getattr(scheduler, "trained_on", None)
+    if not trained_on:
+        return
+    from soclab.rl.policy import training_mismatch
+    from soclab.ui import warn_once
+
+    diffs = training_mismatch(trained_on, config.summary())
+    if diffs:
+        where = getattr(scheduler, "checkpoint_path", "the checkpoint")
+        warn_once(f"{where} is evaluated outside its training conditions: " + "; ".join(diffs))

@@ -305,8 +305,15 @@ class TrackingSpec(_Strict):
 
 
 class ReportSpec(_Strict):
+    """What the report draws."""
+
     gantt: bool = True
-    gantt_window_us: float = Field(2_000.0, gt=0)
+    gantt_window_us: float | None = Field(
+        None, gt=0, description="Gantt window after the warm-up (default: a few jobs after it)")
+    hide_agents: list[str] = Field(default_factory=list, description="agents left out of figures")
+    outlier_factor: float = Field(
+        1.5, ge=0, description="agents on average slower than this x the best get their own "
+        "row of panels (0: never)")
 
 
 class MetricsSpec(_Strict):

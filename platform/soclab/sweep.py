@@ -43,6 +43,23 @@ class SweepSummary:
     tune_wall_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     report_path: Path | None = None
+    ray_start_s: float = 0.0
+    report_s: float = 0.0
+    experiment_id: str = ""
+
+    @property
+    def nothing_to_run(self) -> bool:
+        """Every planned cell was already done: no Tune run and no parent run were made."""
+        return self.planned > 0 and self.skipped == self.planned
+
+    @property
+    def total_s(self) -> float:
+        """The whole invocation: Ray start-up, Tune and the report."""
+        return self.wall_s + self.report_s
+
+    @property
+    def phases(self) -> dict[str, float]:
+        return {"Ray start-up": self.ray_start_s, "Tune": self.tune_wall_s, "report": self.report_s}
 
     @property
     def compute_share(self) -> float:
@@ -74,7 +91,9 @@ def run_unit(config: dict[str, Any]) -> None:
 
     from soclab.cellrun import execute_cell
     from soclab.preflight import StoreUnavailable
+    from soclab.ui import apply_verbosity
 
+    apply_verbosity()  # the driver's --quiet/--verbose, inherited through the environment
     ctx = config["ctx"]
     os.environ.update(ctx.get("env", {}))  # this trial's own worker process (reuse_actors=False)
     tracker = Tracker(ctx["tracking_uri"], ctx["experiment"])
@@ -159,6 +178,12 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
     cells = plan_cells(spec)
     finished_before = set(tracker.cell_runs())
     todo = [c for c in cells if c.hash not in finished_before]
+    if not todo:  # a rerun of a finished sweep: no Tune, no empty parent run
+        report = Path(output_dir).resolve() / spec.name / "report" / "report.html"
+        return SweepSummary(spec.name, uri, spec.experiment_name, "", len(cells), len(cells), 0, 0,
+                            0, 0.0, 0.0, 1, report_path=report if report.is_file() else None,
+                            experiment_id=tracker.experiment_id)
+    tracker.describe(spec.description)
     parent = tracker.start_run(f"sweep {spec.name}", {"soclab.kind": SWEEP_KIND,
                                                        "soclab.spec": spec.name, **provenance(),
                                                        **claims.mark_heartbeat_tags()})
@@ -185,7 +210,7 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
                                  name="sweep-heartbeat")
     t0 = time.perf_counter()
     status = "FINISHED"
-    compute_s = tune_wall = 0.0
+    compute_s = tune_wall = ray_start = 0.0
     slots = 1
     heartbeat.start()  # until the run is closed, report included (a concurrent sweep's reaper)
     try:
@@ -196,8 +221,8 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
                                        num_cpus=num_cpus, output_dir=output_dir,
                                        show_progress=show_progress)
         if todo and not stop.event.is_set():
-            compute_s, slots, tune_wall = _run_tuner(spec, todo, uri, parent, address,
-                                                     num_cpus, output_dir, show_progress)
+            compute_s, slots, tune_wall, ray_start = _run_tuner(
+                spec, todo, uri, parent, address, num_cpus, output_dir, show_progress)
         if stop.store_lost:
             raise StoreUnavailable(uri, stop.store_lost)
         if stop.signum:
@@ -235,7 +260,8 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
             summary = SweepSummary(spec.name, uri, spec.experiment_name, parent, len(cells),
                                    len(cells) - len(todo), n_fin, n_fail,
                                    len(todo) - n_fin - n_fail, wall, compute_s, slots, tune_wall,
-                                   failures)
+                                   failures, ray_start_s=ray_start,
+                                   experiment_id=tracker.experiment_id)
             tracker.log(parent, metrics={"cells_finished": n_fin, "cells_failed": n_fail,
                                          "cells_skipped": summary.skipped, "wall_s": wall,
                                          "compute_share": summary.compute_share})
@@ -247,7 +273,9 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
         if make_report:
             from soclab.report import finalize_and_report
 
-            summary.report_path = finalize_and_report(spec, tracker, parent, output_dir)
+            t_report = time.perf_counter()
+            summary.report_path = finalize_and_report(spec, tracker, parent, output_dir, show_progress)
+            summary.report_s = time.perf_counter() - t_report
     finally:
         heartbeat.stop()
     if not summary.missing:
@@ -257,14 +285,19 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
 
 def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, address: str | None,
                num_cpus: int | None, output_dir: str | Path,
-               show_progress: bool) -> tuple[float, int, float]:
-    """Run the units of `todo` in one Tuner; returns (compute seconds, parallel slots, fit wall)."""
+               show_progress: bool) -> tuple[float, int, float, float]:
+    """Run the units of `todo` in one Tuner; returns (compute seconds, parallel slots, fit wall,
+    Ray start-up seconds)."""
     from ray import tune
 
     from soclab.interrupts import SweepStopper, tune_phase
     from soclab.progress import SweepProgress
+    from soclab.ui import apply_verbosity
 
-    started = init_ray(address, num_cpus)
+    t_ray = time.perf_counter()
+    started = init_ray(address, num_cpus, show_progress)
+    ray_start = time.perf_counter() - t_ray
+    apply_verbosity()  # ray.init and the Tune import reset some loggers' levels
     try:
         units = plan_units(spec, todo)
         for u in units:
@@ -300,7 +333,8 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
         import ray
 
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        return compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus)), fit_wall
+        return (compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus)), fit_wall,
+                ray_start)
     finally:
         if started:
             stop_ray()

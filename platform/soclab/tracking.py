@@ -23,6 +23,19 @@ from dssoc.errors import ConfigError
 DEFAULT_DB = "mlflow.db"
 CELL_KIND = "cell"
 SWEEP_KIND = "sweep"
+TRAIN_KIND = "train"
+#: The MLflow 3 UI opens an experiment on its GenAI "Traces" page unless this tag says the
+#: experiment holds ordinary training runs (value accepted by the 3.17 UI).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+#: ...but the 3.17 UI's page mode follows its global GenAI / Model-training switch (default
+#: GenAI, kept in the browser); this query parameter in a link selects "Model training".
+UI_QUERY = "?workflowType=machine_learning"
+
+
+def ui_url(base_url: str, experiment_id: str) -> str:
+    """A link that opens the MLflow UI on the experiment's runs table."""
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}{UI_QUERY}"
 T = TypeVar("T")
 
 
@@ -118,10 +131,14 @@ class Tracker:
     def _ensure_experiment(self) -> str:
         exp = self.client.get_experiment_by_name(self.experiment_name)
         if exp is not None:
+            if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:  # made by an older soclab
+                self.client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG,
+                                               EXPERIMENT_KIND)
             return exp.experiment_id
         try:
             return self.client.create_experiment(
-                self.experiment_name, artifact_location=artifact_root_for(self.uri)
+                self.experiment_name, artifact_location=artifact_root_for(self.uri),
+                tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
             )
         except Exception:  # created concurrently by another process
             exp = self.client.get_experiment_by_name(self.experiment_name)
@@ -129,13 +146,23 @@ class Tracker:
                 raise
             return exp.experiment_id
 
+    def describe(self, text: str) -> None:
+        """The experiment's description in the UI (`mlflow.note.content`)."""
+        if text.strip():
+            with_retry(lambda: self.client.set_experiment_tag(self.experiment_id,
+                                                              "mlflow.note.content", text.strip()))
+
     # ------------------------------------------------------------------ runs
-    def start_run(self, name: str, tags: dict[str, str], parent_run_id: str | None = None) -> str:
+    def start_run(self, name: str, tags: dict[str, str], parent_run_id: str | None = None,
+                  start_time_ms: int | None = None) -> str:
+        """A new run (child of `parent_run_id` if given); `start_time_ms` when the work began
+        earlier than the run is created (a cell logged once its seeds are done)."""
         tags = dict(tags)
         tags["mlflow.runName"] = name
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
-        run = with_retry(lambda: self.client.create_run(self.experiment_id, tags=tags))
+        run = with_retry(lambda: self.client.create_run(self.experiment_id, tags=tags,
+                                                        start_time=start_time_ms))
         return run.info.run_id
 
     def log(self, run_id: str, params: dict[str, Any] | None = None,
@@ -160,10 +187,24 @@ class Tracker:
             with_retry(lambda i=i: self.client.log_batch(run_id, metrics=ms[i:i + 500]))
 
     def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+        """A file under `artifact_path`, or a directory's contents under `artifact_path`
+        (default: the directory's name)."""
+        if Path(path).is_dir():
+            dest = artifact_path or Path(path).name
+            with_retry(lambda: self.client.log_artifacts(run_id, str(path), dest))
+            return
         with_retry(lambda: self.client.log_artifact(run_id, str(path), artifact_path))
 
-    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        with_retry(lambda: self.client.set_terminated(run_id, status))
+    def end_run(self, run_id: str, status: str = "FINISHED", end_time_ms: int | None = None) -> None:
+        with_retry(lambda: self.client.set_terminated(run_id, status, end_time=end_time_ms))
+
+    def log_workload(self, run_id: str, workload: str, digest: str, source: str) -> None:
+        """Name the run's workload as an MLflow dataset input (the UI's "Dataset" column)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        ds = DatasetInput(Dataset(name=workload, digest=digest[:36], source_type="soclab",
+                                  source=source), tags=[InputTag("mlflow.data.context", "eval")])
+        with_retry(lambda: self.client.log_inputs(run_id, datasets=[ds]))
 
     # --------------------------------------------------------------- queries
     def cell_runs(self, status: str | None = "FINISHED") -> dict[str, Any]:

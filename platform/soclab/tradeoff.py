@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from soclab import stats
+from soclab import metrics, plots, stats
 from soclab.spec import ExperimentSpec
 
 GROUP = ["agent", "noise", "rate_jobs_per_ms"]
@@ -51,18 +51,20 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 LINESTYLES = ("-", "--", ":", "-.")
 
 
-def agent_styles(agents: list[str]) -> dict[str, dict[str, object]]:
-    """Matplotlib styles per agent label: colour by scheduler, marker and line style by the
-    governor of a `SCHEDULER@GOVERNOR` label (governor-axis sweeps), so both read at a glance."""
-    import matplotlib
-
-    split = {a: [*a.split("@", 1), ""][:2] for a in agents}
-    scheds = sorted({s for s, _ in split.values()})
-    govs = sorted({g for _, g in split.values()})
-    cmap = matplotlib.colormaps["tab10"]
-    return {a: {"color": cmap(scheds.index(s) % 10), "marker": MARKERS[govs.index(g) % len(MARKERS)],
-                "linestyle": LINESTYLES[govs.index(g) % len(LINESTYLES)]}
-            for a, (s, g) in split.items()}
+def agent_styles(agents: list[str], colors: dict[str, object] | None = None) -> dict[str, dict[str, object]]:
+    """Matplotlib styles per agent label: the report's colour of each agent (`colors`, from
+    `soclab.plots.agent_colors`, so an agent has one colour in every figure; by default those of
+    `agents` in this order), marker and line style by the governor of a `SCHEDULER@GOVERNOR`
+    label (governor-axis sweeps), so both read at a glance."""
+    colors = colors if colors is not None else plots.agent_colors(agents)
+    fallback = plots.agent_colors(agents)
+    govs = sorted({[*a.split("@", 1), ""][1] for a in agents})
+    out: dict[str, dict[str, object]] = {}
+    for a in agents:
+        g = govs.index([*a.split("@", 1), ""][1])
+        out[a] = {"color": colors.get(a, fallback[a]), "marker": MARKERS[g % len(MARKERS)],
+                  "linestyle": LINESTYLES[g % len(LINESTYLES)]}
+    return out
 
 
 def _legend_below(fig, axes) -> int:  # type: ignore[no-untyped-def]
@@ -84,13 +86,9 @@ def _legend_below(fig, axes) -> int:  # type: ignore[no-untyped-def]
 
 
 def _grid(n: int, cols: int = 3):  # type: ignore[no-untyped-def]
-    """Up to `cols` panels per row on the non-interactive backend: (pyplot, figure, axes);
-    unused cells of the last row are hidden."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Up to `cols` panels per row in soclab's figure style (soclab.plots): (pyplot, figure,
+    axes); unused cells of the last row are hidden."""
+    plt = plots.pyplot()
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.2 * rows + 1.3), squeeze=False)
@@ -132,69 +130,83 @@ def _has(df: pd.DataFrame, column: str) -> bool:
     return column in df.columns and bool(np.isfinite(df[column].to_numpy(dtype=float)).any())
 
 
-def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path,
+                        colors: dict[str, object] | None = None) -> Path:
     """Mean latency vs mean energy per job, 95% CI crosses, Pareto front marked; one panel per
     (noise, rate) group."""
     t = tradeoff_table(df)
     groups = sorted(t.groupby(["noise", "rate_jobs_per_ms"]).groups,
                     key=lambda k: (list(spec.axes.noise).index(k[0]) if k[0] in spec.axes.noise else 0, k[1]))
     plt, fig, axes = _grid(len(groups))
-    styles = agent_styles(sorted(t.agent.unique()))
+    styles = agent_styles(sorted(t.agent.unique()), colors)
+    lat, en = metrics.get(LATENCY), metrics.get(ENERGY)
     for ax, (noise, rate) in zip(axes, groups, strict=True):
         g = t[(t.noise == noise) & (t.rate_jobs_per_ms == rate)]
         for r in g.sort_values("agent").itertuples(index=False):
             st = styles[r.agent]
-            ax.errorbar(r.latency, r.energy * 1e3,
+            ax.errorbar(r.latency, r.energy * en.scale,
                         xerr=[[r.latency - r.latency_low], [r.latency_high - r.latency]],
-                        yerr=[[(r.energy - r.energy_low) * 1e3], [(r.energy_high - r.energy) * 1e3]],
+                        yerr=[[(r.energy - r.energy_low) * en.scale],
+                              [(r.energy_high - r.energy) * en.scale]],
                         marker=st["marker"], capsize=3, color=st["color"], label=r.agent,
                         linestyle="none")
         front = g[g.pareto].sort_values("latency")
         if len(front):
-            ax.plot(front.latency, front.energy * 1e3, color="black", linewidth=1, linestyle="--",
+            ax.plot(front.latency, front.energy * en.scale, color="black", linewidth=1, linestyle="--",
                     drawstyle="steps-post", zorder=0)
-            ax.scatter(front.latency, front.energy * 1e3, s=160, facecolors="none",
+            ax.scatter(front.latency, front.energy * en.scale, s=160, facecolors="none",
                        edgecolors="black", zorder=3, label="Pareto front")
         ax.set_xscale("log")
         ax.set_title(f"noise: {noise}, rate {rate:g} jobs/ms")
-        ax.set_xlabel("average job latency (µs)")
-        ax.set_ylabel("energy per job (mJ)")
+        ax.set_xlabel(lat.heading)
+        ax.set_ylabel(en.heading)
         ax.grid(alpha=0.3)
     return _finish(plt, fig, axes, f"{spec.name}: latency vs energy per job (95% CI crosses; "
                    "ringed and joined: Pareto front)", path)
 
 
-def plot_deadline_misses(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+def plot_deadline_misses(df: pd.DataFrame, spec: ExperimentSpec, path: Path,
+                         colors: dict[str, object] | None = None) -> Path:
     """Deadline-miss rate vs injection rate per agent with 95% CI bands, one panel per noise."""
-    from soclab.report import _panels
-
     noises = [n for n in spec.axes.noise if n in set(df.noise)]
-    plt, fig, axes = _panels(len(noises))
-    fig.set_size_inches(max(7.0, 5.5 * len(noises)), 5.5)
+    plt, fig, axes = _grid(len(noises))
     table = stats.summarize(df, MISS, GROUP)
-    styles = agent_styles(sorted(table.agent.unique()))
+    styles = agent_styles(sorted(table.agent.unique()), colors)
+    miss = metrics.get(MISS)
     for ax, noise in zip(axes, noises, strict=True):
         for agent, g in table[table.noise == noise].groupby("agent", sort=True):
             g = g.sort_values("rate_jobs_per_ms")
             st = styles[agent]
-            ax.plot(g.rate_jobs_per_ms, g["mean"] * 100, label=agent, **st)  # type: ignore[arg-type]
-            ax.fill_between(g.rate_jobs_per_ms, g.mean_low * 100, g.mean_high * 100, alpha=0.12,
+            ax.plot(g.rate_jobs_per_ms, g["mean"] * miss.scale, label=agent, **st)  # type: ignore[arg-type]
+            ax.fill_between(g.rate_jobs_per_ms, g.mean_low * miss.scale, g.mean_high * miss.scale, alpha=0.12,
                             color=st["color"])
         ax.set_title(f"noise: {noise}")
         ax.set_xlabel("injection rate (jobs/ms)")
-        ax.set_ylabel("deadline misses (% of jobs)")
-        ax.set_ylim(-2, 102)
+        ax.set_ylabel(f"{miss.heading}, of jobs")
+        ax.set_ylim(-0.02 * miss.scale, 1.02 * miss.scale)
         ax.grid(alpha=0.3)
     return _finish(plt, fig, axes, f"{spec.name}: deadline-miss rate vs load (95% CI bands)", path)
 
 
-def figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> list[Path]:
-    """The trade-off figures this sweep's results support (energy and/or deadlines present)."""
+CAPTIONS = {
+    "latency_energy.png": "Mean job latency against mean energy per job per agent, one panel per "
+                          "(noise, rate); crosses are 95% bootstrap CIs over seeds. Ringed and "
+                          "joined: the Pareto front (no other agent is at least as fast and as "
+                          "frugal).",
+    "deadline_misses.png": "Share of jobs that missed their deadline vs injection rate per agent; "
+                           "bands are 95% bootstrap CIs over seeds.",
+}  #: the report's caption of each figure, by file name
+
+
+def figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
+            colors: dict[str, object] | None = None) -> list[Path]:
+    """The trade-off figures this sweep's results support (energy and/or deadlines present);
+    `colors`: the report's agent colours (soclab.plots.agent_colors)."""
     out = []
     if _has(df, ENERGY):
-        out.append(plot_latency_energy(df, spec, out_dir / "latency_energy.png"))
+        out.append(plot_latency_energy(df, spec, out_dir / "latency_energy.png", colors))
     if _has(df, MISS):
-        out.append(plot_deadline_misses(df, spec, out_dir / "deadline_misses.png"))
+        out.append(plot_deadline_misses(df, spec, out_dir / "deadline_misses.png", colors))
     return out
 
 
@@ -212,24 +224,27 @@ def markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
     if _has(df, ENERGY):
         t = tradeoff_table(df)
         edp = df.groupby(GROUP)["edp"].mean()
-        rows = ["| agent | noise | rate | energy per job mJ [95% CI] | mean latency µs [95% CI] | "
-                "EDP J·s | Pareto |", "|---|---|---|---|---|---|---|"]
+        en, lat, edp_m = metrics.get(ENERGY), metrics.get(LATENCY), metrics.get("edp")
+        rows = [f"| agent | noise | rate | {en.heading} [95% CI] | {lat.heading} [95% CI] | "
+                f"{edp_m.heading} | Pareto |", "|---|---|---|---|---|---|---|"]
         for r in t.sort_values(["noise", "rate_jobs_per_ms", "latency"]).itertuples(index=False):
             rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | "
-                        f"{_ci(r.energy, r.energy_low, r.energy_high, 1e3)} | "
-                        f"{_ci(r.latency, r.latency_low, r.latency_high, 1, 4)} | "
-                        f"{edp.loc[(r.agent, r.noise, r.rate_jobs_per_ms)]:.3g} | "
+                        f"{_ci(r.energy, r.energy_low, r.energy_high, en.scale)} | "
+                        f"{_ci(r.latency, r.latency_low, r.latency_high, lat.scale, 4)} | "
+                        f"{edp_m.fmt(edp.loc[(r.agent, r.noise, r.rate_jobs_per_ms)])} | "
                         f"{'yes' if r.pareto else ''} |")
         parts.append("## Energy per job and the latency–energy trade-off\n\n" + "\n".join(rows))
     if _has(df, MISS):
         miss = _summary(df, MISS)
         tard = df.groupby(GROUP)[["mean_tardiness_us", "p99_lateness_us"]].mean()
-        rows = ["| agent | noise | rate | deadline misses % [95% CI] | mean tardiness µs | "
-                "p99 lateness µs |", "|---|---|---|---|---|---|"]
+        m_miss, tardy, late = (metrics.get(k) for k in (MISS, "mean_tardiness_us", "p99_lateness_us"))
+        rows = [f"| agent | noise | rate | {m_miss.heading} [95% CI] | {tardy.heading} | "
+                f"{late.heading} |", "|---|---|---|---|---|---|"]
         for key, r in miss.iterrows():
             agent, noise, rate = key
             rows.append(f"| {agent} | {noise} | {rate:g} | "
-                        f"{_ci(r['mean'], r.mean_low, r.mean_high, 100)} | "
-                        f"{tard.loc[key].mean_tardiness_us:.1f} | {tard.loc[key].p99_lateness_us:.1f} |")
+                        f"{_ci(r['mean'], r.mean_low, r.mean_high, m_miss.scale)} | "
+                        f"{tardy.fmt(tard.loc[key].mean_tardiness_us)} | "
+                        f"{late.fmt(tard.loc[key].p99_lateness_us)} |")
         parts.append("## Deadlines\n\n" + "\n".join(rows))
     return "\n\n".join(parts)

@@ -1,8 +1,20 @@
-"""Terminal output with rich: result tables."""
+"""Terminal output with rich: result tables, progress, steps, warnings, log verbosity.
+
+Results go to stdout through a console that never re-wraps long lines (a printed command stays
+one line when piped); progress, steps and warnings go to stderr. `set_verbosity` is the one
+switch behind `--quiet` / `--verbose`: it also quiets or shows Ray's, MLflow's and Python's
+warnings and INFO logs, in this process and (through the environment) in Ray workers.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import os
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -19,14 +31,89 @@ from rich.table import Table
 from dssoc import SimResult
 from dssoc.validate import PlanDrift
 
-console = Console()
+console = Console(soft_wrap=True)  #: results, stdout: long lines are never broken
+err_console = Console(stderr=True, soft_wrap=True)  #: progress, steps, warnings
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+VERBOSITY_ENV = "SOCLAB_VERBOSITY"
+#: third-party loggers whose INFO lines are noise for a soclab user (shown with --verbose)
+NOISY_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.rllib", "ray.data", "mlflow", "alembic",
+                 "urllib3", "filelock", "py.warnings")
+
+
+def verbosity() -> int:
+    """The current verbosity (inherited by Ray workers through the environment)."""
+    try:
+        return int(os.environ.get(VERBOSITY_ENV, NORMAL))
+    except ValueError:
+        return NORMAL
+
+
+def set_verbosity(level: int) -> None:
+    """Quiet (errors only), normal (warnings, no third-party INFO lines, no Deprecation/Future
+    warnings) or verbose (everything); applies here and in processes started afterwards."""
+    os.environ[VERBOSITY_ENV] = str(level)
+    apply_verbosity()
+
+
+def apply_verbosity() -> None:
+    """Set log levels and warning filters for the current verbosity (called in workers too)."""
+    level = verbosity()
+    log_level = {QUIET: logging.ERROR, NORMAL: logging.WARNING}.get(level, logging.INFO)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(log_level)
+    os.environ["MLFLOW_LOGGING_LEVEL"] = logging.getLevelName(log_level)
+    if level == QUIET:
+        warnings.simplefilter("ignore")
+        os.environ["PYTHONWARNINGS"] = "ignore"
+    elif level == NORMAL:
+        for cat in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.simplefilter("ignore", cat)
+        warnings.filterwarnings("ignore", module=r"(setuptools|pkg_resources|mlflow|ray)(\.|$)")
+        os.environ["PYTHONWARNINGS"] = "ignore::DeprecationWarning,ignore::FutureWarning"
+    else:
+        warnings.simplefilter("default")
+        os.environ.pop("PYTHONWARNINGS", None)
+
+
+def ray_logging_level() -> int:
+    """`ray.init(logging_level=...)` for the current verbosity."""
+    return {QUIET: logging.ERROR, NORMAL: logging.WARNING}.get(verbosity(), logging.INFO)
 
 
 def progress_bar(label: str, enabled: bool = True) -> Progress:
     """The one progress layout of soclab (sweeps, training): bar, done/total, status, ETA."""
     return Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
+                    TimeRemainingColumn(), console=err_console,
+                    disable=not enabled or verbosity() == QUIET)
+
+
+@contextlib.contextmanager
+def step(label: str, enabled: bool = True) -> Iterator[None]:
+    """A spinner on stderr while a slow step runs (Ray start-up, report building), then
+    `label (N.N s)` once it is done; nothing with `enabled=False` or --quiet."""
+    show = enabled and verbosity() != QUIET
+    t0 = time.perf_counter()
+    if not show:
+        yield
+        return
+    with err_console.status(f"{label}…"):
+        yield
+    err_console.print(f"[dim]{label} ({time.perf_counter() - t0:.1f} s)[/dim]")
+
+
+_warned: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """`warning: <message>` on stderr, once per message per process (shown even with --quiet)."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
 
 
 def print_result(result: SimResult, validated: bool = False, gantt: Path | None = None,
@@ -67,29 +154,49 @@ def print_result(result: SimResult, validated: bool = False, gantt: Path | None 
         console.print(f"Gantt chart written to {gantt}")
 
 
-def print_frame(df, title: str = "") -> None:  # type: ignore[no-untyped-def]
-    """A pandas DataFrame as a rich table (floats rounded)."""
-    table = Table(title=title)
-    for c in df.columns:
-        table.add_column(str(c))
-    for row in df.itertuples(index=False):
-        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+def print_runs(df, columns: list[str], title: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Runs as a compact table (no borders, one line per row, numbers in their units; the
+    latency with its CI) that fits 80 columns with the default column set."""
+    from rich import box
+
+    from soclab.runs import column_heading, format_frame
+
+    shown = format_frame(df)[columns]
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
+                  padding=(0, 1))
+    for c in shown.columns:
+        numeric = c not in ("agent", "noise", "status", "run", "run_id")
+        table.add_column(column_heading(c), justify="right" if numeric else "left", no_wrap=True,
+                         overflow="ellipsis")
+    for row in shown.itertuples(index=False):
+        table.add_row(*row)
     console.print(table)
 
 
 def print_sweep_summary(summary, resumed: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """What a sweep did, where the report is and how to open the MLflow UI."""
+    """What a sweep did (with the time of each phase), where the report is and how to open the
+    MLflow UI; the printed command stays on one line when piped."""
     s = summary
-    console.print(f"[bold]{s.spec_name}[/bold]: {s.planned} cells planned, {s.skipped} already "
-                  f"finished{' (resumed)' if resumed else ''}, {s.finished} ran, {s.failed} failed"
-                  f", {s.missing} missing; {s.wall_s:.1f} s wall ({s.tune_wall_s:.1f} s in Tune, "
-                  f"{s.tune_compute_share:.0%} of it simulating/training)")
-    for label, err in s.failures:
-        console.print(f"[red]failed[/red] {label}: {err}")
-    if s.report_path:
-        console.print(f"report: {s.report_path}  (open in a browser; Markdown beside it)")
-    if s.tracking_uri.startswith("sqlite"):
-        console.print(f"MLflow UI: mlflow ui --backend-store-uri {s.tracking_uri}   "
-                      f"(experiment '{s.experiment_name}')")
+    if s.nothing_to_run:
+        console.print(f"[bold]{s.spec_name}[/bold]: {s.skipped} cells already done, nothing to run"
+                      + (f"; report: {s.report_path}" if s.report_path else
+                         "; rebuild the report with `soclab report`"))
     else:
-        console.print(f"MLflow UI: {s.tracking_uri}  (experiment '{s.experiment_name}')")
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in s.phases.items() if v > 0)
+        console.print(f"[bold]{s.spec_name}[/bold]: {s.planned} cells planned, {s.skipped} already "
+                      f"done{' (resumed)' if resumed else ''}, {s.finished} ran, {s.failed} failed, "
+                      f"{s.missing} missing; {s.total_s:.1f} s in all ({phases}; "
+                      f"{s.tune_compute_share:.0%} of the Tune phase simulating/training)")
+        for label, err in s.failures:
+            console.print(f"[red]failed[/red] {label}: {err}")
+        if s.report_path:
+            console.print(f"report: {s.report_path}  (open in a browser; Markdown beside it)")
+    from soclab.tracking import ui_url
+
+    if s.tracking_uri.startswith("sqlite"):
+        console.print(f"MLflow UI: mlflow ui --backend-store-uri {s.tracking_uri}", highlight=False)
+        console.print(f"  then open {ui_url('http://127.0.0.1:5000', s.experiment_id)}  "
+                      f"(experiment '{s.experiment_name}', runs table)", highlight=False)
+    else:
+        console.print(f"MLflow UI: {ui_url(s.tracking_uri, s.experiment_id)}  "
+                      f"(experiment '{s.experiment_name}')", highlight=False)

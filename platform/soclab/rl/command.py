@@ -33,6 +33,10 @@ class TrainOutcome:
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     baselines: list[str] = field(default_factory=list)
     csv_path: Path | None = None
+    tracking_uri: str = ""
+    experiment_name: str = ""
+    parent_run_id: str = ""
+    run_ids: dict[str, str] = field(default_factory=dict)
 
 
 def comparison_table(per_seed: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
@@ -73,9 +77,17 @@ def train_spec(
     agents: list[str] | None = None,
     num_cpus: int | None = None,
     show_progress: bool = True,
+    tracking_uri: str | None = None,
 ) -> TrainOutcome:
     """Train the spec's RL agents (all, or those named in `agents`) at one grid point and
-    evaluate them against every heuristic and baseline of the spec on the same seeds."""
+    evaluate them against every heuristic and baseline of the spec on the same seeds.
+
+    Tracked in MLflow like a sweep: a parent run (`soclab.kind` = `train`) with one child per
+    agent carrying the cell's params, the curated metrics and ratios to each baseline; an RL
+    child also carries its learning curves as metric history (`train/...` per iteration) and
+    its checkpoint as an artifact."""
+    import time
+
     from dssoc.noise import parse_noise
     from soclab.cellrun import evaluate_cell
     from soclab.cells import plan_cells
@@ -107,7 +119,10 @@ def train_spec(
     root = Path(output_dir).resolve() / spec.name
     init_ray(None, num_cpus)
     schedulers: dict[str, Any] = {}
+    started_ms: dict[str, int] = {}
+    curves: dict[str, dict[str, list[float]]] = {}
     for cell in rl:
+        started_ms[cell.agent.name] = int(time.time() * 1000)
         n_iter = int(iterations or cell.budget["rl_iterations"])
         if cell.agent.search_space:
             _console().print(f"[yellow]{cell.agent.name}: search_space ignored by `soclab train` "
@@ -119,6 +134,7 @@ def train_spec(
         out.checkpoints[cell.agent.name] = trained.checkpoint_dir
         out.iterations[cell.agent.name] = trained.iterations
         out.train_s[cell.agent.name] = trained.wall_s
+        curves[cell.agent.name] = trained.curves
     frames = []
     trained_names = set(schedulers)
     for cell in cells:
@@ -126,6 +142,7 @@ def train_spec(
             continue
         if show_progress:
             _console().print(f"evaluating {cell.agent.name} on seeds {list(cell.seeds)}")
+        started_ms.setdefault(cell.agent.name, int(time.time() * 1000))
         df, _ = evaluate_cell(cell, schedulers.get(cell.agent.name))
         df["kind"] = cell.agent.kind
         frames.append(df)
@@ -134,7 +151,57 @@ def train_spec(
     root.mkdir(parents=True, exist_ok=True)
     out.csv_path = root / "train_comparison.csv"
     out.per_seed.to_csv(out.csv_path, index=False)
+    track_training(spec, out, [c for c in cells if c.agent.name in started_ms], started_ms, curves,
+                   tracking_uri)
     return out
+
+
+def track_training(spec: Any, out: TrainOutcome, cells: list[Any], started_ms: dict[str, int],
+                   curves: dict[str, dict[str, list[float]]], tracking_uri: str | None) -> None:
+    """Log a `soclab train` invocation to MLflow (see `train_spec`); fills the outcome's ids."""
+    import tempfile
+    import time
+
+    from soclab import metrics
+    from soclab.cellrun import cell_tags, log_cell_run, summary_metrics
+    from soclab.tracking import TRAIN_KIND, Tracker, provenance, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri, spec.tracking.tracking_uri)
+    tracker = Tracker(uri, spec.experiment_name)
+    first = min(started_ms.values(), default=int(time.time() * 1000))
+    parent = tracker.start_run(
+        f"train {spec.name} | noise={out.noise} | rate={out.rate_jobs_per_ms:g}/ms",
+        {"soclab.kind": TRAIN_KIND, "soclab.spec": spec.name,
+         "soclab.workload": spec.simulation.workload, **provenance()}, start_time_ms=first)
+    tracker.log(parent, params={"spec": spec.name, "noise": out.noise,
+                                "rate_jobs_per_ms": metrics.plain_number(out.rate_jobs_per_ms),
+                                "seeds": ",".join(map(str, out.seeds)),
+                                "agents": ",".join(c.agent.name for c in cells),
+                                "workload": spec.simulation.workload})
+    ratios = out.table.set_index("agent")
+    with tempfile.TemporaryDirectory() as tmp:
+        for cell in cells:
+            name = cell.agent.name
+            rows = out.per_seed[out.per_seed.agent == name]
+            logged = summary_metrics(rows)
+            for b in out.baselines:
+                col = f"ratio_to_{b}"
+                if col in ratios.columns and name in ratios.index:
+                    logged[metrics.baseline_metric_names(b)["ratio"]] = float(ratios.loc[name, col])
+            artifacts: list[tuple[Path, str | None]] = []
+            if name in out.checkpoints:
+                logged["train.iterations"] = out.iterations[name]
+                logged["train.wall_s"] = out.train_s[name]
+                artifacts.append((out.checkpoints[name], "checkpoint"))
+            per_seed = Path(tmp) / name / "results.parquet"
+            per_seed.parent.mkdir(parents=True)
+            rows.drop(columns=["kind"], errors="ignore").to_parquet(per_seed, index=False)
+            artifacts.append((per_seed, None))
+            tags = cell_tags(cell, **{"soclab.kind": f"{TRAIN_KIND}_agent"})
+            out.run_ids[name] = log_cell_run(tracker, cell, parent, started_ms[name], logged,
+                                             artifacts, curves.get(name), tags=tags)
+    tracker.end_run(parent, "FINISHED")
+    out.tracking_uri, out.experiment_name, out.parent_run_id = uri, spec.experiment_name, parent
 
 
 def _console() -> Any:
@@ -166,32 +233,44 @@ class _TrainProgress:
 
 
 def print_outcome(out: TrainOutcome) -> None:
-    """The comparison table (rich) and where the checkpoints and results are."""
+    """The comparison table (compact: fits 80 columns with two baselines; p95 and throughput
+    are in the per-seed CSV and MLflow) and where the checkpoints, results and runs are."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    t = Table(title=f"{out.spec_name} · noise={out.noise} · rate={out.rate_jobs_per_ms:g}/ms · "
-                    f"seeds {list(out.seeds)}")
-    t.add_column("agent")
-    t.add_column("kind")
-    t.add_column("mean latency µs [95% CI]", justify="right")
-    t.add_column("p95 µs", justify="right")
-    t.add_column("jobs/ms", justify="right")
+    from soclab import metrics
+
+    console = Console(soft_wrap=True)
+    lat = metrics.get(metrics.PRIMARY)
+    console.print(f"[bold]{out.spec_name}[/bold] · noise={out.noise} · "
+                  f"rate={out.rate_jobs_per_ms:g}/ms · seeds {', '.join(map(str, out.seeds))} · "
+                  "means with [95% CI]; × B: latency ratio to baseline B on the same seeds",
+                  highlight=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("agent", no_wrap=True)
+    t.add_column(f"latency {lat.unit}", justify="right", no_wrap=True)
     bases = [b for b in out.baselines if f"ratio_to_{b}" in out.table.columns]
     for b in bases:
-        t.add_column(f"× {b} [95% CI]", justify="right")
+        t.add_column(f"× {b}", justify="right", no_wrap=True)
     for d in out.table.to_dict("records"):
-        cells = [d["agent"], d["kind"], f"{d['latency_us']:.1f} [{d['ci_low']:.1f}, {d['ci_high']:.1f}]",
-                 f"{d['p95_latency_us']:.0f}", f"{d['throughput_jobs_per_ms']:.3f}"]
+        name = d["agent"] + (" (RL)" if d.get("kind") == "rl" else "")
+        cells = [name, lat.fmt_ci(d["latency_us"], d["ci_low"], d["ci_high"])]
         for b in bases:
             v = d.get(f"ratio_to_{b}")
-            cells.append("" if v is None or not math.isfinite(v)
-                         else f"{v:.3f} {d.get(f'ratio_to_{b}_ci', '')}")
+            cells.append("–" if v is None or not math.isfinite(v)
+                         else f"{metrics.RATIO.fmt(v)} {d.get(f'ratio_to_{b}_ci', '')}".strip())
         t.add_row(*cells)
-    console.print(t)
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(width=400), t).maximum
+    wide = console if needed <= console.width else Console(soft_wrap=True, width=needed)
+    wide.print(t)  # one line per agent, never cut (fits 80 columns unless far-off agents)
     for name, path in out.checkpoints.items():
         console.print(f"{name}: {out.iterations[name]} iterations in {out.train_s[name]:.0f} s; "
                       f"checkpoint {path}\n  use it: soclab simulate --scheduler checkpoint:{path}")
     if out.csv_path:
         console.print(f"per-seed results: {out.csv_path}")
+    if out.parent_run_id:
+        console.print(f"tracked in MLflow: experiment '{out.experiment_name}', run "
+                      f"{out.parent_run_id} ({out.tracking_uri})")

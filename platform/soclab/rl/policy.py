@@ -151,4 +151,31 @@ def load_policy_scheduler(path: str | Path, *, torch_threads: int | None = 1) ->
                             graph=settings.get("graph", "children"),
                             time_scale_us=settings["time_scale_us"])
     sched.name = f"policy:{settings.get('agent') or settings.get('algorithm', 'rl')}"
+    sched.trained_on = {k: settings.get(k) for k in TRAINING_CONDITIONS}  # type: ignore[attr-defined]
+    sched.checkpoint_path = str(path)  # type: ignore[attr-defined]
     return sched
+
+
+#: what a policy was trained on and is checked against when evaluated (`training_mismatch`)
+TRAINING_CONDITIONS = ("workload", "rate_jobs_per_ms", "noise")
+
+
+def _noise_text(v: Any) -> str:
+    return "none" if v in (None, "", "none") else str(v)
+
+
+def training_mismatch(trained_on: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """Where an evaluation config (`SimConfig.summary()`) differs from the policy's training
+    conditions, as `what: trained X, evaluated Y` phrases (empty when they agree)."""
+    out = []
+    rate_t, rate_e = trained_on.get("rate_jobs_per_ms"), config.get("rate_jobs_per_ms")
+    if isinstance(rate_t, int | float) and isinstance(rate_e, int | float) and \
+            abs(float(rate_t) - float(rate_e)) > 1e-9 * max(1.0, abs(float(rate_t))):
+        out.append(f"rate: trained at {float(rate_t):g} jobs/ms, evaluated at {float(rate_e):g} jobs/ms")
+    if "noise" in trained_on and _noise_text(trained_on["noise"]) != _noise_text(config.get("noise")):
+        out.append(f"noise: trained with {_noise_text(trained_on['noise'])}, evaluated with "
+                   f"{_noise_text(config.get('noise'))}")
+    wl_t, wl_e = trained_on.get("workload"), config.get("workload")
+    if wl_t and wl_e and wl_t != wl_e:
+        out.append(f"workload: trained on {wl_t}, evaluated on {wl_e}")
+    return out

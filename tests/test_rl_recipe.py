@@ -6,6 +6,7 @@ Ray-free tests first; tests marked `ray` share the session's small Ray (`ray_ses
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,61 @@ def test_grouped_advantages_on_a_hand_computed_case() -> None:
     assert all(np.all(a == 0) for a in same)
     with pytest.raises(ValueError, match="times decrease"):
         grouped_advantages([[5, 0]], [[1, 1]])
+
+
+def test_grouped_advantage_connector_replaces_gae_on_a_fake_batch() -> None:
+    """The learner connector piece on a fake batch (no Ray started): episodes A and B share
+    seed 7 (the hand case above), C is alone with seed 8 and falls back to R(t) − V(s_t) with
+    V = 0.5 everywhere. Each episode carries AddOneTs's artificial last step (advantage 0);
+    the real steps' advantages are standardised."""
+    from ray.rllib.core.columns import Columns
+    from ray.rllib.core.rl_module.apis.value_function_api import ValueFunctionAPI
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+    from ray.rllib.evaluation.postprocessing import Postprocessing
+
+    from soclab.rl.grouped_ppo import GroupedAdvantage
+
+    def episode(seed: int, times: list[float], rewards: list[float]) -> SingleAgentEpisode:
+        n = len(rewards) + 1  # + the artificial step
+        infos = [{"sim_seed": seed, "time_us": t} for t in times] + [{"sim_seed": seed}] * 2
+        return SingleAgentEpisode(observations=[0] * (n + 1), actions=[0] * n,
+                                  rewards=[*rewards, 0.0], infos=infos[:n + 1], terminated=True,
+                                  len_lookback_buffer=0)
+
+    class Critic(ValueFunctionAPI):
+        def compute_values(self, batch: dict, embeddings: Any = None) -> torch.Tensor:
+            return torch.full((len(batch[Columns.REWARDS]),), 0.5)
+
+    eps = [episode(7, [0, 10, 20], [-1, -2, -3]), episode(7, [0, 15], [-4, -1]),
+           episode(8, [0, 5], [-2, -1])]
+    rewards = torch.tensor([-1, -2, -3, 0, -4, -1, 0, -2, -1, 0], dtype=torch.float32)
+    batch = {"default_policy": {Columns.REWARDS: rewards,
+                                Postprocessing.ADVANTAGES: torch.zeros(10)}}
+    out = GroupedAdvantage(gamma=1.0)(rl_module={"default_policy": Critic()}, episodes=eps,
+                                      batch=batch)
+    raw = np.array([-0.5, 0, -1, 0.5, 2, -3 - 0.5, -1 - 0.5])  # A, B (grouped), C (critic)
+    want = (raw - raw.mean()) / raw.std()
+    got = out["default_policy"][Postprocessing.ADVANTAGES].numpy()
+    np.testing.assert_allclose(got[[0, 1, 2, 4, 5, 7, 8]], want, rtol=1e-5, atol=1e-6)
+    assert got[3] == got[6] == got[9] == 0.0  # the artificial steps
+
+
+def test_group_seeds_give_every_env_of_a_runner_the_same_episodes() -> None:
+    """Envs built from one config with `group_seeds` reset to the same simulation seeds, episode
+    after episode, whatever seed RLlib passes; other env runners get other seeds."""
+    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6), workload="wifi-tx",
+                         duration_us=500, group_seeds=100)
+
+    def seeds(env: Any, first: int) -> list[int]:
+        return [env.reset(seed=first if i == 0 else None)[1]["sim_seed"] for i in range(3)]
+
+    a, b = seeds(make_env(cfg), 1), seeds(make_env(cfg), 2)
+    assert a == b and len(set(a)) == 3
+
+    class Ctx(dict):
+        worker_index = 1
+
+    assert not set(seeds(make_env(Ctx(cfg)), 1)) & set(a)
 
 
 # ------------------------------------------------------------------ held-out seeds (no Ray)
@@ -222,3 +278,31 @@ def test_recipe_validates_selects_and_records_seeds(ray_session, tmp_path: Path)
     bad = recipe_cell(validation_seeds=[0])
     with pytest.raises(ConfigError, match="also evaluation seeds"):
         train_agent(bad, tmp_path / "bad")
+
+
+@pytest.mark.ray
+def test_short_training_with_the_grouped_advantage(ray_session, tmp_path: Path) -> None:
+    """`advantage: grouped` trains end to end: the learner is the grouped PPO learner, its
+    pipeline ends with the grouped piece, and the checkpoint runs as a scheduler."""
+    from soclab.rl.algos import build_config
+    from soclab.rl.grouped_ppo import GroupedAdvantage, GroupedPPOTorchLearner
+    from soclab.rl.train import build_algorithm, train_agent
+
+    cell = recipe_cell(advantage="grouped", group_size=2)
+    algo, env_config = build_algorithm(cell)
+    try:
+        learner = algo.learner_group._learner
+        assert isinstance(learner, GroupedPPOTorchLearner)
+        assert isinstance(learner._learner_connector.connectors[-1], GroupedAdvantage)
+        assert algo.config.batch_mode == "complete_episodes"
+        assert algo.config.num_envs_per_env_runner == 2
+    finally:
+        algo.stop()
+    trained = train_agent(cell, tmp_path / "checkpoint")
+    assert trained.iterations == 2
+    assert math.isfinite(trained.curves["train/policy_loss"][-1])
+    res = dssoc.simulate(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6, duration_us=1500,
+                                               warmup_us=200), trained.scheduler, 0)
+    assert res.completed_jobs > 0
+    with pytest.raises(ConfigError, match="needs PPO"):
+        build_config("APPO", env_config, hyperparameters={"advantage": "grouped"})

@@ -46,7 +46,12 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
     "patience": "stop after this many validations without improvement (default: never)",
     "validation_us": "simulated µs of a validation run (default 5000)",
     "validation_heuristics": "heuristics whose best sets the validation ratio (default ETF, HEFT)",
+    "advantage": "PPO's advantage: gae (default, RLlib's) or grouped (Decima's input-dependent "
+                 "baseline over groups of rollouts on the same seed, soclab.rl.grouped_ppo)",
+    "group_size": "rollouts per group (same seed) with advantage: grouped: the envs of one env "
+                  "runner's vector env (default 4; sets num_envs_per_env_runner)",
 }
+ADVANTAGES = ("gae", "grouped")
 
 #: small-CPU defaults; any of them can be overridden by the spec's hyperparameters.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -213,18 +218,38 @@ def build_config(
     module = SchedulerQModule if algorithm == "DQN" else SchedulerRLModule
     register()
     runners = int(own.get("num_env_runners", 0))
+    num_envs = int(own.get("num_envs_per_env_runner", 1))
+    advantage = str(own.get("advantage", "gae"))
+    env_config = dict(env_config)
+    extra: dict[str, Any] = {}
+    if advantage not in ADVANTAGES:
+        raise ConfigError(f"unknown advantage {advantage!r}; valid: {', '.join(ADVANTAGES)}",
+                          "hyperparameters.advantage")
+    if advantage == "grouped":
+        if algorithm != "PPO":
+            raise ConfigError(f"advantage: grouped needs PPO, not {algorithm}",
+                              "hyperparameters.advantage")
+        from soclab.rl.grouped_ppo import GroupedPPOTorchLearner
+
+        num_envs = int(own.get("group_size", 4))
+        if num_envs < 2:
+            raise ConfigError(f"group_size must be >= 2, got {num_envs}", "hyperparameters.group_size")
+        env_config["group_seeds"] = int(seed) * 10**8  # a seed sequence per training seed
+        extra["learner_class"] = GroupedPPOTorchLearner
     cfg = (
         config_class(algorithm)()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
-        .environment(env="soclab-sched", env_config=dict(env_config), disable_env_checking=True)
+        .environment(env="soclab-sched", env_config=env_config, disable_env_checking=True)
         .env_runners(num_env_runners=runners,
-                     num_envs_per_env_runner=int(own.get("num_envs_per_env_runner", 1)),
+                     num_envs_per_env_runner=num_envs,
                      rollout_fragment_length=ROLLOUT_FRAGMENT[algorithm],
+                     batch_mode="complete_episodes" if advantage == "grouped"
+                     else "truncate_episodes",
                      num_cpus_per_env_runner=1)
         .learners(num_learners=0)
         .rl_module(rl_module_spec=RLModuleSpec(module_class=module, model_config=model_config))
-        .training(**training)
+        .training(**training, **extra)
         .callbacks(metrics_callback())
         .reporting(min_time_s_per_iteration=0, metrics_num_episodes_for_smoothing=20,
                    min_sample_timesteps_per_iteration=int(own.get("steps_per_iteration", (

@@ -11,7 +11,11 @@ reward, max_tasks, graph, time_scale_us, seed, ...) plus soclab's own:
 - `reserved_seeds_below`: simulation seeds below this bound are never drawn for training (they
   are kept for validation and evaluation; `soclab evaluate` refuses seeds at or above it);
 - `env_id`: the Gymnasium id of the scheduling env (default `dssoc/SoCSched-v0`); the rest of
-  the config goes to that env's constructor, so the same code trains on any version.
+  the config goes to that env's constructor, so the same code trains on any version;
+- `group_seeds`: an int base: the n-th episode of every env built with this config (in one env
+  runner: every env of its vector env) is reset with the same seed, `base + 10^6 · worker_index
+  + n`, so the envs of a runner roll out groups on the same input (arrivals and noise) for the
+  grouped advantage (`soclab.rl.grouped`). Every info then carries `sim_seed`, the group key.
 
 Call `register()` in every process before building or restoring an Algorithm (`Algorithm.
 from_checkpoint` in a fresh process needs it too); it is idempotent.
@@ -29,7 +33,8 @@ from dssoc import SimConfig
 from dssoc.errors import ConfigError
 
 ENV_NAME = "soclab-sched"
-SOCLAB_ENV_KEYS = ("reward_scale", "exclude_seeds", "reserved_seeds_below", "env_id")
+SOCLAB_ENV_KEYS = ("reward_scale", "exclude_seeds", "reserved_seeds_below", "env_id", "group_seeds")
+GROUP_STRIDE = 1_000_000  # seeds of one env runner's groups: base + GROUP_STRIDE * worker_index + n
 DEFAULT_ENV_ID = "dssoc/SoCSched-v0"
 DEFAULT_EPISODE_STEPS = 400  # target decisions per training episode (see `training_duration_us`)
 
@@ -38,16 +43,21 @@ class _SoclabEnv(gym.Wrapper):
     """Reward scaling and held-out simulation seeds around `SoCSchedEnv`."""
 
     def __init__(self, env: gym.Env, reward_scale: float = 1.0,
-                 exclude_seeds: tuple[int, ...] = (), reserved_below: int = 0) -> None:
+                 exclude_seeds: tuple[int, ...] = (), reserved_below: int = 0,
+                 group_base: int | None = None) -> None:
         super().__init__(env)
         self.reward_scale = float(reward_scale)
         self.exclude_seeds = frozenset(int(s) for s in exclude_seeds)
         self.reserved_below = int(reserved_below)
+        self.group_base = None if group_base is None else int(group_base)
+        self._episode = 0
 
     def _held_out(self, seed: int) -> bool:
         return seed in self.exclude_seeds or seed < self.reserved_below
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if self.group_base is not None:
+            return self._reset_grouped(options)
         obs, info = self.env.reset(seed=seed, options=options)
         inner = self.env.unwrapped
         for _ in range(100):
@@ -56,8 +66,21 @@ class _SoclabEnv(gym.Wrapper):
             obs, info = self.env.reset(options=options)  # next draw of the same np_random
         return obs, info
 
+    def _reset_grouped(self, options: dict[str, Any] | None):
+        """Reset with the group's seed sequence (ignoring RLlib's per-env seeds); a held-out
+        draw moves every env of the group on to the next seed alike."""
+        assert self.group_base is not None
+        for _ in range(100):
+            obs, info = self.env.reset(seed=self.group_base + self._episode, options=options)
+            self._episode += 1
+            if not self._held_out(self.env.unwrapped.sim.seed):
+                break
+        return obs, {**info, "sim_seed": int(self.env.unwrapped.sim.seed)}
+
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
+        if self.group_base is not None:
+            info = {**info, "sim_seed": int(self.env.unwrapped.sim.seed)}
         return obs, float(reward) * self.reward_scale, terminated, truncated, info
 
 
@@ -76,13 +99,16 @@ def env_class(env_id: str) -> type[gym.Env]:
 
 def make_env(env_config: Mapping[str, Any] | None = None) -> gym.Env:
     """Build the (wrapped) scheduling env from a JSON-able env config (RLlib's env creator)."""
+    worker = int(getattr(env_config, "worker_index", 0) or 0)  # an RLlib EnvContext
     cfg = dict(env_config or {})
     cfg.pop("num_envs", None)  # added by RLlib's vector entry point
     scale = float(cfg.pop("reward_scale", 1.0))
     exclude = tuple(cfg.pop("exclude_seeds", ()) or ())
     reserved = int(cfg.pop("reserved_seeds_below", 0) or 0)
+    group = cfg.pop("group_seeds", None)
     klass = env_class(str(cfg.pop("env_id", DEFAULT_ENV_ID)))
-    return _SoclabEnv(klass(cfg), scale, exclude, reserved)
+    return _SoclabEnv(klass(cfg), scale, exclude, reserved,
+                      None if group is None else int(group) + GROUP_STRIDE * worker)
 
 
 def register() -> str:

@@ -136,6 +136,72 @@ def test_group_seeds_give_every_env_of_a_runner_the_same_episodes() -> None:
     assert not set(seeds(make_env(Ctx(cfg)), 1)) & set(a)
 
 
+# ------------------------------------------------------------------ curricula, warm starts (no Ray)
+def test_curriculum_schedule_gives_the_documented_values() -> None:
+    from soclab.rl.curriculum import Curriculum
+
+    c = Curriculum.from_hyperparameters({"load_curriculum": [0.3, 0.9], "saturation_jobs_per_ms": 20,
+                                         "episode_curriculum": [1000, 4000]}, iterations=10)
+    assert c.values(0) == pytest.approx({"rate_jobs_per_ms": 6.0, "episode_mean_us": 1000.0})
+    assert c.values(5) == pytest.approx({"rate_jobs_per_ms": 12.0, "episode_mean_us": 2500.0})
+    assert c.values(10) == c.values(50) == pytest.approx({"rate_jobs_per_ms": 18.0,
+                                                          "episode_mean_us": 4000.0})
+    ramp4 = Curriculum.from_hyperparameters({"episode_curriculum": [1000, 4000],
+                                             "curriculum_iterations": 4}, iterations=10)
+    assert ramp4.values(2) == {"episode_mean_us": 2500.0}
+    assert not Curriculum.from_hyperparameters({}, 10).active
+    with pytest.raises(ConfigError, match="saturation_jobs_per_ms"):
+        Curriculum.from_hyperparameters({"load_curriculum": [0.3, 0.9]}, 10)
+    with pytest.raises(ConfigError, match="pair"):
+        Curriculum.from_hyperparameters({"episode_curriculum": 5}, 10)
+
+
+def _wifi_env(**options: Any):
+    sim = dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=10, noise="gaussian:0.3")
+    return make_env(env_config_for(sim, workload="wifi-tx-rx", duration_us=1000, **options))
+
+
+def test_warm_start_begins_the_episode_with_jobs_in_flight() -> None:
+    """With `warm_start_us` the first observation after reset is taken after 1500 µs of ETF:
+    jobs are in flight (the global feature too), the episode lasts 1500 µs more, and the warm-up
+    jobs are the statistics' warm-up. Without it the episode starts at the first arrival."""
+    from dssoc.env.observation import GLOBAL_FEATURES
+
+    cold, warm = _wifi_env(), _wifi_env(warm_start_us=1500)
+    _, info_cold = cold.reset(seed=3)
+    obs, info = warm.reset(seed=3)
+    sim = warm.unwrapped.sim
+    assert info_cold["time_us"] < 500 and cold.unwrapped.sim.jobs_injected <= 1
+    assert info["time_us"] >= 1500 and sim.jobs_in_flight >= 2 and sim.jobs_injected > 5
+    in_flight = obs["observations"]["global"][GLOBAL_FEATURES.index("jobs_in_system")]
+    assert in_flight == pytest.approx(sim.jobs_in_flight / sim.config.max_jobs_in_flight)
+    assert sim.config.duration_us == 2500 and sim.config.warmup_us == 1500
+    assert obs["action_mask"].sum() >= 1  # the agent has a decision to make
+    with pytest.raises(ConfigError, match="warm-start teacher"):
+        _wifi_env(warm_start_us=100, warm_start_teacher="nope")
+
+
+def test_set_curriculum_changes_load_and_draws_episode_lengths() -> None:
+    """`set_curriculum` acts at the next reset: the load changes, and episode lengths are drawn
+    (exponential, at least MIN_EPISODE_US) deterministically from the reset seed."""
+    from soclab.rl.curriculum import MIN_EPISODE_US
+
+    def lengths(env: Any) -> list[float]:
+        out = []
+        for i in range(6):
+            env.reset(seed=11 if i == 0 else None)
+            out.append(env.unwrapped.sim.config.duration_us)
+        return out
+
+    env = _wifi_env()
+    env.set_curriculum(rate_jobs_per_ms=4.0, episode_mean_us=2000.0)
+    a = lengths(env)
+    assert env.unwrapped.sim.config.rate_jobs_per_ms == pytest.approx(4.0)
+    other = _wifi_env()
+    other.set_curriculum(rate_jobs_per_ms=4.0, episode_mean_us=2000.0)
+    assert lengths(other) == a and len(set(a)) == 6 and min(a) >= MIN_EPISODE_US
+
+
 # ------------------------------------------------------------------ held-out seeds (no Ray)
 CARD = {"training": {"validation_seeds": [900, 901], "train_seeds": [5000, 5001],
                      "env_config": {"reserved_seeds_below": 1000, "exclude_seeds": [2000]}}}
@@ -306,3 +372,36 @@ def test_short_training_with_the_grouped_advantage(ray_session, tmp_path: Path) 
     assert res.completed_jobs > 0
     with pytest.raises(ConfigError, match="needs PPO"):
         build_config("APPO", env_config, hyperparameters={"advantage": "grouped"})
+
+
+@pytest.mark.ray
+def test_short_training_with_curricula_and_warm_starts(ray_session, tmp_path: Path) -> None:
+    """The curricula reach every env of the runner between iterations; a short run with them
+    and warmed-up starts trains, records the schedule it followed and runs as a scheduler."""
+    import json
+
+    from soclab.rl.curriculum import Curriculum
+    from soclab.rl.env import soclab_envs
+    from soclab.rl.train import build_algorithm, train_agent
+
+    hp = {"load_curriculum": [0.3, 0.9], "saturation_jobs_per_ms": 10,
+          "episode_curriculum": [300, 600], "warm_start_us": 300}
+    cell = recipe_cell(**hp)
+    algo, _ = build_algorithm(cell)
+    try:
+        Curriculum.from_hyperparameters(hp, 2).apply(algo, 1)
+        envs = soclab_envs(algo.env_runner.env)
+        assert len(envs) == 4 and all(e._rate == pytest.approx(6.0) for e in envs)
+        assert all(e.episode_mean_us == pytest.approx(450.0) for e in envs)
+    finally:
+        algo.stop()
+    trained = train_agent(cell, tmp_path / "checkpoint")
+    settings = json.loads((trained.checkpoint_dir / "soclab_env.json").read_text())
+    sched = settings["hyperparameters"]["recipe"]["curriculum"]
+    assert [i for i, _ in sched] == [0, 1]
+    assert sched[0][1] == pytest.approx({"rate_jobs_per_ms": 3.0, "episode_mean_us": 300.0})
+    assert sched[1][1] == pytest.approx({"rate_jobs_per_ms": 6.0, "episode_mean_us": 450.0})
+    assert settings["env_config"]["warm_start_us"] == 300
+    res = dssoc.simulate(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6, duration_us=1500,
+                                               warmup_us=200), trained.scheduler, 0)
+    assert res.completed_jobs > 0

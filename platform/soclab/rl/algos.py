@@ -50,6 +50,16 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
                  "baseline over groups of rollouts on the same seed, soclab.rl.grouped_ppo)",
     "group_size": "rollouts per group (same seed) with advantage: grouped: the envs of one env "
                   "runner's vector env (default 4; sets num_envs_per_env_runner)",
+    "load_curriculum": "[start, end] fractions of saturation_jobs_per_ms: training load ramps "
+                       "linearly over curriculum_iterations (soclab.rl.curriculum)",
+    "saturation_jobs_per_ms": "saturation rate the load curriculum's fractions refer to",
+    "episode_curriculum": "[start, end] mean µs of exponentially distributed training-episode "
+                          "lengths, ramping linearly (Decima)",
+    "curriculum_iterations": "iterations of the curricula's ramps (default: the budget's "
+                             "rl_iterations)",
+    "warm_start_us": "a heuristic schedules this many simulated µs of every training episode "
+                     "before the agent's first decision (steady-state starts)",
+    "warm_start_teacher": "the heuristic of the warm start (soclab.rl.bc.TEACHERS, default ETF)",
 }
 ADVANTAGES = ("gae", "grouped")
 

@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup quickstart test lint bench clean
+.PHONY: setup quickstart test lint typecheck bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,11 @@ quickstart: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: lint
+# mypy on the simulator (settings and the documented per-module list in pyproject.toml)
+typecheck: setup
+	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -1,6 +1,10 @@
-"""Steps per second of `dssoc/SoCSched-v0` under a random valid (masked) policy.
+"""Steps per second of `dssoc/SoCSched-v0` and `-v1` under a random valid (masked) policy.
 
     .venv/bin/python benchmarks/bench_env.py [--workload wifi-tx-rx] [--rate 10] [--mode task]
+        [--env v0|v1|both]
+
+v1 (late binding) is timed in wall-clock and in process CPU time (`time.process_time`, the
+number to read on a shared, loaded machine: it counts only this process's own core time).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import time
 
 import numpy as np
 
-from dssoc.env import SoCSchedEnv
+from dssoc.env import LateSoCSchedEnv, SoCSchedEnv, valid_actions
 
 
 def bench(workload: str, rate: float, duration_us: float, mode: str, episodes: int,
@@ -38,6 +42,25 @@ def bench(workload: str, rate: float, duration_us: float, mode: str, episodes: i
     return steps, t_env, t_pol
 
 
+def bench_v1(workload: str, rate: float, duration_us: float, episodes: int,
+             seed: int) -> tuple[int, float, float]:
+    """v1 with a random valid action per step (waits included); returns (steps, wall s, CPU s)."""
+    env = LateSoCSchedEnv({"workload": workload, "rate_jobs_per_ms": rate,
+                           "duration_us": duration_us})
+    rng = np.random.default_rng(seed)
+    steps = 0
+    w0, c0 = time.perf_counter(), time.process_time()
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed + ep)
+        done = False
+        while not done:
+            valid = valid_actions(obs)
+            obs, _, term, trunc, _ = env.step(int(valid[rng.integers(valid.size)]))
+            done = term or trunc
+            steps += 1
+    return steps, time.perf_counter() - w0, time.process_time() - c0
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workload", default="wifi-tx-rx")
@@ -46,8 +69,16 @@ def main() -> None:
     p.add_argument("--mode", choices=("task", "task_pe", "both"), default="both")
     p.add_argument("--episodes", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--env", choices=("v0", "v1", "both"), default="both")
     args = p.parse_args()
     modes = ("task", "task_pe") if args.mode == "both" else (args.mode,)
+    if args.env in ("v1", "both"):
+        steps, wall, cpu = bench_v1(args.workload, args.rate, args.duration, args.episodes, args.seed)
+        print(f"{args.workload} rate={args.rate:g}/ms v1 (late binding): {steps} steps, "
+              f"{steps / wall:,.0f} steps/s wall, {steps / cpu:,.0f} steps/s CPU, random policy "
+              "included")
+    if args.env == "v1":
+        return
     for mode in modes:
         steps, t_env, t_pol = bench(args.workload, args.rate, args.duration, mode,
                                     args.episodes, args.seed)

@@ -32,7 +32,7 @@ WF_WORKLOADS = ["wf-cycles", "wf-epigenomics", "wf-mix", "wf-montage"]
 
 
 def test_builtin_names() -> None:
-    assert builtin_names("socs") == ["BAL_only", "MULTIPLE_BAL", "Top"]
+    assert builtin_names("socs") == ["BAL_only", "MULTIPLE_BAL", "MULTIPLE_BAL_FFT8", "Top"]
     assert builtin_names("apps") == sorted(APPS + WF_APPS)
     assert builtin_names("workloads") == sorted(WORKLOADS + WF_WORKLOADS)
     assert builtin_names("mappings") == ["big-little", "uniform"]
@@ -56,7 +56,7 @@ def test_every_app_is_described_and_round_trips(name: str) -> None:
         application_to_dict(app)
 
 
-@pytest.mark.parametrize("name", ["MULTIPLE_BAL", "BAL_only", "Top"])
+@pytest.mark.parametrize("name", ["MULTIPLE_BAL", "BAL_only", "Top", "MULTIPLE_BAL_FFT8"])
 def test_every_soc_round_trips(name: str) -> None:
     soc = load_soc(name)
     assert soc.name == name and "DS3" in soc.description

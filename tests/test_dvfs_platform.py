@@ -60,7 +60,7 @@ def test_without_the_new_options_the_cell_key_is_unchanged() -> None:
     planned before DVFS existed keep their hashes (resume finds them)."""
     (cell,) = plan_cells(spec_from_dict(BASE))
     assert cell.governor is None and "governor" not in cell.key
-    assert not {"deadline_factor", "throttling"} & set(cell.simulation)
+    assert not {"deadline_factor", "throttling"} & set(cell.key["simulation"])
 
 
 def test_spec_deadline_factor_and_bad_governor() -> None:

@@ -267,8 +267,8 @@ def test_every_scheduler_gives_a_valid_schedule_on_imported_workflows(source: st
     ref = DATA / source if "." in source else source
     cfg = SimConfig.build(ref, rate_jobs_per_ms=2.0 if "." in source else 0.6, duration_us=6000,
                           noise="gaussian:0.2")
-    for name in dssoc.scheduler_names():
-        result = simulate(cfg, name, seed=4, trace=True)
+    for name in dssoc.scheduler_names():  # each under the binding it is written for
+        result = simulate(cfg.replace(binding=dssoc.scheduler_binding(name)), name, seed=4, trace=True)
         assert check_schedule(result, cfg) == [], name
         assert result.completed_jobs >= 1, name
 
@@ -346,7 +346,7 @@ def test_spec_cells_generate_one_instance_per_seed_and_keep_old_hashes() -> None
     assert two.workload.applications[0].name == "cycles-70-s2"
     assert cell.sim_config().fingerprint() == one.fingerprint()  # the first seed's instance
     # unset new keys stay out of the cell's simulation settings (old specs keep their hashes)
-    assert "arrivals" not in cell.simulation and "mapping" not in cell.simulation
+    assert "arrivals" not in cell.settings and "mapping" not in cell.settings
     mapped = plan_cells(spec_from_dict(base | {"simulation": base["simulation"] | {
         "mapping": "big-little,time_scale_us=1", "arrivals": "diurnal:0.5:2000"}}))[0]
     cfg = mapped.sim_config(1)

@@ -271,3 +271,27 @@ def test_stream_schedules_are_valid(scheduler, noise):
 def test_planners_are_registered():
     names = {n.upper() for n in dssoc.scheduler_names()}
     assert set(PLANNERS) <= names
+
+
+def test_a_new_list_planner_is_a_priority_and_a_processor_choice(top):
+    """Planners are components: CPOP's priority with PEFT's optimistic-cost choice is a few
+    lines on ListPlanner; it plans and simulates like the built-in planners."""
+    from dssoc.schedulers.cpop import CPOP, cpop_priorities
+    from dssoc.schedulers.peft import PEFT
+    from dssoc.schedulers.planning import ListPlanner
+
+    class CpopPriorityOctChoice(ListPlanner):
+        def ranking(self, app, pe_bandwidth):
+            return cpop_priorities(app, pe_bandwidth)[0], PEFT().ranking(app, pe_bandwidth)[1]
+
+        chooser = PEFT.chooser
+
+    app, soc = top
+    ca = CompiledApp(0, app, soc)
+    plan = CpopPriorityOctChoice.plan_one(ca, soc.pe_bandwidth)
+    cpop = CPOP.plan_one(ca, soc.pe_bandwidth)
+    assert plan.order == cpop.order  # same priority, hence the same planning order
+    for t in range(ca.n):  # every task starts after its predecessors finish
+        assert all(plan.start[t] >= plan.finish[p] for p in ca.preds[t])
+    result = dssoc.simulate(one_job(app, soc), scheduler=CpopPriorityOctChoice(), seed=0, trace=True)
+    assert result.completed_jobs == 1 and result.avg_latency_us == plan.makespan

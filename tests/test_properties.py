@@ -90,7 +90,8 @@ def configs(draw) -> SimConfig:
 @SETTINGS
 @given(cfg=configs(), seed=st.integers(0, 2**32 - 1))
 def test_every_scheduler_gives_a_valid_schedule(cfg: SimConfig, seed: int) -> None:
-    for name in dssoc.scheduler_names():
+    for name in dssoc.scheduler_names():  # each under the binding it is written for
+        cfg = cfg.replace(binding=dssoc.scheduler_binding(name))
         r = simulate(cfg, name, seed=seed, trace=True)
         violations = check_schedule(r, cfg)
         assert violations == [], (name, [str(v) for v in violations[:3]])

@@ -93,7 +93,8 @@ def test_every_scheduler_sees_the_same_jobs_for_a_seed() -> None:
     """Common random numbers: at a low rate (the job cap never blocks) every scheduler faces the
     same arrival times and the same application per job."""
     cfg = SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=1, max_jobs=40, duration_us=None)
-    frames = {s: simulate(cfg, s, seed=11, trace=True).jobs().sort_values("job")
+    frames = {s: simulate(cfg.replace(binding=dssoc.scheduler_binding(s)), s, seed=11,
+                          trace=True).jobs().sort_values("job")
               for s in dssoc.scheduler_names()}
     ref = frames["MET"]
     assert len(ref) == 40 and set(ref.app) == {"wifi_tx", "wifi_rx"}  # a genuine mix
@@ -385,8 +386,8 @@ def test_range_detection_is_177_not_176_because_of_the_tick_order() -> None:
 @pytest.mark.parametrize("workload", ["wifi-tx-rx", "ds3-mix6", "synthetic-top"])
 def test_validator_accepts_every_scheduler(workload: str, noise: str | None) -> None:
     cfg = SimConfig.build(workload, rate_jobs_per_ms=6, duration_us=4000, warmup_us=500, noise=noise)
-    for name in dssoc.scheduler_names():
-        r = simulate(cfg, name, seed=5, trace=True)
+    for name in dssoc.scheduler_names():  # each under the binding it is written for
+        r = simulate(cfg.replace(binding=dssoc.scheduler_binding(name)), name, seed=5, trace=True)
         assert r.total_injected > 10
         violations = check_schedule(r, cfg)
         assert violations == [], (name, [str(v) for v in violations[:3]])

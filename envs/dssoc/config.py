@@ -21,6 +21,7 @@ from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
 
 DEFAULT_WORKLOAD = "wifi-tx-rx"
 DEFAULT_SOC = "MULTIPLE_BAL"
+BINDINGS = ("early", "late")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class SimConfig:
     `arrivals` replaces the Poisson arrivals by a trace replay or a rate-modulated process
     (dssoc.arrivals); `mapping` records how imported workflows were mapped onto the SoC
     (dssoc.mapping; applied by `build`).
+    `binding="early"` (DS3, the default) binds every ready task at once into job-ordered PE
+    queues; `binding="late"` binds a ready task only to a free PE, at dispatch (see dssoc.engine).
 
     DVFS (dssoc.dvfs): each cluster carries its governor; `governor` overrides them at
     construction ("powersave" for all clusters, "A7=powersave,A15=ondemand" per cluster) and is
@@ -67,6 +70,7 @@ class SimConfig:
     governor: str | None = None
     throttling: bool = False
     deadline_factor: float | None = None
+    binding: Literal["early", "late"] = "early"
 
     def __post_init__(self) -> None:
         _check_fields(self)
@@ -179,6 +183,8 @@ class SimConfig:
             "arrival_streams": self.arrival_streams,
             "energy": self.energy,
             **self._dvfs_summary(),
+            # only when not the default, so early-binding configs keep their fingerprints
+            **({"binding": self.binding} if self.binding != "early" else {}),
         }
         # Only when set, so that the fingerprints of existing configurations do not change.
         if self.arrivals is not None:
@@ -237,6 +243,9 @@ def _check_fields(cfg: SimConfig) -> None:
             raise ConfigError(f"expected true or false, got {getattr(cfg, name)!r}", f"config.{name}")
     if cfg.arrival_streams not in ("dssoc", "ds3"):
         raise ConfigError(f"must be 'dssoc' or 'ds3', got {cfg.arrival_streams!r}", "config.arrival_streams")
+    if cfg.binding not in BINDINGS:
+        raise ConfigError(f"must be 'early' (DS3) or 'late' (bind at dispatch), got {cfg.binding!r}",
+                          "config.binding")
     if cfg.duration_us is None and cfg.max_jobs is None:
         raise ConfigError("give a duration or a number of jobs to stop after", "config")
     if cfg.duration_us is not None and cfg.warmup_us >= cfg.duration_us:

@@ -448,7 +448,7 @@ def busy_core_power_w(soc: SoC, opps: list[tuple[int, int] | None] | None = None
 def opp_power_table(soc: SoC) -> list[list[float]]:
     """Per cluster and OPP level (slowest first), one busy core's power (W) as in
     `busy_core_power_w`; an empty list for a cluster without operating points."""
-    table = []
+    table: list[list[float]] = []
     for c in soc.clusters:
         p = c.power
         if p is None or not p.opps:

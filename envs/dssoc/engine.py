@@ -20,6 +20,17 @@ microsecond. An event created *during* a tick for the same or the next microseco
 reacted to it, so its consequences are scheduled one microsecond later. The engine reproduces this
 with deferred events (processed first at the next microsecond, keeping their own timestamps): it is
 why a single range-detection job takes 177 µs in DS3 rather than 176.
+
+Late binding (`SimConfig.binding="late"`, not DS3): ready tasks stay unbound until the scheduler
+binds them, and it may only bind a task to a *free* PE (nothing running, nothing bound). Decision
+points are the instants at which an unbound ready task and a free PE that can run it coexist (after
+every event due at the instant has been processed and bound tasks have started); the scheduler may
+bind some ready tasks and leave the others waiting for a later decision point. A bound task starts
+as soon as its data is on its PE, so a PE never idles while a task bound to it could run. Transfer
+model (both bindings): a producer pushes its output to every PE at its finish, so the data-ready
+time of a ready task on each PE (max over predecessors of finish + volume / bandwidth) is known
+when it becomes ready, and binding later never delays the data. The early-binding code path is
+untouched by this: `advance` and `assign` are swapped for their late versions per instance.
 """
 
 from __future__ import annotations
@@ -38,8 +49,9 @@ from dssoc.checks import seed as check_seed
 from dssoc.config import SimConfig
 from dssoc.dvfs import DvfsController, needs_controller
 from dssoc.errors import ConfigError, SchedulerError
+from dssoc.live import LiveCache, LiveState
 from dssoc.model import transfer_time
-from dssoc.noise import ArrivalBurst
+from dssoc.noise import ArrivalBurst, noise_runtime
 
 if TYPE_CHECKING:
     from dssoc.energy import PowerModel
@@ -171,9 +183,10 @@ class TaskRun:
         return f"Task(job={self.job.id}, {self.name}#{self.index}, pe={self.pe})"
 
 
-class Simulation:
+class Simulation(LiveState):
     """One seeded run of a `SimConfig`. Drive it with `run(scheduler)` or step-wise with
-    `advance()` / `assign()` (the Gymnasium environment does the latter)."""
+    `advance()` / `assign()` (the Gymnasium environments do the latter). The live-state queries
+    (`pe_expected_remaining`, `jobs_remaining_critical_path`, ...) come from `dssoc.live`."""
 
     def __init__(
         self,
@@ -202,7 +215,8 @@ class Simulation:
         self._arrivals = make_arrival_process(config, seed, self.arrival_rng, self.app_rng)
         self.noise_rng = np.random.default_rng(noise_ss)
         self.scheduler_rng = np.random.default_rng(sched_ss)
-        self._exec_noise = [m for m in config.noise if not isinstance(m, ArrivalBurst)]
+        self._exec_noise = noise_runtime([m for m in config.noise if not isinstance(m, ArrivalBurst)],
+                                         noise_ss, soc)
         self._drawn_noise = [m for m in self._exec_noise if m.uses_draw]
         self.on_arrival = on_arrival
         self.trace_enabled = trace
@@ -252,6 +266,10 @@ class Simulation:
         if needs_controller(soc, config.throttling):
             self.dvfs = DvfsController(self, config.throttling)
 
+        self._live = LiveCache(self.apps)
+        if config.binding == "late":  # per-instance swap: the early path stays as it was
+            self.advance = self._advance_late  # type: ignore[method-assign]
+            self.assign = self._assign_late  # type: ignore[method-assign]
         self._pending_app = -1  # application of the arrival due (waiting while the system is full)
         self._schedule_arrival(self._arrivals.next_arrival(0.0))
 
@@ -487,7 +505,7 @@ class Simulation:
                 if m.uses_draw:
                     z = float(task.job.z[k][task.index])
                     k += 1
-                duration = m.apply(duration, z, cluster, now)
+                duration = m.apply(duration, z, cluster, now, pe)
         task.duration = duration
         self.pe_running[pe] = task
         if self._held:
@@ -504,6 +522,25 @@ class Simulation:
             self._push(finish, DONE, task)
 
     # -------------------------------------------------------------- stepping
+    def _pop_instant(self, t: float) -> None:
+        """Process every event due at `t` (both bindings share this)."""
+        heap = self._heap
+        while heap and heap[0][0] == t:
+            _, _, _, kind, payload = heapq.heappop(heap)
+            if kind == DONE:
+                self._on_done(payload)  # type: ignore[arg-type]
+            elif kind == ARRIVAL:
+                self._on_arrival_event(payload)  # type: ignore[arg-type]
+            elif kind == RELEASE:
+                self.ready.extend(payload)  # type: ignore[arg-type]
+            elif kind > RELEASE:
+                self.dvfs.handle(kind, payload)  # type: ignore[union-attr]
+            else:
+                pe = payload  # type: ignore[assignment]
+                if self._pe_wake[pe] == t:
+                    self._pe_wake[pe] = INF
+                self._dirty.add(pe)  # type: ignore[arg-type]
+
     def advance(self) -> bool:
         """Run until ready tasks await a decision (True) or the run is over (False).
 
@@ -520,25 +557,48 @@ class Simulation:
             if t > self.end_time:
                 break
             self.now = t
-            while heap and heap[0][0] == t:
-                _, _, _, kind, payload = heapq.heappop(heap)
-                if kind == DONE:
-                    self._on_done(payload)  # type: ignore[arg-type]
-                elif kind == ARRIVAL:
-                    self._on_arrival_event(payload)  # type: ignore[arg-type]
-                elif kind == RELEASE:
-                    self.ready.extend(payload)  # type: ignore[arg-type]
-                elif kind > RELEASE:
-                    self.dvfs.handle(kind, payload)  # type: ignore[union-attr]
-                else:
-                    pe = payload  # type: ignore[assignment]
-                    if self._pe_wake[pe] == t:
-                        self._pe_wake[pe] = INF
-                    self._dirty.add(pe)  # type: ignore[arg-type]
+            self._pop_instant(t)
             if self.ready:
                 self.decisions += 1
                 return True
             self._start_ready_pes()
+        self._finish()
+        return False
+
+    def _assign_late(self, task: TaskRun, pe: int) -> None:
+        """Late binding: bind a ready task to a *free* PE only (nothing running, nothing bound)."""
+        p = int(pe)
+        if 0 <= p < self.n_pes and (self.pe_running[p] is not None or self.pe_queue[p]):
+            raise SchedulerError(f"{task!r} bound to PE {self.soc.pe_names[p]}, which is not free: "
+                                 "late binding binds only to PEs with nothing running or bound")
+        Simulation.assign(self, task, p)
+
+    def _advance_late(self) -> bool:
+        """Late binding: run to the next decision point (True) or the end (False).
+
+        Always moves past the current instant first: whatever the scheduler left unbound waits for
+        an event (a completion, an arrival, data reaching a PE) to change the state.
+        """
+        if self.finished:
+            return False
+        self._start_ready_pes()
+        heap = self._heap
+        while heap:
+            t = heap[0][0]
+            if t > self.end_time:
+                break
+            self.now = t
+            self._pop_instant(t)
+            self._start_ready_pes()
+            if self.has_decision():
+                self.decisions += 1
+                return True
+        if self.ready and not heap:
+            raise SchedulerError(
+                f"late binding: {len(self.ready)} ready task(s) left unbound with nothing running, "
+                f"bound or arriving at t={self.now:g}: the scheduler must bind when it alone can "
+                f"advance time ({self.ready[:3]})"
+            )
         self._finish()
         return False
 
@@ -559,12 +619,19 @@ class Simulation:
     def run(self, scheduler) -> SimResult:
         """Run to the end with `scheduler` (an object implementing `Scheduler`)."""
         from dssoc.metrics import SimResult
+        from dssoc.schedulers.base import check_binding
 
+        check_binding(scheduler, self.config.binding)
         scheduler.reset(self, self.scheduler_rng)
         if self.on_arrival is None and type(scheduler).on_job_arrival is not _base_on_arrival():
             self.on_arrival = lambda job: scheduler.on_job_arrival(job, self)
         schedule = scheduler.schedule
         assign = self.assign
+        if self.config.binding == "late":
+            while self.advance():
+                for task, pe in schedule(list(self.ready), self):
+                    assign(task, pe)
+            return SimResult.from_simulation(self, scheduler)
         while self.advance():
             for task, pe in schedule(list(self.ready), self):
                 assign(task, pe)

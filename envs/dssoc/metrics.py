@@ -67,7 +67,8 @@ class SimResult:
         window = max(end - sim.warmup, 0.0)
         busy_window = max(sim.last_completion - sim.warmup, 0.0)
         pct = np.percentile(lat, [50, 95, 99]) if n else np.full(3, np.nan)
-        apps = np.frombuffer(sim.completed_apps, dtype=np.int32) if sim.completed_apps else []
+        apps = (np.frombuffer(sim.completed_apps, dtype=np.int32) if sim.completed_apps
+                else np.zeros(0, np.int32))
         counts = np.bincount(apps, minlength=len(sim.apps)) if n else np.zeros(len(sim.apps), int)
         util = sim.busy_us / window if window > 0 else np.zeros(sim.n_pes)
         miss, tardy, p99_late = deadline_metrics(np.frombuffer(sim.lateness, dtype=float)

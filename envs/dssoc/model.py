@@ -7,7 +7,7 @@ Times are microseconds; a transfer takes `volume / bandwidth` microseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -21,6 +21,22 @@ def transfer_time(volume: float, bandwidth: float | np.ndarray, integer: bool) -
     t = volume / bandwidth
     return np.floor(t) if integer else t
 
+
+
+def kahn_order(inputs: Sequence[Sequence[int]], outputs: Sequence[Sequence[int]]) -> list[int]:
+    """Kahn's algorithm: the nodes ordered so that each comes after all of its `inputs`
+    (`outputs` is the same graph's reverse adjacency; pass them swapped for a reverse
+    topological order). Nodes on or behind a cycle are left out: callers compare lengths."""
+    left = [len(x) for x in inputs]
+    order = [i for i, d in enumerate(left) if d == 0]
+    k = 0
+    while k < len(order):
+        for s in outputs[order[k]]:
+            left[s] -= 1
+            if left[s] == 0:
+                order.append(s)
+        k += 1
+    return order
 
 @dataclass(frozen=True)
 class PowerSpec:
@@ -111,7 +127,7 @@ class SoC:
     @cached_property
     def pe_names(self) -> tuple[str, ...]:
         """Readable PE names such as `A7.0`, `A7.1`, `FFT.3`."""
-        out = []
+        out: list[str] = []
         for c in self.clusters:
             out.extend(f"{c.name}.{i}" for i in range(c.capacity))
         return tuple(out)
@@ -192,15 +208,7 @@ class Application:
 
     @cached_property
     def topological_order(self) -> tuple[int, ...]:
-        indeg = [len(set(t.predecessors)) for t in self.tasks]
-        order = [i for i, d in enumerate(indeg) if d == 0]
-        k = 0
-        while k < len(order):
-            for s in self.successors[order[k]]:
-                indeg[s] -= 1
-                if indeg[s] == 0:
-                    order.append(s)
-            k += 1
+        order = kahn_order([t.predecessors for t in self.tasks], self.successors)
         if len(order) != len(self.tasks):
             stuck = sorted(self.tasks[i].name for i in set(range(len(self.tasks))) - set(order))
             raise InvalidDAGError(f"the graph has a cycle through {stuck}", f"application {self.name}")

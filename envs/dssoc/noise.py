@@ -2,17 +2,28 @@
 
 Schedulers always plan with the expected execution times; noise reaches only what happens.
 Every model is named and parameterised by a short spec (`gaussian:0.2`, `lognormal:0.3`,
-`slowdown:A15:2:5000:15000`, `burst:5:1000:10000`); several combine with `+`.
+`pareto:2.5`, `slowdown:A15:2:5000:15000`, `persistent:pe:3:2000:8000`, `correlated:0.3:0.5:1000`,
+`burst:5:1000:10000`); several combine with `+`.
 Per-task random draws are made when a job is injected, in task order, from the noise stream,
-so every scheduler faces the same draws for the same seed (common random numbers).
+so every scheduler faces the same draws for the same seed (common random numbers). Models with
+state over time (`persistent`, `correlated`) draw their timelines from their own child streams of
+the noise seed, lazily but in a fixed order per PE or cluster, so the timeline depends on the seed
+only, never on which scheduler asked first or when.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from dssoc.errors import ConfigError, UnknownNameError
+
+if TYPE_CHECKING:
+    from dssoc.model import SoC
 
 
 @dataclass(frozen=True)
@@ -23,7 +34,7 @@ class GaussianNoise:
     name: str = "gaussian"
     uses_draw = True
 
-    def apply(self, mu: float, z: float, cluster: int, now: float) -> float:
+    def apply(self, mu: float, z: float, cluster: int, now: float, pe: int = -1) -> float:
         if mu <= 0:
             return mu
         return float(max(round(mu + self.sigma * mu * z), 1))
@@ -41,7 +52,7 @@ class LogNormalNoise:
     name: str = "lognormal"
     uses_draw = True
 
-    def apply(self, mu: float, z: float, cluster: int, now: float) -> float:
+    def apply(self, mu: float, z: float, cluster: int, now: float, pe: int = -1) -> float:
         if mu <= 0:
             return mu
         return float(max(round(mu * math.exp(self.sigma * z - 0.5 * self.sigma**2)), 1))
@@ -72,7 +83,7 @@ class PESlowdown:
             cluster_names.index(self.cluster_name),
         )
 
-    def apply(self, mu: float, z: float, cluster: int, now: float) -> float:
+    def apply(self, mu: float, z: float, cluster: int, now: float, pe: int = -1) -> float:
         if cluster == self.cluster and self.start_us <= now < self.end_us:
             return float(round(mu * self.factor))
         return mu
@@ -81,6 +92,139 @@ class PESlowdown:
     def spec(self) -> str:
         end = "inf" if math.isinf(self.end_us) else f"{self.end_us:g}"
         return f"slowdown:{self.cluster_name}:{self.factor:g}:{self.start_us:g}:{end}"
+
+
+@dataclass(frozen=True)
+class ParetoNoise:
+    """Heavy-tailed, mean-preserving Pareto durations: actual = max(round(mu * X), 1) with
+    X ~ Pareto(shape alpha, scale (alpha-1)/alpha), so E[X] = 1 and P(X > x) ~ x^-alpha.
+    alpha must be > 1 (finite mean); the variance is infinite for alpha <= 2. X comes from the
+    task's standard-normal draw through its CDF, so it shares the common-random-number stream."""
+
+    alpha: float
+    name: str = "pareto"
+    uses_draw = True
+
+    def apply(self, mu: float, z: float, cluster: int, now: float, pe: int = -1) -> float:
+        if mu <= 0:
+            return mu
+        tail = 0.5 * math.erfc(z / math.sqrt(2.0))  # 1 - Phi(z), precise in the upper tail
+        x = (self.alpha - 1.0) / self.alpha * max(tail, 1e-300) ** (-1.0 / self.alpha)
+        return float(max(round(mu * x), 1))
+
+    @property
+    def spec(self) -> str:
+        return f"pareto:{self.alpha:g}"
+
+
+class _Timeline:
+    """Per unit (PE or cluster), a lazily extended random sequence drawn from the unit's own
+    generator in order, so entry k is a function of the seed only."""
+
+    def __init__(self, seed: np.random.SeedSequence, n_units: int) -> None:
+        self.rngs = [np.random.default_rng(s) for s in seed.spawn(n_units)]
+
+
+@dataclass(frozen=True)
+class PersistentSlowdown:
+    """Each PE (`level="pe"`) or each cluster (`"cluster"`, all its PEs together) alternates
+    between normal periods (Exp, mean `mean_normal_us`) and slow periods (Exp, mean `mean_slow_us`),
+    starting normal at t = 0. A task started during a slow period runs `factor` times longer
+    (rounded). The long-run slow fraction is mean_slow / (mean_slow + mean_normal)."""
+
+    level: str
+    factor: float
+    mean_slow_us: float
+    mean_normal_us: float
+    name: str = "persistent"
+    uses_draw = False
+    stateful = True
+
+    def runtime(self, seed: np.random.SeedSequence, soc: SoC) -> PersistentSlowdownRun:
+        return PersistentSlowdownRun(self, seed, soc)
+
+    @property
+    def spec(self) -> str:
+        return (f"persistent:{self.level}:{self.factor:g}:{self.mean_slow_us:g}:"
+                f"{self.mean_normal_us:g}")
+
+
+class PersistentSlowdownRun(_Timeline):
+    """One simulation's slow/normal timeline of a `PersistentSlowdown`."""
+
+    uses_draw = False
+
+    def __init__(self, model: PersistentSlowdown, seed: np.random.SeedSequence, soc: SoC) -> None:
+        self.model = model
+        self.per_pe = model.level == "pe"
+        super().__init__(seed, soc.n_pes if self.per_pe else len(soc.clusters))
+        # edges[u] = [0, end of 1st normal, end of 1st slow, ...]; even intervals normal
+        self.edges: list[list[float]] = [[0.0] for _ in self.rngs]
+
+    def slow(self, unit: int, now: float) -> bool:
+        """Whether `unit` (a PE or cluster index, per the model's level) is slow at `now`."""
+        edges = self.edges[unit]
+        m = self.model
+        while edges[-1] <= now:
+            rng = self.rngs[unit]
+            for _ in range(32):
+                mean = m.mean_normal_us if len(edges) % 2 == 1 else m.mean_slow_us
+                edges.append(edges[-1] + float(rng.exponential(mean)))
+        return (bisect_right(edges, now) - 1) % 2 == 1
+
+    def apply(self, mu: float, z: float, cluster: int, now: float, pe: int = -1) -> float:
+        if mu > 0 and self.slow(pe if self.per_pe else cluster, now):
+            return float(round(mu * self.model.factor))
+        return mu
+
+
+@dataclass(frozen=True)
+class CorrelatedNoise:
+    """Cluster-correlated Gaussian noise: actual = max(round(mu * (1 + sigma * e)), 1) with
+    e = sqrt(rho) * Z_c + sqrt(1 - rho) * z, where z is the task's own draw and Z_c a draw shared
+    by every task started on cluster c in the same window of `window_us` (one per window, fresh
+    each window). Two such tasks' relative errors have correlation rho; sigma as in `gaussian`."""
+
+    sigma: float
+    rho: float
+    window_us: float = 1000.0
+    name: str = "correlated"
+    uses_draw = True
+    stateful = True
+
+    def runtime(self, seed: np.random.SeedSequence, soc: SoC) -> CorrelatedNoiseRun:
+        return CorrelatedNoiseRun(self, seed, soc)
+
+    @property
+    def spec(self) -> str:
+        return f"correlated:{self.sigma:g}:{self.rho:g}:{self.window_us:g}"
+
+
+class CorrelatedNoiseRun(_Timeline):
+    """One simulation's per-cluster window draws of a `CorrelatedNoise`."""
+
+    uses_draw = True
+
+    def __init__(self, model: CorrelatedNoise, seed: np.random.SeedSequence, soc: SoC) -> None:
+        self.model = model
+        super().__init__(seed, len(soc.clusters))
+        self.draws: list[list[float]] = [[] for _ in self.rngs]
+        self.a = math.sqrt(model.rho)
+        self.b = math.sqrt(1.0 - model.rho)
+
+    def common(self, cluster: int, now: float) -> float:
+        """The draw shared by tasks started on `cluster` in the window containing `now`."""
+        k = int(now // self.model.window_us)
+        draws = self.draws[cluster]
+        while len(draws) <= k:
+            draws.extend(self.rngs[cluster].standard_normal(max(64, k + 1 - len(draws))).tolist())
+        return draws[k]
+
+    def apply(self, mu: float, z: float, cluster: int, now: float, pe: int = -1) -> float:
+        if mu <= 0:
+            return mu
+        e = self.a * self.common(cluster, now) + self.b * z
+        return float(max(round(mu * (1.0 + self.model.sigma * e)), 1))
 
 
 @dataclass(frozen=True)
@@ -103,13 +247,29 @@ class ArrivalBurst:
         return f"burst:{self.factor:g}:{self.length_us:g}:{self.period_us:g}"
 
 
-ExecNoise = GaussianNoise | LogNormalNoise | PESlowdown
+ExecNoise = GaussianNoise | LogNormalNoise | ParetoNoise | PESlowdown | PersistentSlowdown | CorrelatedNoise
 NoiseModel = ExecNoise | ArrivalBurst
+
+
+def noise_runtime(models: list[ExecNoise], seed: np.random.SeedSequence, soc: SoC) -> list:
+    """The execution-noise models of one simulation: stateless models as they are, stateful
+    ones (`runtime`) instantiated on child streams of the noise seed, one per model in order."""
+    out = []
+    for m in models:
+        if getattr(m, "stateful", False):
+            out.append(m.runtime(seed.spawn(1)[0], soc))  # type: ignore[union-attr]
+        else:
+            out.append(m)
+    return out
 
 NOISE_MODELS = {
     "gaussian": "gaussian:SIGMA (relative std of execution times, gym-ds3)",
     "lognormal": "lognormal:SIGMA (mean-preserving log-normal execution times)",
+    "pareto": "pareto:ALPHA (mean-preserving Pareto execution times, tail index ALPHA > 1)",
     "slowdown": "slowdown:CLUSTER:FACTOR[:START_US[:END_US]] (a cluster runs FACTOR x slower)",
+    "persistent": "persistent:pe|cluster:FACTOR:MEAN_SLOW_US:MEAN_NORMAL_US (random slow periods)",
+    "correlated": "correlated:SIGMA:RHO[:WINDOW_US] (Gaussian, correlation RHO within a cluster "
+                  "and window, default 1000 µs)",
     "burst": "burst:FACTOR:LENGTH_US:PERIOD_US (arrival rate x FACTOR in bursts)",
     "none": "none (no noise)",
 }
@@ -138,6 +298,32 @@ def parse_noise(spec: str | None) -> tuple[NoiseModel, ...]:
                 raise ConfigError(f"expected {NOISE_MODELS[kind]}", where)
             sigma = _number(args[0], "sigma", where)
             models.append(GaussianNoise(sigma) if kind == "gaussian" else LogNormalNoise(sigma))
+        elif kind == "pareto":
+            if len(args) != 1:
+                raise ConfigError(f"expected {NOISE_MODELS[kind]}", where)
+            alpha = _number(args[0], "alpha", where)
+            if alpha <= 1:
+                raise ConfigError(f"alpha must be > 1 (finite mean), got {args[0]}", where)
+            models.append(ParetoNoise(alpha))
+        elif kind == "persistent":
+            if len(args) != 4:
+                raise ConfigError(f"expected {NOISE_MODELS[kind]}", where)
+            if args[0] not in ("pe", "cluster"):
+                raise ConfigError(f"level must be 'pe' or 'cluster', got {args[0]!r}", where)
+            factor, slow, normal = (_number(a, n, where) for a, n in zip(
+                args[1:], ("factor", "mean slow period", "mean normal period"), strict=True))
+            if factor <= 0 or slow <= 0 or normal <= 0:
+                raise ConfigError("factor and both mean periods must be > 0", where)
+            models.append(PersistentSlowdown(args[0], factor, slow, normal))
+        elif kind == "correlated":
+            if not 2 <= len(args) <= 3:
+                raise ConfigError(f"expected {NOISE_MODELS[kind]}", where)
+            sigma = _number(args[0], "sigma", where)
+            rho = _number(args[1], "rho", where)
+            window = _number(args[2], "window", where) if len(args) > 2 else 1000.0
+            if rho > 1 or window <= 0:
+                raise ConfigError("rho must be in [0, 1] and the window > 0", where)
+            models.append(CorrelatedNoise(sigma, rho, window))
         elif kind == "slowdown":
             if not 2 <= len(args) <= 4:
                 raise ConfigError(f"expected {NOISE_MODELS[kind]}", where)

@@ -23,16 +23,15 @@ from typing import Any
 import pandas as pd
 
 from dssoc import SimResult
+from soclab import metrics
 from soclab.cells import Cell
 from soclab.claims import Claim
 from soclab.runner import resolve_scheduler, run_cell
 from soclab.tracking import CELL_KIND, Tracker
 
 RESULTS_ARTIFACT = "results.parquet"
-SUMMARY_METRICS = ("avg_latency_us", "p95_latency_us", "p99_latency_us", "throughput_jobs_per_ms",
-                   "injection_rate_jobs_per_ms", "energy_j", "edp", "mean_slowdown",
-                   "completed_jobs", "wall_time_s", "energy_per_job_j", "deadline_miss_rate",
-                   "mean_tardiness_us", "p99_lateness_us")
+#: the per-seed metrics summarised into MLflow (mean and CI), as declared in `soclab.metrics`
+SUMMARY_METRICS = tuple(m.key for m in metrics.all_metrics())
 
 
 @dataclass
@@ -63,14 +62,13 @@ def node_tags() -> dict[str, str]:
 
 
 def seed_rows(cell: Cell, results: list[SimResult]) -> pd.DataFrame:
-    """One row per seed: the cell's coordinates plus every scalar metric."""
+    """One row per seed: the cell's agent and point (every axis) plus every scalar metric."""
     rows = []
     for r in results:
-        # on a governor axis the agent label carries the governor, so every report groups
-        # (scheduler, governor) pairs as agents of their own
+        # on a governor axis the agent label carries the governor, so the trade-off views
+        # (soclab.tradeoff) draw (scheduler, governor) pairs as agents of their own
         agent = cell.agent.name if cell.governor is None else f"{cell.agent.name}@{cell.governor}"
-        row = {"cell_hash": cell.hash, "agent": agent, "noise": cell.noise,
-               "rate_jobs_per_ms": cell.rate_jobs_per_ms, "seed": r.seed,
+        row = {"cell_hash": cell.hash, "agent": agent, **cell.coordinates, "seed": r.seed,
                "governor": cell.governor or "soc"}
         row.update(r.metrics())
         rows.append(row)
@@ -98,7 +96,7 @@ def evaluate_cell(cell: Cell, scheduler_spec: Any = None, gantt_dir: Path | None
     gantt = None
     for i, seed in enumerate(cell.seeds):
         config = cell.sim_config(seed)  # generated workloads: one instance per seed
-        sched = resolve_scheduler(spec) if isinstance(spec, str) else spec
+        sched = resolve_scheduler(spec, cell.agent.params) if isinstance(spec, str) else spec
         want_gantt = gantt_dir is not None and i == 0
         result = run_cell(config, sched, seed, trace=want_gantt)
         if want_gantt and result.has_trace:

@@ -1,5 +1,5 @@
-"""Planning a sweep: the grid of cells (agent × noise × rate, over the seed set), their content
-hashes, and their grouping into Tune trials.
+"""Planning a sweep: the grid of cells (agent × the axes' product, over the seed set), their
+content hashes, and their grouping into Tune trials.
 
 A cell's hash covers its full configuration (agent, hyperparameters, axes values, seeds, the
 simulation settings and the SoC/DAG contents), so resuming can tell finished cells apart and a
@@ -9,57 +9,107 @@ changed spec never reuses stale results.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from dssoc import SimConfig
-from soclab.spec import AgentSpec, ExperimentSpec
+from dssoc.errors import ConfigError
+from soclab.spec import POINT_AXES, AgentSpec, ExperimentSpec, axis_kind
+
+#: `simulation:` keys left out of a cell's key while they hold their default, so cells of specs
+#: written before the key existed keep their hashes (resuming an old store finds them).
+OPTIONAL_SIMULATION_KEYS: dict[str, Any] = {"arrivals": None, "mapping": None, "deadline_factor": None,
+                                             "throttling": False, "binding": "early"}
+
+
+def _without_defaults(sim: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sim.items()
+            if not (k in OPTIONAL_SIMULATION_KEYS and v == OPTIONAL_SIMULATION_KEYS[k])}
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One agent at one (noise, rate), evaluated on the seed set."""
+    """One agent at one point of the spec's axes, evaluated on the seed set.
+
+    `point` holds the axis values in axis order (extra axes, then `noise` and
+    `rate_jobs_per_ms`, which every point has); its key, label, MLflow params, results columns
+    and report grouping all derive from it. `simulation` is the spec's `simulation:` block.
+    """
 
     spec_name: str
     agent: AgentSpec
-    noise: str
-    rate_jobs_per_ms: float
+    point: tuple[tuple[str, Any], ...]
     seeds: tuple[int, ...]
     simulation: dict[str, Any]
     budget: dict[str, Any]
     #: hyperparameters chosen by a search (soclab.rl.tuning) for an agent with a search_space;
     #: not part of the key: the cell stays the same experiment whatever the search found.
     tuned: dict[str, Any] | None = None
-    governor: str | None = None  # DVFS axis value (None: the SoC's own governors)
+
+    @property
+    def governor(self) -> str | None:
+        """The DVFS governor axis value (None: the SoC's own governors)."""
+        value = self.coordinates.get("governor")
+        return None if value is None else str(value)
+
+    @property
+    def coordinates(self) -> dict[str, Any]:
+        """The point as a mapping: axis name -> value."""
+        return dict(self.point)
+
+    @property
+    def noise(self) -> str:
+        return str(self.coordinates["noise"])
+
+    @property
+    def rate_jobs_per_ms(self) -> float:
+        return float(self.coordinates["rate_jobs_per_ms"])
+
+    @property
+    def extra_axes(self) -> dict[str, Any]:
+        """The point's axes beyond noise and rate (e.g. soc, max_jobs_in_flight)."""
+        return {k: v for k, v in self.point if k not in POINT_AXES}
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The `simulation:` block at this point (simulation-field axes applied), unset optional
+        keys left out."""
+        sim = dict(self.simulation)
+        sim.update({k: v for k, v in self.extra_axes.items() if axis_kind(k) == "simulation"})
+        return _without_defaults(sim)
+
+    @property
+    def config_axes(self) -> dict[str, Any]:
+        """The point's values of SimConfig fields that are not `simulation:` keys (e.g. energy)."""
+        return {k: v for k, v in self.extra_axes.items() if axis_kind(k) == "config"}
 
     def sim_config(self, seed: int | None = None) -> SimConfig:
         """The simulated system; a generated workload (`wfcommons:RECIPE:TASKS`) is generated with
         `seed` (default: the cell's first seed), so each evaluation seed gets its own instance."""
-        s = self.simulation
+        s = dict(self.settings)
+        workload, soc = s.pop("workload"), s.pop("soc", None)
         return SimConfig.build(
-            s["workload"], s["soc"], rate_jobs_per_ms=self.rate_jobs_per_ms,
-            probabilities=s["probabilities"], noise=self.noise, duration_us=s["duration_us"],
-            warmup_us=s["warmup_us"], max_jobs_in_flight=s["max_jobs_in_flight"],
-            governor=self.governor, deadline_factor=s.get("deadline_factor"),
-            throttling=bool(s.get("throttling", False)),
-            arrivals=s.get("arrivals"), mapping=s.get("mapping"),
-            workload_seed=self.seeds[0] if seed is None else seed,
+            workload, soc, rate_jobs_per_ms=self.rate_jobs_per_ms, noise=self.noise,
+            workload_seed=self.seeds[0] if seed is None else seed, **s, **self.config_axes,
         )
 
     @cached_property
     def key(self) -> dict[str, Any]:
-        """Everything that determines the cell's results."""
+        """Everything that determines the cell's results (for today's noise x rate specs the
+        same dict as before axes were data, so their hashes are unchanged)."""
         return {
-            "agent": self.agent.model_dump(mode="json"),
+            "agent": self.agent.key_dump(),
             "noise": self.noise,
             "rate_jobs_per_ms": self.rate_jobs_per_ms,
             "seeds": list(self.seeds),
-            "simulation": self.simulation,
+            "simulation": self.settings,
             "system_fingerprint": self.sim_config().fingerprint(),
             "budget": self.budget if self.agent.kind == "rl" else None,
-            **({"governor": self.governor} if self.governor is not None else {}),
+            **self.config_axes,
         }
 
     @cached_property
@@ -69,11 +119,11 @@ class Cell:
 
     @property
     def label(self) -> str:
-        gov = f" | governor={self.governor}" if self.governor is not None else ""
-        return f"{self.agent.name} | noise={self.noise} | rate={self.rate_jobs_per_ms:g}/ms{gov}"
+        parts = [f"rate={float(v):g}/ms" if k == "rate_jobs_per_ms" else f"{k}={v}" for k, v in self.point]
+        return " | ".join([self.agent.name, *parts])
 
     def params(self) -> dict[str, Any]:
-        """Flat MLflow params of the cell."""
+        """Flat MLflow params of the cell: the agent, every axis of the point, the system."""
         p: dict[str, Any] = {
             "agent": self.agent.name,
             "agent_kind": self.agent.kind,
@@ -83,13 +133,17 @@ class Cell:
             "rate_jobs_per_ms": self.rate_jobs_per_ms,
             "seeds": ",".join(map(str, self.seeds)),
             "n_seeds": len(self.seeds),
-            "workload": self.simulation["workload"],
+            "workload": self.settings["workload"],
             "soc": self.sim_config().soc.name,
-            "duration_us": self.simulation["duration_us"],
-            "warmup_us": self.simulation["warmup_us"],
+            "duration_us": self.settings["duration_us"],
+            "warmup_us": self.settings["warmup_us"],
             "cell_hash": self.hash,
-            "governor": self.governor or "soc",
+            "governor": self.governor or "soc",  # always there: runs tables read it
         }
+        for k, v in self.extra_axes.items():
+            p.setdefault(k, v)  # the soc keeps its resolved name; other axes their value
+        for k, v in self.agent.params.items():
+            p[f"param.{k}"] = v
         for k, v in {**self.agent.hyperparameters, **(self.tuned or {})}.items():
             p[f"hp.{k}"] = v
         return p
@@ -98,44 +152,55 @@ class Cell:
         """A JSON-able form that crosses process boundaries (Tune trial configs)."""
         return {
             "spec_name": self.spec_name, "agent": self.agent.model_dump(mode="json"),
-            "noise": self.noise, "rate_jobs_per_ms": self.rate_jobs_per_ms,
+            "point": [list(kv) for kv in self.point],
             "seeds": list(self.seeds), "simulation": self.simulation, "budget": self.budget,
             "tuned": self.tuned,
-            "governor": self.governor,
             "hash": self.hash,  # the planner's hash: workers must not recompute it with other code
         }
 
     @classmethod
     def from_payload(cls, d: dict[str, Any]) -> Cell:
-        cell = cls(d["spec_name"], AgentSpec.model_validate(d["agent"]), d["noise"],
-                   float(d["rate_jobs_per_ms"]), tuple(d["seeds"]), d["simulation"], d["budget"],
-                   d.get("tuned"), d.get("governor"))
+        cell = cls(d["spec_name"], AgentSpec.model_validate(d["agent"]),
+                   tuple((str(k), v) for k, v in d["point"]), tuple(d["seeds"]), d["simulation"],
+                   d["budget"], d.get("tuned"))
         if "hash" in d:
             cell.__dict__["hash"] = d["hash"]  # fills the cached_property
         return cell
 
 
-def plan_cells(spec: ExperimentSpec) -> list[Cell]:
-    """All cells of the spec's grid, baselines included, in a stable order."""
+def plan_cells(spec: ExperimentSpec, at: Mapping[str, Any] | None = None,
+               agents: list[AgentSpec] | None = None) -> list[Cell]:
+    """The cells of the spec's grid (every agent, baselines included, at every point of the
+    axes' product), in a stable order: agents, then the axes as written, the last fastest.
+
+    With `at`, only one point: the given axis values (e.g. `{"noise": "none"}`), and the first
+    value of every other axis (what `soclab train` evaluates). `agents` defaults to all of them
+    (`ExperimentSpec.all_agents`)."""
+    axes = spec.axes.values()
+    if at is not None:
+        unknown = sorted(set(at) - set(axes))
+        if unknown:
+            raise ConfigError(f"no axis {unknown} in the spec; axes: {', '.join(axes)}", spec.name)
+        axes = {k: [at[k]] if k in at and at[k] is not None else v[:1] for k, v in axes.items()}
+    names = list(axes)
     sim = spec.simulation.model_dump(mode="json")
-    defaults = {"arrivals": None, "mapping": None, "deadline_factor": None, "throttling": False}
-    for key, default in defaults.items():  # newer keys: absent when unset, so old cell hashes hold
-        if sim.get(key) == default:
-            sim.pop(key, None)
     budget = spec.budget.model_dump(mode="json")
     seeds = tuple(spec.axes.seed_list)
     return [
-        Cell(spec.name, agent, noise, float(rate), seeds, sim, budget, governor=governor)
-        for agent in spec.all_agents()
-        for noise in spec.axes.noise
-        for rate in spec.axes.rates_jobs_per_ms
-        for governor in (spec.axes.governors or [None])
+        Cell(spec.name, agent, tuple(zip(names, values, strict=True)), seeds, sim, budget)
+        for agent in (spec.all_agents() if agents is None else agents)
+        for values in itertools.product(*axes.values())
     ]
+
+
+def group_columns(spec: ExperimentSpec) -> list[str]:
+    """The results columns one group of seeds is identified by: the agent and every axis."""
+    return ["agent", *spec.axes.values()]
 
 
 def estimated_cost(cell: Cell) -> float:
     """Relative cost of a heuristic cell: simulated jobs × seeds (for balancing groups)."""
-    return cell.rate_jobs_per_ms * cell.simulation["duration_us"] / 1000 * len(cell.seeds)
+    return cell.rate_jobs_per_ms * cell.settings["duration_us"] / 1000 * len(cell.seeds)
 
 
 def group_cells(cells: list[Cell], groups: int) -> list[list[Cell]]:

@@ -94,6 +94,7 @@ def simulate(
     max_jobs: Annotated[int | None, typer.Option(help="Stop after injecting (and finishing) N jobs.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of all random streams.")] = 0,
     noise: Annotated[str | None, typer.Option(help="Noise spec, e.g. gaussian:0.2 or lognormal:0.3+slowdown:A15:2.")] = None,
+    binding: Annotated[str | None, typer.Option(help="early (DS3, default: bind every ready task at once) or late (bind at dispatch; late-* schedulers).")] = None,
     arrivals: Annotated[str | None, typer.Option(help="Arrival model: poisson (default), trace:FILE.csv, diurnal:AMP:PERIOD_US, profile:PERIOD_US:F1,F2,...")] = None,
     mapping: Annotated[str | None, typer.Option(help="Workflow-to-SoC mapping for imported workflows: big-little, uniform or a file, with ,time_scale_us=X,data_scale=Y overrides.")] = None,
     governor: Annotated[list[str] | None, typer.Option(help="DVFS governor for all clusters (performance, powersave, ondemand, constant-MHZ) or CLUSTER=NAME; repeatable.")] = None,
@@ -115,6 +116,7 @@ def simulate(
         probabilities=_parse_probabilities(probabilities), scale_us=scale, rate_jobs_per_ms=rate,
         duration_us=duration, warmup_us=warmup, max_jobs=max_jobs, noise=noise, arrivals=arrivals,
         mapping=mapping, workload_seed=seed,
+        **({"binding": binding} if binding is not None else {}),
         **_dvfs_options(governor, throttling, deadline_factor),
     )
     for note in cfg.workload.notes:  # what an importer could not map

@@ -29,6 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from dssoc.errors import ConfigError
+from soclab.processes import (
+    _alive,
+    _ours,
+    session_processes,
+    stop_processes,
+    stop_session,
+    tail_log,
+)
 
 STATE_FILE = "state.json"
 STATE_DIR_ENV = "SOCLAB_CLUSTER_DIR"
@@ -41,93 +49,6 @@ LOOPBACK = "127.0.0.1"
 HEAD_PORTS = ("ray_client_server_port", "dashboard_port")
 NODE_PORTS = ("node_manager_port", "object_manager_port", "dashboard_agent_listen_port",
               "dashboard_agent_grpc_port", "metrics_export_port", "runtime_env_agent_port")
-
-
-# ------------------------------------------------------------------------- processes
-def _ours(p: Any) -> bool:
-    try:
-        return p.uids().real == os.getuid()
-    except Exception:
-        return False
-
-
-def _alive(p: Any) -> bool:
-    import psutil
-
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def session_processes(sid: int, since: float, marker: str | None = None) -> list[Any]:
-    """Live processes of session `sid` created after `since` (guards against pid reuse), plus
-    processes whose command line names `marker` (a node's own temp dir), plus all descendants.
-    Only this user's processes are considered."""
-    import psutil
-
-    found: dict[int, Any] = {}
-    for p in psutil.process_iter(["pid", "create_time", "cmdline"]):
-        try:
-            if p.pid == os.getpid() or not _ours(p):
-                continue
-            in_session = os.getsid(p.pid) == sid and p.info["create_time"] >= since - 2.0
-            named = bool(marker) and any(_names_path(c, marker) for c in (p.info["cmdline"] or []))
-            if in_session or named:
-                found[p.pid] = p
-        except (psutil.Error, OSError):
-            continue
-    for p in list(found.values()):
-        try:
-            for c in p.children(recursive=True):
-                found.setdefault(c.pid, c)
-        except psutil.Error:
-            continue
-    return [p for p in found.values() if _alive(p)]
-
-
-def _names_path(arg: str, path: str) -> bool:
-    """Whether a command-line argument names `path` or something under it (not a sibling that
-    merely shares the prefix, e.g. /tmp/x-1 for /tmp/x)."""
-    path = path.rstrip("/")
-    return arg == path or arg.endswith(("=" + path, ":" + path)) or (path + "/") in arg
-
-
-def _wait_gone(procs: list[Any], timeout: float) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    alive = [p for p in procs if _alive(p)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.1)
-        alive = [p for p in alive if _alive(p)]
-    return alive
-
-
-def _signal_all(procs: list[Any], sig: int) -> None:
-    import psutil
-
-    for p in procs:
-        with suppress(psutil.Error):
-            p.send_signal(sig)
-
-
-def stop_processes(procs: list[Any], grace: float = 5.0, sig: int = signal.SIGTERM) -> None:
-    """`sig` to all at once, SIGKILL to whatever still runs after `grace` seconds."""
-    _signal_all(procs, sig)
-    stubborn = _wait_gone(procs, grace if sig != signal.SIGKILL else 2.0)
-    _signal_all(stubborn, signal.SIGKILL)
-    _wait_gone(stubborn, 5.0)
-
-
-def stop_session(sid: int, since: float, marker: str | None = None, grace: float = 5.0,
-                 sig: int = signal.SIGTERM) -> int:
-    """Stop every process of a session we started (plus marker matches and descendants): `sig`,
-    then SIGKILL after `grace` s; a second pass catches processes spawned meanwhile. Returns
-    how many processes were signalled."""
-    procs = session_processes(sid, since, marker)
-    stop_processes(procs, grace, sig)
-    late = session_processes(sid, since, marker)
-    stop_processes(late, 0.0, signal.SIGKILL)
-    return len({p.pid for p in procs} | {p.pid for p in late})
 
 
 def _is_ray_process(p: Any) -> bool:
@@ -364,7 +285,7 @@ def _start_node(state: ClusterState, name: str, role: str, gcs_port: int, num_cp
         rc = None
     if rc != 0:
         raise ConfigError(f"`ray start` for {name} failed ({'timeout' if rc is None else rc}): "
-                          f"{_tail(log)}", str(log))
+                          f"{tail_log(log)}", str(log))
     return record
 
 
@@ -534,10 +455,3 @@ def _safe_name(p: Any) -> str:
     except Exception:
         return ""
 
-
-def _tail(path: str | Path, lines: int = 12) -> str:
-    try:
-        text = Path(path).read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(text[-lines:]) or "(empty log)"

@@ -17,29 +17,48 @@ import numpy as np
 import pandas as pd
 
 from soclab import stats, tradeoff
-from soclab.cells import plan_cells
+from soclab.cells import group_columns, plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
 
-METRIC = "avg_latency_us"
-GROUP = ["agent", "noise", "rate_jobs_per_ms"]
+
+def _metric(spec: ExperimentSpec) -> tuple[str, bool]:
+    """The spec's primary metric (`metrics.primary`) and whether lower is better."""
+    info = spec.metrics.info
+    return info.key, bool(info.lower_is_better)
+
+
+def _extra(spec: ExperimentSpec) -> list[str]:
+    """The spec's axes beyond noise and rate (e.g. soc, max_jobs_in_flight): extra table columns,
+    and part of each curve's label in the figures."""
+    return list(spec.axes.extra_axes)
+
+
+def _series(table: pd.DataFrame, spec: ExperimentSpec) -> pd.Series:
+    """One curve per agent and value of the extra axes: `HEFT · soc=X · max_jobs_in_flight=4`."""
+    label = table["agent"].astype(str)
+    for k in _extra(spec):
+        label = label + f" · {k}=" + table[k].astype(str)
+    return label
 
 
 def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker) -> None:
-    """Log each cell's ratio to every baseline (same noise, rate and seeds) into its run."""
+    """Log each cell's ratio to every baseline (same point of the axes and seeds) into its run."""
+    group = group_columns(spec)
+    metric, lower = _metric(spec)
+    runs = df.groupby(group)["run_id"].first()
     for b in spec.baselines:
-        table = stats.summarize(df, METRIC, GROUP, baseline=b)
-        runs = df.groupby(GROUP)["run_id"].first()
-        for row in table.itertuples(index=False):
-            key = (row.agent, row.noise, row.rate_jobs_per_ms)
-            if key not in runs.index or np.isnan(getattr(row, f"ratio_to_{b}")):
+        table = stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
+        for row in table.to_dict("records"):
+            key = tuple(row[k] for k in group)
+            if key not in runs.index or np.isnan(row[f"ratio_to_{b}"]):
                 continue
             tracker.log(runs.loc[key], metrics={
-                f"ratio_to_{b}": getattr(row, f"ratio_to_{b}"),
-                f"ratio_to_{b}_ci_low": row.ratio_low,
-                f"ratio_to_{b}_ci_high": row.ratio_high,
-                f"improvement_pct_vs_{b}": row.improvement_pct,
-                f"prob_improvement_vs_{b}": row.prob_improvement,
+                f"ratio_to_{b}": row[f"ratio_to_{b}"],
+                f"ratio_to_{b}_ci_low": row["ratio_low"],
+                f"ratio_to_{b}_ci_high": row["ratio_high"],
+                f"improvement_pct_vs_{b}": row["improvement_pct"],
+                f"prob_improvement_vs_{b}": row["prob_improvement"],
             })
 
 
@@ -73,10 +92,11 @@ def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> 
     the saturation point (latency doubles vs the lowest rate) is marked."""
     noises = _noise_order(spec)
     plt, fig, axes = _panels(len(noises))
-    table = stats.summarize(df, METRIC, GROUP)
+    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
+    table["series"] = _series(table, spec)
     for ax, noise in zip(axes, noises, strict=True):
         sub = table[table.noise == noise]
-        for agent, g in sub.groupby("agent", sort=True):
+        for agent, g in sub.groupby("series", sort=True):
             g = g.sort_values("rate_jobs_per_ms")
             (line,) = ax.plot(g.rate_jobs_per_ms, g["mean"], marker="o", label=agent)
             ax.fill_between(g.rate_jobs_per_ms, g.mean_low, g.mean_high, alpha=0.2,
@@ -86,11 +106,11 @@ def plot_latency_vs_load(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> 
                 ax.axvline(sat, color=line.get_color(), linestyle=":", alpha=0.8)
         ax.set_title(f"noise: {noise}")
         ax.set_xlabel("injection rate (jobs/ms)")
-        ax.set_ylabel("average job latency (µs)")
+        ax.set_ylabel(spec.metrics.info.heading)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    return _save(plt, fig, axes, f"{spec.name}: latency vs load (dotted: saturation, latency x2)",
-                 path)
+    title = f"{spec.name}: {spec.metrics.info.label} vs load (dotted: saturation, x2)"
+    return _save(plt, fig, axes, title, path)
 
 
 def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
@@ -98,20 +118,47 @@ def plot_robustness(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
     noises = _noise_order(spec)
     rates = sorted(df.rate_jobs_per_ms.unique())
     plt, fig, axes = _panels(len(rates))
-    table = stats.summarize(df, METRIC, GROUP)
+    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
+    table["series"] = _series(table, spec)
     x = np.arange(len(noises))
     for ax, rate in zip(axes, rates, strict=True):
         sub = table[table.rate_jobs_per_ms == rate]
-        for agent, g in sub.groupby("agent", sort=True):
+        for agent, g in sub.groupby("series", sort=True):
             g = g.set_index("noise").reindex(noises)
             yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
             ax.errorbar(x, g["mean"], yerr=yerr, marker="o", capsize=3, label=agent)
         ax.set_xticks(x, noises, rotation=20)
         ax.set_title(f"rate {rate:g} jobs/ms")
         ax.set_xlabel("noise")
-        ax.set_ylabel("average job latency (µs)")
+        ax.set_ylabel(spec.metrics.info.heading)
         ax.grid(alpha=0.3)
     return _save(plt, fig, axes, f"{spec.name}: robustness to noise", path)
+
+
+def plot_by_point(df: pd.DataFrame, spec: ExperimentSpec, path: Path) -> Path:
+    """The primary metric per point of the extra axes (e.g. soc x max_jobs_in_flight): one group
+    of bars per point, one bar per agent, 95% CI error bars; one panel per (noise, rate)."""
+    table = stats.summarize(df, spec.metrics.primary, group_columns(spec))
+    extra = _extra(spec)
+    table["point"] = table[extra].astype(str).agg(" · ".join, axis=1)
+    panels = list(table.groupby(["noise", "rate_jobs_per_ms"], sort=False))
+    plt, fig, axes = _panels(len(panels))
+    agents = sorted(table.agent.unique())
+    width = 0.8 / len(agents)
+    for ax, ((noise, rate), sub) in zip(axes, panels, strict=True):
+        points = list(dict.fromkeys(sub.point))
+        x = np.arange(len(points))
+        for i, agent in enumerate(agents):
+            g = sub[sub.agent == agent].set_index("point").reindex(points)
+            yerr = np.vstack([g["mean"] - g.mean_low, g.mean_high - g["mean"]])
+            ax.bar(x + (i - (len(agents) - 1) / 2) * width, g["mean"], width, yerr=yerr, capsize=2,
+                   label=agent)
+        ax.set_xticks(x, points, rotation=15, fontsize=8)
+        ax.set_xlabel(" · ".join(extra))
+        ax.set_ylabel(spec.metrics.info.heading)
+        ax.set_title(f"noise {noise}, {rate:g} jobs/ms")
+        ax.grid(alpha=0.3, axis="y")
+    return _save(plt, fig, axes, f"{spec.name}: {spec.metrics.info.label} per design point", path)
 
 
 def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
@@ -120,36 +167,72 @@ def _fmt_ci(value: float, low: float, high: float, digits: int = 1) -> str:
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def ranking(df: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
+    """Agents ranked at every point of the axes by the spec's primary metric (mean over seeds,
+    best first; `rank` 1 is the best): the study's answer in one table."""
+    metric, lower = _metric(spec)
+    table = stats.summarize(df, metric, group_columns(spec))
+    points = group_columns(spec)[1:]
+    table = table.sort_values([*points, "mean"], ascending=[True] * len(points) + [lower],
+                              kind="stable")
+    table["rank"] = table.groupby(points, sort=False).cumcount() + 1
+    return table.reset_index(drop=True)
+
+
+def ranking_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
+    """`ranking` as Markdown: one row per point, the agents best first."""
+    info = spec.metrics.info
+    points = group_columns(spec)[1:]
+    rows = [f"| {' | '.join(points)} | agents, best first by {info.label} ({info.unit}) |",
+            "|" + "---|" * (len(points) + 1)]
+    for key, g in ranking(df, spec).groupby(points, sort=False):
+        order = ", ".join(f"{r.agent} {info.fmt(r.mean)}" for r in g.itertuples(index=False))
+        rows.append("| " + " | ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in key)
+                    + f" | {order} |")
+    better = "lower" if info.lower_is_better else "higher"
+    return f"## Ranking by {info.label} (the primary metric; {better} is better)\n\n" + "\n".join(rows)
+
+
 def tables_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
-    """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline."""
-    parts = []
-    table = stats.summarize(df, METRIC, GROUP)
-    rows = ["| agent | noise | rate (jobs/ms) | n | mean latency µs [95% CI] | IQM [95% CI] |",
-            "|---|---|---|---|---|---|"]
-    for r in table.itertuples(index=False):
-        rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | {r.n} | "
-                    f"{_fmt_ci(r.mean, r.mean_low, r.mean_high)} | "
-                    f"{_fmt_ci(r.iqm, r.iqm_low, r.iqm_high)} |")
-    parts.append("## Average job latency per agent\n\n" + "\n".join(rows))
+    """Markdown tables: per cell mean/IQM with CIs, and comparisons with each baseline; one
+    column per axis (extra axes such as soc or max_jobs_in_flight, noise, rate)."""
+    parts = [ranking_markdown(df, spec)]
+    group, extra = group_columns(spec), _extra(spec)
+    head = "".join(f" {k} |" for k in extra)
+    bar = "---|" * len(extra)
+
+    def cols(r: dict) -> str:
+        return "".join(f" {r[k]} |" for k in extra) + f" {r['noise']} | {r['rate_jobs_per_ms']:g} |"
+
+    metric, lower = _metric(spec)
+    info = spec.metrics.info
+    table = stats.summarize(df, metric, group)
+    rows = [f"| agent |{head} noise | rate (jobs/ms) | n | mean {info.unit} [95% CI] | IQM [95% CI] |",
+            f"|---|{bar}---|---|---|---|---|"]
+    for r in table.to_dict("records"):
+        rows.append(f"| {r['agent']} |{cols(r)} {r['n']} | "
+                    f"{_fmt_ci(r['mean'], r['mean_low'], r['mean_high'])} | "
+                    f"{_fmt_ci(r['iqm'], r['iqm_low'], r['iqm_high'])} |")
+    parts.append(f"## {info.label.capitalize()} per agent (the primary metric)\n\n" + "\n".join(rows))
     for b in spec.baselines:
-        cmp = stats.summarize(df, METRIC, GROUP, baseline=b)
+        cmp = stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
         cmp = cmp[cmp.agent != b]
-        rows = [f"| agent | noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
-                f"P(better than {b}) |", "|---|---|---|---|---|---|"]
-        for r in cmp.itertuples(index=False):
-            rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | "
-                        f"{_fmt_ci(getattr(r, f'ratio_to_{b}'), r.ratio_low, r.ratio_high, 3)} | "
-                        f"{_fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high)} | "
-                        f"{r.prob_improvement:.2f} |")
-        parts.append(f"## Compared with {b} (same seeds; ratio < 1 and improvement > 0 mean "
-                     f"lower latency than {b})\n\n" + "\n".join(rows))
-    other = ["| agent | noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
-             "|---|---|---|---|---|---|---|"]
-    agg = df.groupby(GROUP, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",
-                                        "mean_slowdown"]].mean()
-    for (agent, noise, rate), r in agg.iterrows():
-        other.append(f"| {agent} | {noise} | {rate:g} | {r.p95_latency_us:.1f} | "
-                     f"{r.throughput_jobs_per_ms:.3f} | {r.energy_j:.4g} | {r.mean_slowdown:.2f} |")
+        rows = [f"| agent |{head} noise | rate | ratio to {b} [95% CI] | improvement % [95% CI] | "
+                f"P(better than {b}) |", f"|---|{bar}---|---|---|---|---|"]
+        for r in cmp.to_dict("records"):
+            rows.append(f"| {r['agent']} |{cols(r)} "
+                        f"{_fmt_ci(r[f'ratio_to_{b}'], r['ratio_low'], r['ratio_high'], 3)} | "
+                        f"{_fmt_ci(r['improvement_pct'], r['improvement_low'], r['improvement_high'])} | "
+                        f"{r['prob_improvement']:.2f} |")
+        better = f"ratio {'<' if lower else '>'} 1 and improvement > 0 mean a better {info.label}"
+        parts.append(f"## Compared with {b} (same seeds; {better} than {b})\n\n" + "\n".join(rows))
+    other = [f"| agent |{head} noise | rate | p95 latency µs | throughput jobs/ms | energy J | slowdown |",
+             f"|---|{bar}---|---|---|---|---|---|"]
+    agg = df.groupby(group, sort=True)[["p95_latency_us", "throughput_jobs_per_ms", "energy_j",
+                                        "mean_slowdown"]].mean().reset_index()
+    for r in agg.to_dict("records"):
+        other.append(f"| {r['agent']} |{cols(r)} {r['p95_latency_us']:.1f} | "
+                     f"{r['throughput_jobs_per_ms']:.3f} | {r['energy_j']:.4g} | {r['mean_slowdown']:.2f} |")
     parts.append("## Other metrics (means over seeds)\n\n" + "\n".join(other))
     return "\n\n".join(parts)
 
@@ -167,8 +250,13 @@ def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path) -> Path:
         md = head + "\nNo finished cells yet.\n"
         plots: list[Path] = []
     else:
-        plots = [plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"),
-                 plot_robustness(df, spec, out_dir / "robustness.png")]
+        plots = []
+        if df.rate_jobs_per_ms.nunique() > 1 or not _extra(spec):
+            plots.append(plot_latency_vs_load(df, spec, out_dir / "latency_vs_load.png"))
+        if len(spec.axes.noise) > 1 or not _extra(spec):
+            plots.append(plot_robustness(df, spec, out_dir / "robustness.png"))
+        if _extra(spec):
+            plots.append(plot_by_point(df, spec, out_dir / "by_point.png"))
         plots += tradeoff.figures(df, spec, out_dir)  # latency-energy, deadline misses
         extra = tradeoff.markdown(df, spec)
         md = head + "\n" + tables_markdown(df, spec) + (f"\n\n{extra}" if extra else "") + "\n\n" + "\n".join(
@@ -221,7 +309,7 @@ def _markdown_to_html(md: str, plots: list[Path], title: str) -> str:
 def finalize_and_report(spec: ExperimentSpec, tracker: Tracker, parent_run_id: str | None,
                         output_dir: str | Path) -> Path:
     """Ratios into the cell runs, then the report on disk and in the parent run."""
-    from soclab.sweep import results_frame
+    from soclab.results import results_frame
 
     df = results_frame(spec, tracker, plan_cells(spec))
     if not df.empty:

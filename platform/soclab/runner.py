@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 from dssoc import SimConfig, SimResult, make_scheduler, simulate
 from dssoc.errors import ConfigError
@@ -76,9 +77,11 @@ def build_sim_config(
     )
 
 
-def resolve_scheduler(spec: str | Scheduler) -> Scheduler:
+def resolve_scheduler(spec: str | Scheduler, params: dict[str, Any] | None = None) -> Scheduler:
     """A registered heuristic by name, a trained policy from `checkpoint:PATH`, or a user's
-    Scheduler class as `package.module:ClassName`."""
+    Scheduler class as `package.module:ClassName`; `params` are the heuristic's constructor
+    arguments (an agent's `params:` in a spec)."""
+    params = params or {}
     if isinstance(spec, str) and spec.startswith(CHECKPOINT_PREFIX):
         from soclab.rl.policy import load_policy_scheduler
 
@@ -94,8 +97,8 @@ def resolve_scheduler(spec: str | Scheduler) -> Scheduler:
             raise ConfigError(f"cannot import scheduler class: {e}", spec) from None
         if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
             raise ConfigError("not a dssoc Scheduler subclass", spec)
-        return cls()
-    return make_scheduler(spec)
+        return cls(**params)
+    return make_scheduler(spec, **params)
 
 
 def run_cell(

@@ -36,6 +36,9 @@ class SimulationSpec(_Strict):
     duration_us: float = Field(20_000.0, gt=0)
     warmup_us: float = Field(2_000.0, ge=0)
     max_jobs_in_flight: int = Field(12, ge=1)
+    binding: Literal["early", "late"] = Field(
+        "early", description="early (DS3: bind every ready task at once) or late (bind at dispatch)"
+    )
     arrivals: str | None = Field(None, description="arrival model: poisson, trace:FILE.csv, "
                                  "diurnal:AMP:PERIOD_US, profile:PERIOD_US:F1,F2,... (dssoc.arrivals)")
     mapping: str | None = Field(None, description="mapping of imported workflows onto the SoC "
@@ -74,12 +77,41 @@ class AgentSpec(_Strict):
     scheduler: str | None = Field(
         None, description="registered heuristic, 'checkpoint:PATH' or 'module:Class' (default: name)"
     )
-    algorithm: Literal["PPO", "APPO", "IMPALA", "DQN"] | None = None
+    algorithm: str | None = Field(None, description="an RLlib algorithm of soclab.rl.algos.ALGORITHM_TABLE")
     model: Literal["graph", "mlp"] = "graph"
     action_mode: Literal["task", "task_pe"] = "task"
     reward: Literal["time_in_system", "latency", "throughput", "latency_energy", "edp"] = "time_in_system"
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     search_space: dict[str, dict[SearchKind, list[Any]]] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="a heuristic's constructor arguments, e.g. {ds3_tie_quirk: false}"
+    )
+
+    def _params_ok(self, spec: str) -> None:
+        """The params are arguments the scheduler's constructor accepts, with valid values."""
+        from dssoc.schedulers import make_scheduler
+
+        try:
+            make_scheduler(spec, **self.params)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"params of {spec}: {e}") from None
+
+    def key_dump(self) -> dict[str, Any]:
+        """The agent as part of a cell's key; `params` only when given, so the cells of specs
+        written before agents had params keep their hashes."""
+        out = self.model_dump(mode="json")
+        if not out.get("params"):
+            out.pop("params", None)
+        return out
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm_known(cls, v: str | None) -> str | None:
+        from soclab.rl.algos import ALGORITHMS
+
+        if v is not None and v not in ALGORITHMS:
+            raise ValueError(f"Input should be one of {', '.join(ALGORITHMS)}")
+        return v
 
     @property
     def kind(self) -> Literal["heuristic", "rl"]:
@@ -99,6 +131,9 @@ class AgentSpec(_Strict):
                 from dssoc.schedulers import make_scheduler
 
                 make_scheduler(spec)  # raises UnknownNameError listing the valid names
+                self._params_ok(spec)
+        elif self.params:
+            raise ValueError("params are a heuristic's arguments; an RL agent takes hyperparameters")
         for key, dim in self.search_space.items():
             if len(dim) != 1:
                 raise ValueError(f"search_space.{key}: give exactly one of loguniform, uniform, "
@@ -111,8 +146,57 @@ class SeedRange(_Strict):
     count: int = Field(5, ge=1)
 
 
-class AxesSpec(_Strict):
-    """The grid: every agent runs on every (noise, rate) with the same seeds."""
+#: axes that are not simulation fields: the noise spec and the injection rate (SimConfig.build's
+#: `noise` and `rate_jobs_per_ms`); both are always part of a cell's point.
+POINT_AXES = ("noise", "rate_jobs_per_ms")
+
+
+def axis_kind(name: str) -> Literal["point", "simulation", "config"]:
+    """Where an axis value goes: `point` (noise, rate), a `simulation:` block field, or another
+    `SimConfig` field (e.g. `energy`, `fixed_rate`, `max_jobs`); unknown names raise ValueError."""
+    import dataclasses
+
+    from dssoc.config import SimConfig
+
+    if name in POINT_AXES:
+        return "point"
+    if name in SimulationSpec.model_fields:
+        return "simulation"
+    fields = {f.name for f in dataclasses.fields(SimConfig)} - {"soc", "workload", "scale_us", "noise"}
+    if name in fields:
+        return "config"
+    known = sorted({*POINT_AXES, *SimulationSpec.model_fields, *fields, "seeds"})
+    raise ValueError(f"unknown axis {name!r}; axes are SimConfig fields: {', '.join(known)}")
+
+
+def _check_config_values(name: str, values: list[Any]) -> None:
+    """Type-check a SimConfig-only axis with the field's own annotation."""
+    import typing
+
+    from pydantic import TypeAdapter
+
+    from dssoc.config import SimConfig
+
+    hint = typing.get_type_hints(SimConfig)[name]
+    adapter = TypeAdapter(hint)
+    for i, v in enumerate(values):
+        try:
+            adapter.validate_python(v, strict=True)
+        except ValidationError as e:
+            raise ValueError(f"{name}[{i}]: {e.errors()[0]['msg']}") from None
+
+
+class AxesSpec(BaseModel):
+    """The grid: every agent runs at every point of the axes' product with the same seeds.
+
+    `noise`, `rates_jobs_per_ms` (or `rate_jobs_per_ms`) and `seeds` as before; any other key
+    names a SimConfig field (a `simulation:` field such as `soc`, `workload`,
+    `max_jobs_in_flight`, or another one such as `energy`) and lists its values, e.g.
+    `axes: {soc: [MULTIPLE_BAL, my_soc.json], max_jobs_in_flight: [4, 12]}`. Axes vary in the
+    order written, the last fastest; noise and rate come last (as before).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     noise: list[str] = Field(default_factory=lambda: ["none"])
     rates_jobs_per_ms: list[float] = Field(default_factory=lambda: [5.0])
@@ -131,6 +215,16 @@ class AxesSpec(_Strict):
             raise ValueError("governors: give at least one setting, or leave the key out")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rate_jobs_per_ms" in data:
+            if "rates_jobs_per_ms" in data:
+                raise ValueError("give rate_jobs_per_ms or rates_jobs_per_ms, not both")
+            data = dict(data)
+            data["rates_jobs_per_ms"] = data.pop("rate_jobs_per_ms")
+        return data
+
     @field_validator("noise")
     @classmethod
     def _noise_ok(cls, v: list[str]) -> list[str]:
@@ -146,6 +240,37 @@ class AxesSpec(_Strict):
         if not v or any(r <= 0 for r in v):
             raise ValueError("rates must be a non-empty list of numbers > 0 (jobs/ms)")
         return v
+
+    @model_validator(mode="after")
+    def _extra_axes_ok(self) -> AxesSpec:
+        if self.governors is not None and "governor" in (self.model_extra or {}):
+            raise ValueError("give governor or governors, not both")
+        for name, values in (self.model_extra or {}).items():
+            kind = axis_kind(name)
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{name}: give a non-empty list of values")
+            if len({repr(v) for v in values}) != len(values):
+                raise ValueError(f"{name}: duplicate values")
+            if kind == "config":
+                _check_config_values(name, values)
+        return self  # simulation fields are checked against the spec's `simulation:` block
+
+    @property
+    def extra_axes(self) -> dict[str, list[Any]]:
+        """The axes beyond noise, rate and seeds, in the order written (`governors` is the
+        `governor` axis)."""
+        out = dict(self.model_extra or {})
+        if self.governors is not None:
+            out["governor"] = list(self.governors)
+        return out
+
+    def values(self) -> dict[str, list[Any]]:
+        """Every axis of a cell's point with its values, in plan order (the last varies fastest):
+        the extra axes as written, then noise and rate, then `governors` (as before)."""
+        extra = self.extra_axes
+        gov = {"governor": extra.pop("governor")} if self.governors is not None else {}
+        return {**extra, "noise": list(self.noise),
+                "rate_jobs_per_ms": [float(r) for r in self.rates_jobs_per_ms], **gov}
 
     @property
     def seed_list(self) -> list[int]:
@@ -184,6 +309,31 @@ class ReportSpec(_Strict):
     gantt_window_us: float = Field(2_000.0, gt=0)
 
 
+class MetricsSpec(_Strict):
+    """Which result metric the study is about: ratios to baselines, the report's tables and
+    figures, and RL hyperparameter searches all use `primary` (`soclab.metrics` declares each
+    metric once: name, unit, whether lower is better)."""
+
+    primary: str = Field("avg_latency_us", description="e.g. avg_latency_us, p95_latency_us, edp")
+
+    @field_validator("primary")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from soclab import metrics
+
+        names = [m.key for m in metrics.all_metrics() if m.lower_is_better is not None]
+        if v not in names:
+            raise ValueError(f"unknown primary metric {v!r}; valid: {', '.join(names)}")
+        return v
+
+    @property
+    def info(self) -> Any:
+        """The primary metric's declaration (`soclab.metrics.MetricInfo`)."""
+        from soclab import metrics
+
+        return metrics.get(self.primary)
+
+
 class ExperimentSpec(_Strict):
     """A whole experiment: see experiments/*.yaml and docs/experiments.md."""
 
@@ -197,6 +347,7 @@ class ExperimentSpec(_Strict):
     tune: TuneSpec = Field(default_factory=TuneSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
 
     @model_validator(mode="after")
     def _agents_ok(self) -> ExperimentSpec:
@@ -206,7 +357,40 @@ class ExperimentSpec(_Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"agents: duplicate names {sorted(dup)}")
+        self._simulation_axes_ok()
+        self._bindings_ok()
         return self
+
+    def _simulation_axes_ok(self) -> None:
+        """Each value of an axis over a `simulation:` field gives a valid simulation block."""
+        base = self.simulation.model_dump()
+        for name, values in self.axes.extra_axes.items():
+            if axis_kind(name) != "simulation":
+                continue
+            for i, v in enumerate(values):
+                try:
+                    SimulationSpec.model_validate({**base, name: v})
+                except ValidationError as e:
+                    raise ValueError(f"axes.{name}[{i}]: {e.errors()[0]['msg']}") from None
+
+    def _bindings_ok(self) -> None:
+        """Every registered heuristic (agents and baselines) must suit simulation.binding."""
+        from dssoc.errors import UnknownNameError
+        from dssoc.schedulers import scheduler_binding
+
+        binding = self.simulation.binding
+        named = [(a.name, a.scheduler_spec) for a in self.agents if a.kind == "heuristic"]
+        named += [(b, b) for b in self.baselines]
+        for name, spec in named:
+            if ":" in spec:
+                continue  # checkpoints and module:Class schedulers are checked when they run
+            try:
+                needs = scheduler_binding(spec)
+            except UnknownNameError:
+                continue  # reported, with its key path, by the name checks
+            if needs != binding:
+                raise ValueError(f"agents/baselines: {name}: scheduler {spec!r} needs binding "
+                                 f"{needs!r} but simulation.binding is {binding!r}")
 
     @property
     def experiment_name(self) -> str:

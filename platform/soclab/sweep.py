@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from soclab.cells import Cell, plan_cells, plan_units
+from soclab.ray_session import init_ray, stop_ray
 from soclab.spec import ExperimentSpec, load_spec
 from soclab.tracking import SWEEP_KIND, Tracker, provenance, require_shared_store, resolve_tracking_uri
 
@@ -118,38 +117,6 @@ def _resources(config: dict[str, Any]) -> dict[str, float]:
     return {"cpu": float(unit.get("cpus", 1))}
 
 
-def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
-    """Connect to `address` or start a quiet local Ray bound to loopback only (soclab.loopback);
-    returns True if this call started it (then `stop_ray` stops it)."""
-    import ray
-
-    from soclab.interrupts import reinstall
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        from soclab.loopback import prepare_local_ray
-
-        if not os.environ.get("RAY_ADDRESS"):
-            prepare_local_ray()
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-    reinstall()  # ray.init replaces the SIGTERM handler of a running sweep
-    return True
-
-
-def stop_ray() -> None:
-    """Stop the Ray this process started (and forget the loopback-only mode for later inits)."""
-    import ray
-
-    from soclab.loopback import restore_cluster_mode
-
-    ray.shutdown()
-    restore_cluster_mode()
-
-
 def run_sweep(
     spec_path: str | Path | ExperimentSpec,
     *,
@@ -199,6 +166,8 @@ def _run_sweep(spec: ExperimentSpec, uri: str, stop: Any, *, address: str | None
                                 "agents": ",".join(a.name for a in spec.all_agents()),
                                 "noise": ",".join(spec.axes.noise),
                                 "rates_jobs_per_ms": ",".join(map(str, spec.axes.rates_jobs_per_ms)),
+                                **{f"axis.{k}": ",".join(map(str, v))
+                                   for k, v in spec.axes.extra_axes.items()},
                                 "seeds": ",".join(map(str, spec.axes.seed_list)),
                                 "workload": spec.simulation.workload})
     spec_file = Path(output_dir).resolve() / spec.name / "spec.json"
@@ -335,25 +304,3 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
     finally:
         if started:
             stop_ray()
-
-
-def results_frame(spec: ExperimentSpec, tracker: Tracker, cells: list[Cell] | None = None,
-                  cache_dir: str | Path | None = None) -> pd.DataFrame:
-    """Per-seed results of every finished planned cell, from the runs' parquet artifacts."""
-    import tempfile
-
-    from soclab.cellrun import RESULTS_ARTIFACT
-
-    cells = cells if cells is not None else plan_cells(spec)
-    runs = tracker.cell_runs()
-    frames = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for c in cells:
-            run = runs.get(c.hash)
-            if run is None:
-                continue
-            path = tracker.download(run.info.run_id, RESULTS_ARTIFACT, Path(tmp) / c.hash)
-            df = pd.read_parquet(path)
-            df["run_id"] = run.info.run_id
-            frames.append(df)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from dssoc.errors import ConfigError
+from soclab.processes import tail_log
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -173,17 +174,18 @@ def start_tracking_server(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ConfigError(f"mlflow server exited with code {proc.returncode}: "
-                              f"{_tail(log)}", str(log))
+                              f"{tail_log(log, 15)}", str(log))
         if is_healthy(url, timeout=1.0):
             return server
         time.sleep(0.3)
     stop_tracking_server(server)
-    raise ConfigError(f"mlflow server did not answer within {wait_s:.0f} s: {_tail(log)}", str(log))
+    raise ConfigError(f"mlflow server did not answer within {wait_s:.0f} s: {tail_log(log, 15)}",
+                      str(log))
 
 
 def stop_tracking_server(server: TrackingServer, grace: float = 10.0) -> int:
     """Stop the server's whole session (mlflow CLI, uvicorn and its workers); returns #stopped."""
-    from soclab.cluster import stop_session
+    from soclab.processes import stop_session
 
     return stop_session(server.pid, server.started_at, grace=grace)
 
@@ -224,10 +226,3 @@ def run_foreground(server: TrackingServer) -> int:
     finally:
         signal.signal(signal.SIGTERM, old)
 
-
-def _tail(path: str | Path, lines: int = 15) -> str:
-    try:
-        text = Path(path).read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(text[-lines:]) or "(empty log)"

@@ -13,6 +13,7 @@ key path or the option; the CLI prints it as one line with exit code 2.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: Cells (agents x noise levels x rates) beyond which `soclab sweep` asks for `--yes`.
+#: Cells (agents x the axes' product) beyond which `soclab sweep` asks for `--yes`.
 MAX_CELLS = 5_000
 #: Upper bound of --num-cpus (a typo guard; Ray would try to start that many workers).
 MAX_CPUS = 4096
@@ -123,6 +124,9 @@ def check_spec(spec: ExperimentSpec) -> None:
     fastest = max(axes.rates_jobs_per_ms)
     for i, noise in enumerate(axes.noise):
         _at(f"axes.noise[{i}]", lambda noise=noise: build(fastest, noise))
+    for name, values in axes.extra_axes.items():  # e.g. soc, workload, max_jobs_in_flight
+        for i, v in enumerate(values):
+            _at(f"axes.{name}[{i}]", lambda name=name, v=v: sim_config(spec, slowest, None, **{name: v}))
 
     for i, agent in enumerate(spec.agents):
         if agent.kind == "heuristic":
@@ -167,20 +171,18 @@ def check_checkpoints(spec: ExperimentSpec, where: str) -> None:
                 raise ConfigError(f"agents[{i}].scheduler: {e}", where) from None
 
 
-def sim_config(spec: ExperimentSpec, rate: float, noise: str | None) -> SimConfig:
-    """The simulation of the spec at one (rate, noise), built exactly as a cell there builds it
-    (`soclab.cells.Cell.sim_config`, first seed)."""
-    from soclab.cells import Cell
+def sim_config(spec: ExperimentSpec, rate: float, noise: str | None, **at: Any) -> SimConfig:
+    """The simulation of the spec at one point (rate, noise, other axes `at`, the first value of
+    the rest), built exactly as a cell there builds it (`soclab.cells.Cell.sim_config`)."""
+    from soclab.cells import plan_cells
 
-    seeds = tuple(spec.axes.seed_list[:1]) or (0,)
-    cell = Cell(spec.name, spec.agents[0], noise or "none", float(rate), seeds,
-                spec.simulation.model_dump(mode="json"), {})
-    return cell.sim_config()
+    point = {**at, "rate_jobs_per_ms": float(rate), "noise": noise or "none"}
+    return plan_cells(spec, at=point, agents=spec.agents[:1])[0].sim_config()
 
 
 def grid_size(spec: ExperimentSpec) -> int:
-    """Cells of the spec's grid: agents (baselines included) x noise levels x rates."""
-    return len(spec.all_agents()) * len(spec.axes.noise) * len(spec.axes.rates_jobs_per_ms)
+    """Cells of the spec's grid: agents (baselines included) x the product of the axes."""
+    return len(spec.all_agents()) * math.prod(len(v) for v in spec.axes.values().values())
 
 
 def confirm_grid(spec: ExperimentSpec, yes: bool, where: str) -> None:

@@ -23,7 +23,9 @@ from gymnasium import spaces
 from dssoc import checks
 from dssoc.config import SimConfig
 from dssoc.engine import CompiledApp
-from dssoc.errors import ConfigError, InvalidActionError, UnknownNameError
+from dssoc.env.actions import action_index, invalid_action_mode, resolve_action
+from dssoc.errors import ConfigError
+from dssoc.live import best_time_rank
 from dssoc.schedulers.base import earliest_finish
 from dssoc.schedulers.greedy import EarliestFinishTime
 
@@ -31,9 +33,6 @@ if TYPE_CHECKING:
     from dssoc.engine import JobRun, Simulation, TaskRun
 
 ACTION_MODES = ("task", "task_pe")
-#: What `act` does with an action the mask rules out: raise (strict, the default) or replace it
-#: by the first valid action (counted in `invalid_actions`). Out-of-space actions always raise.
-INVALID_ACTION_MODES = ("raise", "replace")
 GRAPH_MODES = ("children", "adjacency")
 DEFAULT_MAX_TASKS_CAP = 256
 MAX_TASKS = 65_536  # observation slots a user may ask for (the arrays are slots x features)
@@ -81,14 +80,6 @@ def default_max_tasks(config: SimConfig) -> int:
     return min(config.max_jobs_in_flight * n_max, DEFAULT_MAX_TASKS_CAP)
 
 
-def _best_time_rank(app: CompiledApp, order: tuple[int, ...], best: np.ndarray) -> np.ndarray:
-    """Upward rank on best-case times, without communication: best(i) + max over children."""
-    rank = np.zeros(app.n)
-    for i in reversed(order):
-        rank[i] = best[i] + max((rank[s] for s in app.succs[i]), default=0.0)
-    return rank
-
-
 class ObservationBuilder:
     """Fixed-size numpy view of a `Simulation` for learned schedulers (one implementation for the
     environment and for `PolicyScheduler`).
@@ -127,10 +118,7 @@ class ObservationBuilder:
         time_scale_us: float | None = None,
         invalid_action: str = "raise",
     ) -> None:
-        if invalid_action not in INVALID_ACTION_MODES:
-            raise UnknownNameError("invalid_action mode", str(invalid_action), INVALID_ACTION_MODES,
-                                   "invalid_action")
-        self.invalid_action = invalid_action
+        self.invalid_action = invalid_action_mode(invalid_action)
         if action_mode not in ACTION_MODES:
             raise ConfigError(f"unknown action mode {action_mode!r}; valid: {', '.join(ACTION_MODES)}",
                               "action_mode")
@@ -161,13 +149,13 @@ class ObservationBuilder:
         self._n_static = 2 * n_c + 3
         self._app_static, self._app_children, self._app_parents = [], [], []
         self._app_exec, self._app_succs = [], []
-        for a, model in zip(apps, config.workload.applications, strict=True):
+        for a in apps:
             ex = a.exec_pe[:, first_pe]
             ok = np.isfinite(ex)
             best = a.exec_pe.min(axis=1)
             out_deg = np.array([len(s) for s in a.succs], dtype=float)
             static = np.column_stack([np.where(ok, ex, 0.0) / scale, ok, best / scale,
-                                      _best_time_rank(a, model.topological_order, best) / scale,
+                                      best_time_rank(a) / scale,
                                       out_deg / self.max_children])
             children = np.full((a.n, self.max_children), -1, dtype=np.int64)
             for i, s in enumerate(a.succs):
@@ -471,17 +459,8 @@ class ObservationBuilder:
         return np.flatnonzero(self._mask)
 
     def action_index(self, action: Any) -> int:
-        """`action` as an index of `Discrete(n_actions)`, as `action_space.contains` accepts it
-        (an int or an integer numpy scalar / 0-d array); anything else raises InvalidActionError."""
-        if isinstance(action, np.ndarray) and action.shape == (1,):
-            action = action[0]  # a batch of one, as some samplers return it
-        if not self.action_space.contains(action):
-            what = (f"{action!r} ({type(action).__name__})" if not isinstance(action, int | np.integer)
-                    else f"{int(action)}")
-            raise InvalidActionError(f"action {what} is outside the action space "
-                                     f"Discrete({self.n_actions}): expected an integer in "
-                                     f"[0, {self.n_actions - 1}]")
-        return int(action)
+        """`action` as an index of `Discrete(n_actions)` (see `dssoc.env.actions.action_index`)."""
+        return action_index(action, self.n_actions)
 
     def act(self, action: int | np.integer) -> tuple[TaskRun, int, bool]:
         """Decode `action` against the last observation, place the task (EFT in mode `task`) and
@@ -493,17 +472,9 @@ class ObservationBuilder:
         if sim is None or self._slot_rows is None or not self._has_choice:
             raise RuntimeError("no ready task to schedule: call observe() at a decision point "
                                "(or reset() after the episode ended)")
-        a = self.action_index(action)
-        valid = bool(self._mask[a])
+        a, valid = resolve_action(action, self._mask, self.invalid_action)
         if not valid:
-            if self.invalid_action == "raise":
-                ok = np.flatnonzero(self._mask)
-                shown = ", ".join(map(str, ok[:10])) + (", ..." if ok.size > 10 else "")
-                raise InvalidActionError(
-                    f"action {a} is masked out (see obs['action_mask']); valid now: [{shown}]. "
-                    "Pass invalid_action='replace' to replace it by the first valid action")
             self.invalid_actions += 1
-            a = int(np.flatnonzero(self._mask)[0])
         slot, pe = (a, -1) if self.action_mode == "task" else divmod(a, self.n_pes)
         row = int(self._slot_rows[slot])
         lane = row // self.n_max

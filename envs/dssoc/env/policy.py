@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from dssoc.engine import JobRun, Simulation
-from dssoc.env.observation import ObservationBuilder
+from dssoc.env.actions import invalid_action_mode, resolve_action
+from dssoc.env.late_observation import LateObservation
+from dssoc.env.observation import ObservationBuilder, default_time_scale
 from dssoc.errors import SchedulerError
 from dssoc.schedulers.base import Assignment, Scheduler, SystemView
 
@@ -67,3 +69,59 @@ class PolicyScheduler(Scheduler):
             task, pe, _ = b.act(self.policy(b.observe()))
             out.append((task, pe))
         return out
+
+
+class LatePolicyScheduler(Scheduler):
+    """Runs a policy trained on `dssoc/SoCSched-v1` (late binding) as a late-binding scheduler.
+
+    At each decision point it asks the policy for one action at a time, exactly as the
+    environment steps: a pair is bound at once (so the next observation sees it) and the policy is
+    asked again while a decision point remains; `wait` ends the call. Because it binds through the
+    simulation itself, as the environment does, it returns no pairs to the engine. Actions are
+    checked as the environment checks them: a masked-out one raises unless
+    `invalid_action="replace"` (then the first valid action is taken; `invalid_actions` counts).
+    """
+
+    name = "late-policy"
+    binding = "late"
+
+    def __init__(self, policy: Policy, *, max_ready: int | None = None,
+                 time_scale_us: float | None = None, ratio_window: int | None = None,
+                 invalid_action: str = "raise") -> None:
+        self.policy = policy
+        self.invalid_action = invalid_action_mode(invalid_action)
+        self.options = {"max_ready": max_ready, "time_scale_us": time_scale_us,
+                        "ratio_window": ratio_window}
+        self.builder: LateObservation | None = None
+
+    @property
+    def invalid_actions(self) -> int:
+        return self.builder.invalid_actions if self.builder else 0
+
+    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+        if not isinstance(system, Simulation):
+            raise SchedulerError(f"LatePolicyScheduler needs a dssoc Simulation, got {type(system)}")
+        b = self.builder
+        if b is None or b.config is not system.config:
+            scale = self.options["time_scale_us"] or default_time_scale(system.config)
+            b = self.builder = LateObservation(system.config, max_ready=self.options["max_ready"],
+                                               time_scale=float(scale),
+                                               ratio_window=self.options["ratio_window"])
+        b.reset(system)
+
+    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+        b = self.builder
+        assert b is not None, "reset() was not called"
+        sim = b.sim
+        b.collect()
+        while True:
+            a, valid = resolve_action(self.policy(b.observe()), b.mask, self.invalid_action)
+            if not valid:
+                b.invalid_actions += 1
+            pair = b.decode(a)
+            if pair is None:
+                return []
+            sim.assign(*pair)
+            b.bound(pair[0])
+            if not sim.has_decision():
+                return []

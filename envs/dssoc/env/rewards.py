@@ -20,6 +20,12 @@ Energy is what the engine's DS3 meter has charged (after the warm-up, as `SimRes
 0 when energy accounting is off). Every step also yields a two-objective vector,
 `vector(...)` = (-(latency completed) / scale, -(energy charged, mJ)), both to maximise, in the
 order of `VECTOR_OBJECTIVES` (MO-Gymnasium's convention for `info["vector_reward"]`).
+- `differential` (average-reward form, `dssoc/SoCSched-v1` only; DeepSoCS/Decima for long
+  episodes): -(time_in_system(t0, t1) - rho * (t1 - t0)) / scale, where rho = the time in system
+  accumulated before t0 divided by the time elapsed before t0 (the running mean number of jobs in
+  the system, i.e. the average reward rate so far; 0 before any time has passed). Returns then
+  measure how much better than the running average the policy does, so they stay bounded as
+  episodes grow.
 """
 
 from __future__ import annotations
@@ -32,17 +38,18 @@ if TYPE_CHECKING:
 REWARDS = ("time_in_system", "latency", "throughput", "latency_energy", "edp")
 VECTOR_OBJECTIVES = ("latency", "energy")
 DEFAULT_ENERGY_WEIGHT = 100.0  # us of latency per mJ
+V1_REWARDS = (*REWARDS, "differential")
 
 
 class RewardTracker:
     """Accumulates job time in system, completed latency and completions interval by interval."""
 
     def __init__(self, kind: str, time_scale: float,
-                 energy_weight: float = DEFAULT_ENERGY_WEIGHT) -> None:
+                 energy_weight: float = DEFAULT_ENERGY_WEIGHT, valid: tuple[str, ...] = REWARDS) -> None:
         from dssoc.errors import ConfigError
 
-        if kind not in REWARDS:
-            raise ConfigError(f"unknown reward {kind!r}; valid: {', '.join(REWARDS)}", "reward")
+        if kind not in valid:
+            raise ConfigError(f"unknown reward {kind!r}; valid: {', '.join(valid)}", "reward")
         if not energy_weight >= 0:
             raise ConfigError(f"must be >= 0 (us per mJ), got {energy_weight}", "energy_weight")
         self.kind = kind
@@ -52,6 +59,7 @@ class RewardTracker:
 
     def reset(self, now: float = 0.0) -> None:
         self._t = now
+        self._t0 = now
         self._jobs: list[JobRun] = []  # jobs in the system at the last update (or arrived since)
         self.time_in_system_us = 0.0
         self.latency_us = 0.0
@@ -82,11 +90,15 @@ class RewardTracker:
                 still.append(job)
         self._jobs = still
         self._t = now
+        elapsed = t0 - self._t0  # the differential form's running rate, before this interval
+        rho = self.time_in_system_us / elapsed if elapsed > 0 else 0.0
         self.time_in_system_us += in_system
         self.latency_us += latency
         self.completed += completed
         self.energy_mj = e1
         self.last_vector = (0.0 - latency / self.time_scale, 0.0 - (e1 - e0))
+        if self.kind == "differential":
+            return 0.0 - (in_system - rho * (now - t0)) / self.time_scale
         if self.kind == "time_in_system":
             return 0.0 - in_system / self.time_scale
         if self.kind == "latency":

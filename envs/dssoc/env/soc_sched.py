@@ -24,19 +24,21 @@ ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", 
             "invalid_action", "energy_weight", "frequency_action")
 
 
-def split_env_config(config: Mapping[str, Any] | None) -> tuple[SimConfig, dict[str, Any]]:
+def split_env_config(config: Mapping[str, Any] | None,
+                     env_keys: tuple[str, ...] = ENV_KEYS) -> tuple[SimConfig, dict[str, Any]]:
     """Turn a flat dict (e.g. RLlib's `env_config`) into a `SimConfig` and the env options.
 
     Simulation keys: workload, soc, rate_jobs_per_ms or scale_us, noise (spec string),
     duration_us and/or max_jobs (giving only max_jobs means no duration limit), warmup_us,
     max_jobs_in_flight, fixed_rate, integer_times, probabilities, arrivals and mapping (spec
-    strings, see dssoc.arrivals and dssoc.mapping), workload_seed. Env keys: see `ENV_KEYS`.
+    strings, see dssoc.arrivals and dssoc.mapping), workload_seed. Env keys: `env_keys` (v0's
+    `ENV_KEYS` by default).
     """
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"expected a mapping of options, got {type(config).__name__}", "env_config")
     raw = dict(config or {})
-    known_keys(raw, SIM_KEYS + ENV_KEYS, "env_config", "key")
-    env_opts = {k: raw.pop(k) for k in ENV_KEYS if k in raw}
+    known_keys(raw, SIM_KEYS + env_keys, "env_config", "key")
+    env_opts = {k: raw.pop(k) for k in env_keys if k in raw}
     if "max_jobs" in raw and "duration_us" not in raw:
         raw["duration_us"] = None
     workload = raw.pop("workload", "wifi-tx-rx")

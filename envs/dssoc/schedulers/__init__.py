@@ -6,6 +6,7 @@ from dssoc.schedulers import (  # noqa: F401  (registration side effects)
     greedy,
     heft,
     heft_rt,
+    late,
     peft,
     simple,
 )
@@ -15,7 +16,9 @@ from dssoc.schedulers.base import (
     SystemView,
     make_scheduler,
     register,
+    scheduler_binding,
     scheduler_names,
 )
 
-__all__ = ["Assignment", "Scheduler", "SystemView", "make_scheduler", "register", "scheduler_names"]
+__all__ = ["Assignment", "Scheduler", "SystemView", "make_scheduler", "register", "scheduler_binding",
+           "scheduler_names"]

@@ -4,6 +4,11 @@ A scheduler is called whenever tasks are ready (DS3 semantics: once per instant,
 ready list) and binds every ready task to a PE, returning the bindings in the order it decided
 them (that order breaks ties between tasks of the same job in the PE queues). It sees the system
 through `SystemView` (expected execution times only, never the noisy actual ones).
+
+Each scheduler declares the binding it is written for (`Scheduler.binding`): "early" (DS3, the
+default: bind every ready task, to any PE) or "late" (called at decision points; binds some ready
+tasks to *free* PEs and may leave others waiting). Running one under the other binding is refused
+by `check_binding` with a message naming both.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
-from dssoc.errors import ConfigError, UnknownNameError
+from dssoc.errors import ConfigError, SchedulerError, UnknownNameError
 
 if TYPE_CHECKING:
     from dssoc.engine import JobRun, TaskRun
@@ -70,11 +75,38 @@ class SystemView(Protocol):
         """Let `task` start only after `after` has started (its plan predecessor; None: free)."""
         ...
 
+    # live state (dssoc.live), under both bindings
+    def pe_free(self) -> np.ndarray:
+        """True for PEs with nothing running and nothing bound (late binding binds only there)."""
+        ...
+
+    def pe_elapsed(self) -> np.ndarray:
+        """Time the running task of each PE has run so far (0 if idle)."""
+        ...
+
+    def pe_expected_remaining(self) -> np.ndarray:
+        """Expected time left of each PE's running task (0 if idle or overrun)."""
+        ...
+
+    def pe_queued_work(self) -> np.ndarray:
+        """Expected execution time bound to each PE and waiting."""
+        ...
+
+    def pe_live_available(self) -> np.ndarray:
+        """When each PE is expected to have finished all its bound work, from the live state."""
+        ...
+
+    def jobs_remaining_critical_path(self) -> dict[int, float]:
+        """Expected remaining critical path of every job in the system, by job id."""
+        ...
+
 
 class Scheduler:
     """Base class: override `schedule`; `reset` and `on_job_arrival` are optional hooks."""
 
     name: ClassVar[str] = "base"
+    #: the binding this scheduler is written for: "early" (DS3), "late", or None for either
+    binding: ClassVar[str | None] = "early"
 
     def reset(self, system: SystemView, rng: np.random.Generator) -> None:
         """Called once before a run with the system and the scheduler's own random stream."""
@@ -88,6 +120,18 @@ class Scheduler:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def check_binding(scheduler: Scheduler, binding: str) -> None:
+    """Refuse a scheduler written for the other binding, naming both (and the way out)."""
+    needs = getattr(scheduler, "binding", "early")
+    if needs is not None and needs != binding:
+        name = getattr(scheduler, "name", type(scheduler).__name__)
+        raise SchedulerError(
+            f"scheduler {name!r} needs binding {needs!r} but the simulation uses binding "
+            f"{binding!r}: set binding: {needs} (CLI --binding {needs}) or pick a scheduler "
+            f"written for {binding} binding"
+        )
 
 
 _REGISTRY: dict[str, Callable[..., Scheduler]] = {}
@@ -121,6 +165,18 @@ def make_scheduler(name: str | Scheduler, **kwargs: object) -> Scheduler:
     if cls is None:
         raise UnknownNameError("scheduler", name, scheduler_names())
     return cls(**kwargs)
+
+
+def scheduler_binding(name: str | Scheduler) -> str:
+    """The binding a registered scheduler (or scheduler object) runs under: "early" or "late"
+    ("early" for schedulers that accept either)."""
+    if isinstance(name, Scheduler):
+        return name.binding or "early"
+    _load_builtins()
+    cls = _REGISTRY.get(name.upper())
+    if cls is None:
+        raise UnknownNameError("scheduler", name, scheduler_names())
+    return getattr(cls, "binding", None) or "early"
 
 
 def _load_builtins() -> None:

@@ -8,23 +8,11 @@ planned, highest priority first. Planned per whole job at arrival, like DS3's HE
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from dssoc.schedulers.base import SystemView, register
-from dssoc.schedulers.planning import (
-    JobPlan,
-    PlanBook,
-    PlannableDag,
-    Transfer,
-    WholeJobPlanner,
-    plan_job,
-)
+from dssoc.schedulers.base import register
+from dssoc.schedulers.planning import Chooser, ListPlanner, PlannableDag
 from dssoc.schedulers.ranks import critical_path, downward_rank, upward_rank
-
-if TYPE_CHECKING:
-    from dssoc.engine import CompiledApp
 
 
 def cpop_priorities(
@@ -40,44 +28,29 @@ def cpop_priorities(
     return prio, frozenset(cp), cp_pe
 
 
-def plan_cpop(
-    app: PlannableDag,
-    pe_bandwidth: np.ndarray,
-    *,
-    book: PlanBook | None = None,
-    now: float = 0.0,
-    transfer: Transfer | None = None,
-    priorities: tuple[np.ndarray, frozenset[int], int | None] | None = None,
-) -> JobPlan:
-    """CPOP plan of one job (into `book`, else onto idle PEs); without a PE able to run the
-    whole critical path, critical tasks fall back to minimum EFT like the others."""
-    prio, cp, cp_pe = cpop_priorities(app, pe_bandwidth) if priorities is None else priorities
-
-    def choose(task: int, start: np.ndarray, finish: np.ndarray) -> int:
-        if cp_pe is not None and task in cp:
-            return cp_pe
-        return int(np.argmin(finish))
-
-    return plan_job(
-        app,
-        prio,
-        pe_bandwidth,
-        book=book,
-        now=now,
-        transfer=transfer,
-        choose=choose,
-    )
-
-
 @register("CPOP")
-class CPOP(WholeJobPlanner):
-    """Whole-job CPOP at arrival, executed as planned: planned PE and per-PE order."""
+class CPOP(ListPlanner):
+    """Whole-job CPOP at arrival, executed as planned: planned PE and per-PE order. Priority:
+    upward + downward rank; processor: the critical-path PE for critical tasks (when one PE runs
+    the whole critical path), minimum finish time otherwise."""
 
-    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
-        bw = system.pe_bandwidth
-        prio = self.per_app(app, lambda: cpop_priorities(app, bw))
-        return plan_cpop(app, bw, book=self.book, now=system.now,
-                         transfer=system.transfer_times, priorities=prio)
+    def ranking(self, app: PlannableDag, pe_bandwidth: np.ndarray
+                ) -> tuple[np.ndarray, tuple[frozenset[int], int | None]]:
+        prio, cp, cp_pe = cpop_priorities(app, pe_bandwidth)
+        return prio, (cp, cp_pe)
+
+    def chooser(self, data: tuple[frozenset[int], int | None]) -> Chooser:
+        cp, cp_pe = data
+
+        def choose(task: int, start: np.ndarray, finish: np.ndarray) -> int:
+            if cp_pe is not None and task in cp:
+                return cp_pe
+            return int(np.argmin(finish))
+
+        return choose
+
+
+plan_cpop = CPOP.plan_one
 
 
 @register("CPOP-wc")

@@ -8,57 +8,23 @@ them in planned order (`HEFT-wc`: bound only, run work-conservingly).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from dssoc.schedulers.base import SystemView, register
-from dssoc.schedulers.planning import (
-    JobPlan,
-    PlanBook,
-    PlannableDag,
-    Transfer,
-    WholeJobPlanner,
-    plan_job,
-)
+from dssoc.schedulers.base import register
+from dssoc.schedulers.planning import ListPlanner, PlannableDag
 from dssoc.schedulers.ranks import upward_rank
-
-if TYPE_CHECKING:
-    from dssoc.engine import CompiledApp
-
-
-def plan_heft(
-    app: PlannableDag,
-    pe_bandwidth: np.ndarray,
-    *,
-    book: PlanBook | None = None,
-    now: float = 0.0,
-    transfer: Transfer | None = None,
-    rank: np.ndarray | None = None,
-) -> JobPlan:
-    """HEFT plan of one job (into `book`, else onto idle PEs); transfers default to DS3's
-    truncated volume / bandwidth."""
-    if rank is None:
-        rank = upward_rank(app, app.exec_pe, pe_bandwidth)
-    return plan_job(
-        app,
-        rank,
-        pe_bandwidth,
-        book=book,
-        now=now,
-        transfer=transfer,
-    )
 
 
 @register("HEFT")
-class HEFT(WholeJobPlanner):
-    """Whole-job HEFT at arrival (DS3), executed as planned: planned PE and per-PE order."""
+class HEFT(ListPlanner):
+    """Whole-job HEFT at arrival (DS3), executed as planned: planned PE and per-PE order.
+    Priority: upward rank; processor: minimum insertion-based finish time."""
 
-    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
-        bw = system.pe_bandwidth
-        rank = self.per_app(app, lambda: upward_rank(app, app.exec_pe, bw))
-        return plan_heft(app, bw, book=self.book, now=system.now,
-                         transfer=system.transfer_times, rank=rank)
+    def ranking(self, app: PlannableDag, pe_bandwidth: np.ndarray) -> tuple[np.ndarray, None]:
+        return upward_rank(app, app.exec_pe, pe_bandwidth), None
+
+
+plan_heft = HEFT.plan_one
 
 
 @register("HEFT-wc")

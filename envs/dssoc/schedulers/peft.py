@@ -8,61 +8,27 @@ job at arrival, like DS3's HEFT.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from dssoc.schedulers.base import SystemView, register
-from dssoc.schedulers.planning import (
-    JobPlan,
-    PlanBook,
-    PlannableDag,
-    Transfer,
-    WholeJobPlanner,
-    plan_job,
-)
+from dssoc.schedulers.base import register
+from dssoc.schedulers.planning import Chooser, ListPlanner, PlannableDag
 from dssoc.schedulers.ranks import oct_rank, optimistic_cost_table
-
-if TYPE_CHECKING:
-    from dssoc.engine import CompiledApp
-
-
-def plan_peft(
-    app: PlannableDag,
-    pe_bandwidth: np.ndarray,
-    *,
-    book: PlanBook | None = None,
-    now: float = 0.0,
-    transfer: Transfer | None = None,
-    oct_table: np.ndarray | None = None,
-) -> JobPlan:
-    """PEFT plan of one job (into `book`, else onto idle PEs)."""
-    table = (optimistic_cost_table(app, app.exec_pe, pe_bandwidth) if oct_table is None
-             else oct_table)
-
-    def choose(task: int, start: np.ndarray, finish: np.ndarray) -> int:
-        return int(np.argmin(finish + table[task]))
-
-    return plan_job(
-        app,
-        oct_rank(table, app.exec_pe),
-        pe_bandwidth,
-        book=book,
-        now=now,
-        transfer=transfer,
-        choose=choose,
-    )
 
 
 @register("PEFT")
-class PEFT(WholeJobPlanner):
-    """Whole-job PEFT at arrival, executed as planned: planned PE and per-PE order."""
+class PEFT(ListPlanner):
+    """Whole-job PEFT at arrival, executed as planned: planned PE and per-PE order.
+    Priority: mean optimistic cost (OCT rank); processor: minimum finish + OCT."""
 
-    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
-        bw = system.pe_bandwidth
-        table = self.per_app(app, lambda: optimistic_cost_table(app, app.exec_pe, bw))
-        return plan_peft(app, bw, book=self.book, now=system.now,
-                         transfer=system.transfer_times, oct_table=table)
+    def ranking(self, app: PlannableDag, pe_bandwidth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        table = optimistic_cost_table(app, app.exec_pe, pe_bandwidth)
+        return oct_rank(table, app.exec_pe), table
+
+    def chooser(self, table: np.ndarray) -> Chooser:
+        return lambda task, start, finish: int(np.argmin(finish + table[task]))
+
+
+plan_peft = PEFT.plan_one
 
 
 @register("PEFT-wc")

@@ -236,3 +236,36 @@ class WholeJobPlanner(Scheduler):
                 self.on_job_arrival(task.job, system)
         ordered = sorted(ready, key=lambda t: t.planned_start)
         return [(t, t.job.plan[t.index]) for t in ordered]  # type: ignore[index]
+
+
+class ListPlanner(WholeJobPlanner):
+    """A list planner as two components, after SAGA's parametric schedulers: a task
+    *priority* (computed once per application, with any data the choice needs) and a
+    *processor choice* over the insertion-based starts and finishes (default: minimum finish
+    time, HEFT's). HEFT, PEFT and CPOP are a few lines each on it; `plan_one` plans a job
+    outside a simulation (tests, notebooks)."""
+
+    def ranking(self, app: PlannableDag, pe_bandwidth: np.ndarray) -> tuple[np.ndarray, Any]:
+        """(priority of every task, data for `chooser`) of one application."""
+        raise NotImplementedError
+
+    def chooser(self, data: Any) -> Chooser:
+        """The processor choice, given `ranking`'s data."""
+        return min_finish
+
+    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
+        bw = system.pe_bandwidth
+        priority, data = self.per_app(app, lambda: self.ranking(app, bw))
+        return plan_job(app, priority, bw, book=self.book, now=system.now,
+                        transfer=system.transfer_times, choose=self.chooser(data))
+
+    @classmethod
+    def plan_one(cls, app: PlannableDag, pe_bandwidth: np.ndarray, *, book: PlanBook | None = None,
+                 now: float = 0.0, transfer: Transfer | None = None) -> JobPlan:
+        """This planner's plan of one job (into `book`, else onto idle PEs); transfers default to
+        DS3's truncated volume / bandwidth."""
+        planner = cls()
+        priority, data = planner.ranking(app, pe_bandwidth)
+        return plan_job(app, priority, pe_bandwidth, book=book, now=now, transfer=transfer,
+                        choose=planner.chooser(data))
+

@@ -52,16 +52,9 @@ def edge_costs(app: Dag, pe_bandwidth: np.ndarray) -> dict[tuple[int, int], floa
 
 def _reverse_topological(app: Dag) -> list[int]:
     """Tasks ordered so that every task comes after all its successors."""
-    left = [len(s) for s in app.succs]
-    order = [i for i in range(app.n) if left[i] == 0]
-    k = 0
-    while k < len(order):
-        for p in app.preds[order[k]]:
-            left[p] -= 1
-            if left[p] == 0:
-                order.append(p)
-        k += 1
-    return order
+    from dssoc.model import kahn_order
+
+    return kahn_order(app.succs, app.preds)
 
 
 def upward_rank(app: Dag, exec_pe: np.ndarray, pe_bandwidth: np.ndarray) -> np.ndarray:

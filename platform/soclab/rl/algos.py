@@ -19,8 +19,17 @@ from functools import cache
 from typing import Any
 
 from dssoc.errors import ConfigError
+from soclab import metrics
 
-ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN")
+#: RLlib algorithms soclab trains: name -> (module, config class, rollout fragment length).
+#: Another RLlib algorithm is one entry here (plus its small-CPU defaults in DEFAULTS).
+ALGORITHM_TABLE: dict[str, tuple[str, str, int | str]] = {
+    "PPO": ("ray.rllib.algorithms.ppo", "PPOConfig", "auto"),
+    "APPO": ("ray.rllib.algorithms.appo", "APPOConfig", 50),
+    "IMPALA": ("ray.rllib.algorithms.impala", "IMPALAConfig", 50),
+    "DQN": ("ray.rllib.algorithms.dqn", "DQNConfig", 4),
+}
+ALGORITHMS = tuple(ALGORITHM_TABLE)
 
 #: soclab's hyperparameters (not RLlib `.training()` arguments) and what they do.
 SOCLAB_HYPERPARAMETERS: dict[str, str] = {
@@ -85,31 +94,23 @@ ALIASES = {"learning_rate": "lr", "batch_size": "train_batch_size_per_learner",
            "n_epochs": "num_epochs", "lambda": "lambda_", "gae_lambda": "lambda_",
            "ent_coef": "entropy_coeff", "vf_coef": "vf_loss_coeff", "clip_range": "clip_param",
            "max_grad_norm": "grad_clip", "discount": "gamma"}
-ROLLOUT_FRAGMENT = {"PPO": "auto", "APPO": 50, "IMPALA": 50, "DQN": 4}
+ROLLOUT_FRAGMENT = {name: entry[2] for name, entry in ALGORITHM_TABLE.items()}
 DQN_STEPS_PER_ITERATION = 500  # PPO/APPO/IMPALA: an iteration samples one train batch
-METRIC_KEYS = ("avg_latency_us", "throughput_jobs_per_ms", "mean_slowdown", "energy_j",
-               "completed_jobs", "invalid_actions", "overflow_tasks")
+#: engine metrics logged per training episode: every figure of merit of `soclab.metrics` (so a
+#: spec's `metrics.primary` can steer searches) plus the env's own counters.
+METRIC_KEYS = (*(m.key for m in metrics.all_metrics() if m.lower_is_better is not None),
+               "invalid_actions", "overflow_tasks")
 
 
 def config_class(algorithm: str) -> type:
-    if algorithm == "PPO":
-        from ray.rllib.algorithms.ppo import PPOConfig
+    """The RLlib config class of `algorithm` (imported on first use: RLlib is heavy)."""
+    import importlib
 
-        return PPOConfig
-    if algorithm == "APPO":
-        from ray.rllib.algorithms.appo import APPOConfig
-
-        return APPOConfig
-    if algorithm == "IMPALA":
-        from ray.rllib.algorithms.impala import IMPALAConfig
-
-        return IMPALAConfig
-    if algorithm == "DQN":
-        from ray.rllib.algorithms.dqn import DQNConfig
-
-        return DQNConfig
-    raise ConfigError(f"unknown RL algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}",
-                      "algorithm")
+    if algorithm not in ALGORITHM_TABLE:
+        raise ConfigError(f"unknown RL algorithm {algorithm!r}; valid: {', '.join(ALGORITHMS)}",
+                          "algorithm")
+    module, name, _ = ALGORITHM_TABLE[algorithm]
+    return getattr(importlib.import_module(module), name)
 
 
 @cache

@@ -35,22 +35,6 @@ class TrainOutcome:
     csv_path: Path | None = None
 
 
-def grid_point_cells(spec: Any, noise: str | None, rate: float | None) -> list[Any]:
-    """Every agent of the spec (baselines included) at one (noise, rate) on the spec's seeds."""
-    from dssoc.noise import parse_noise
-    from soclab.cells import Cell
-
-    noise = noise if noise is not None else spec.axes.noise[0]
-    parse_noise(noise)
-    rate = float(rate) if rate is not None else float(spec.axes.rates_jobs_per_ms[0])
-    if not rate > 0:
-        raise ConfigError(f"rate must be > 0 jobs/ms, got {rate}", "--rate")
-    sim = spec.simulation.model_dump(mode="json")
-    budget = spec.budget.model_dump(mode="json")
-    seeds = tuple(spec.axes.seed_list)
-    return [Cell(spec.name, a, noise, rate, seeds, sim, budget) for a in spec.all_agents()]
-
-
 def comparison_table(per_seed: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
     """Per agent: mean latency with a 95% bootstrap CI over seeds, and its paired ratio (with CI)
     to each baseline's mean latency on the same seeds."""
@@ -92,10 +76,18 @@ def train_spec(
 ) -> TrainOutcome:
     """Train the spec's RL agents (all, or those named in `agents`) at one grid point and
     evaluate them against every heuristic and baseline of the spec on the same seeds."""
+    from dssoc.noise import parse_noise
     from soclab.cellrun import evaluate_cell
-    from soclab.rl.train import ensure_ray, train_agent
+    from soclab.cells import plan_cells
+    from soclab.ray_session import init_ray
+    from soclab.rl.train import train_agent
 
-    cells = grid_point_cells(spec, noise, rate)
+    if noise is not None:
+        parse_noise(noise)
+    if rate is not None and not float(rate) > 0:
+        raise ConfigError(f"rate must be > 0 jobs/ms, got {rate}", "--rate")
+    # one grid point: the given noise and rate, the first value of every other axis
+    cells = plan_cells(spec, at={"noise": noise, "rate_jobs_per_ms": None if rate is None else float(rate)})
     rl = [c for c in cells if c.agent.kind == "rl"]
     if agents:
         unknown = sorted(set(agents) - {c.agent.name for c in rl})
@@ -113,7 +105,7 @@ def train_spec(
     out = TrainOutcome(spec.name, first.noise, first.rate_jobs_per_ms, first.seeds,
                        baselines=list(spec.baselines))
     root = Path(output_dir).resolve() / spec.name
-    ensure_ray(num_cpus)
+    init_ray(None, num_cpus)
     schedulers: dict[str, Any] = {}
     for cell in rl:
         n_iter = int(iterations or cell.budget["rl_iterations"])

@@ -284,8 +284,8 @@ def env_config_for(
 
     if hasattr(source, "sim_config") and hasattr(source, "simulation"):  # a Cell
         config = source.sim_config()
-        workload = workload or source.simulation["workload"]
-        soc = soc or source.simulation.get("soc")
+        workload = workload or source.settings["workload"]
+        soc = soc or source.settings.get("soc")
         exclude_seeds = tuple(exclude_seeds) or tuple(source.seeds)
     elif isinstance(source, SimConfig):
         config = source

@@ -32,6 +32,9 @@ CURVES: dict[str, tuple[str, ...] | list[tuple[str, ...]]] = {
     "episode_len_mean": ("env_runners", "episode_len_mean"),
     "num_episodes": ("env_runners", "num_episodes"),
     "avg_latency_us": ("env_runners", "avg_latency_us"),
+    "p95_latency_us": ("env_runners", "p95_latency_us"),
+    "p99_latency_us": ("env_runners", "p99_latency_us"),
+    "edp": ("env_runners", "edp"),
     "throughput_jobs_per_ms": ("env_runners", "throughput_jobs_per_ms"),
     "mean_slowdown": ("env_runners", "mean_slowdown"),
     "energy_j": ("env_runners", "energy_j"),
@@ -80,18 +83,6 @@ def _get(result: dict[str, Any], path: tuple[str, ...] | list[tuple[str, ...]]) 
         return float(v)
     except (TypeError, ValueError):
         return math.nan
-
-
-def ensure_ray(num_cpus: int | None = None) -> bool:
-    """Start a quiet local Ray unless one is running (or we are inside a Ray worker)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-    return True
 
 
 def agent_hyperparameters(cell: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -144,7 +135,9 @@ def build_algorithm(cell: Any, hyperparameters: dict[str, Any] | None = None) ->
     env_config = cell_env_config(cell, hp)
     config = build_config(cell.agent.algorithm, env_config, model=cell.agent.model,
                           hyperparameters=hp, seed=train_seed(cell))
-    ensure_ray()
+    from soclab.ray_session import init_ray
+
+    init_ray()
     return config.build_algo(), env_config
 
 
@@ -167,7 +160,7 @@ def env_settings(env_config: dict[str, Any], cell: Any, hyperparameters: dict[st
         "graph": b.graph,
         "time_scale_us": b.time_scale,
         "reward": cell.agent.reward,
-        "workload": cell.simulation["workload"],
+        "workload": cell.settings["workload"],
         "soc": inner.config.soc.name,
         "obs_dims": ObsDims.from_spaces(env.observation_space, env.action_space).to_dict(),
         "env_config": env_config,

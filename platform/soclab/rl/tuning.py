@@ -27,9 +27,13 @@ from typing import Any
 from dssoc.errors import ConfigError
 
 TUNING_KIND = "tuning"
-METRIC = "avg_latency_us"
-MODE = "min"
-MISSING = 1e12  # reported before any training episode has ended (never best)
+MISSING = 1e12  # reported before any training episode has ended (never best: sign by the mode)
+
+
+def objective(spec: Any) -> tuple[str, str]:
+    """(metric, mode) of the searches: the spec's primary metric over training episodes."""
+    info = spec.metrics.info
+    return info.key, "min" if info.lower_is_better else "max"
 
 
 def search_space(space: dict[str, dict[str, list[Any]]], optuna: bool) -> dict[str, Any]:
@@ -54,14 +58,15 @@ def search_space(space: dict[str, dict[str, list[Any]]], optuna: bool) -> dict[s
 
 
 def tuning_cell(cells: list[Any], agent_name: str) -> Any:
-    """The agent's first cell in plan order (first noise, first rate)."""
+    """The agent's first cell in plan order (the first value of every axis)."""
     return next(c for c in cells if c.agent.name == agent_name)
 
 
 def tuning_hash(cell: Any, tune_settings: dict[str, Any]) -> str:
-    key = {"agent": cell.agent.model_dump(mode="json"), "noise": cell.noise,
-           "rate": cell.rate_jobs_per_ms, "simulation": cell.simulation, "budget": cell.budget,
-           "seeds": list(cell.seeds), "tune": tune_settings}
+    """The search's identity: the cell's agent and point (as in `Cell.key`) and the Tune settings."""
+    key = {"agent": cell.agent.key_dump(), "noise": cell.noise,
+           "rate": cell.rate_jobs_per_ms, "simulation": cell.settings, "budget": cell.budget,
+           "seeds": list(cell.seeds), "tune": tune_settings, **cell.config_axes}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -79,10 +84,11 @@ def _trial(config: dict[str, Any]) -> None:
     cell = Cell.from_payload(config["cell"])
     algo, _ = build_algorithm(cell, dict(config["hp"]))
     last: dict[str, float] = {}
+    missing = MISSING if config.get("mode", "min") == "min" else -MISSING
     try:
         for i in range(1, int(cell.budget.get("rl_iterations", 10)) + 1):
             m = progress_metrics(i, algo.train(), last)
-            m = {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else MISSING)
+            m = {k: (v if isinstance(v, (int, float)) and math.isfinite(v) else missing)
                  for k, v in m.items()}
             tune.report(m)
     finally:
@@ -94,21 +100,22 @@ def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def _best(grid: Any) -> tuple[dict[str, Any], float, int]:
-    """(hyperparameters, metric, iterations) of the best trial: longest trained, then lowest."""
+def _best(grid: Any, metric: str, mode: str) -> tuple[dict[str, Any], float, int]:
+    """(hyperparameters, metric, iterations) of the best trial: longest trained, then best."""
     best = None
+    sign = 1.0 if mode == "min" else -1.0
     for r in grid:
         m = r.metrics or {}
-        if r.error is not None or METRIC not in m:
+        if r.error is not None or metric not in m:
             continue
-        key = (-int(m.get("training_iteration", 0)), float(m[METRIC]))
+        key = (-int(m.get("training_iteration", 0)), sign * float(m[metric]))
         if best is None or key < best[0]:
             best = (key, {k: _plain(v) for k, v in r.config["hp"].items()})
     if best is None:
         errors = [str(r.error) for r in grid if r.error is not None][:1]
         raise RuntimeError(f"every tuning trial failed{': ' + errors[0] if errors else ''}")
-    (neg_iter, value), hp = best
-    return hp, value, -neg_iter
+    (neg_iter, signed), hp = best
+    return hp, sign * signed, -neg_iter
 
 
 def run_search(cell: Any, spec: Any, storage: str | Path, show_progress: bool = True
@@ -118,6 +125,7 @@ def run_search(cell: Any, spec: Any, storage: str | Path, show_progress: bool = 
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     agent = cell.agent
+    metric, mode = objective(spec)
     use_optuna = spec.tune.search_alg == "optuna"
     space = search_space(dict(agent.search_space), use_optuna)
     n_iter = int(cell.budget.get("rl_iterations", 10))
@@ -132,8 +140,8 @@ def run_search(cell: Any, spec: Any, storage: str | Path, show_progress: bool = 
     trainable = tune.with_resources(_trial, {"cpu": float(spec.tune.cpus_per_rl_trial)})
     tuner = tune.Tuner(
         trainable,
-        param_space={"hp": space, "cell": cell.to_payload()},
-        tune_config=tune.TuneConfig(metric=METRIC, mode=MODE, num_samples=spec.tune.num_samples,
+        param_space={"hp": space, "cell": cell.to_payload(), "mode": mode},
+        tune_config=tune.TuneConfig(metric=metric, mode=mode, num_samples=spec.tune.num_samples,
                                     search_alg=search_alg, scheduler=scheduler,
                                     max_concurrent_trials=spec.tune.max_concurrent_trials,
                                     trial_dirname_creator=lambda t: f"trial-{t.trial_id}"),
@@ -148,7 +156,7 @@ def run_search(cell: Any, spec: Any, storage: str | Path, show_progress: bool = 
                                    f"trials x up to {n_iter} iterations "
                                    f"({spec.tune.search_alg}, {spec.tune.scheduler})")
     grid = tuner.fit()
-    hp, value, iters = _best(grid)
+    hp, value, iters = _best(grid, metric, mode)
     return hp, value, iters, grid
 
 
@@ -194,7 +202,7 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
                 best[name] = found
                 continue
             if not started:
-                from soclab.sweep import init_ray
+                from soclab.ray_session import init_ray
 
                 started = init_ray(address, num_cpus)
             storage = Path(output_dir).resolve() / spec.name / "tune-search"
@@ -204,9 +212,8 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
             try:
                 hp, value, iters, grid = run_search(cell, spec, storage, show_progress)
                 tracker.log(run_id, params={**{f"best.{k}": v for k, v in hp.items()},
-                                            **settings, "noise": cell.noise,
-                                            "rate_jobs_per_ms": cell.rate_jobs_per_ms},
-                            metrics={f"best_{METRIC}": value, "best_iterations": iters,
+                                            **settings, **cell.coordinates},
+                            metrics={f"best_{objective(spec)[0]}": value, "best_iterations": iters,
                                      "trials": len(grid)},
                             tags={"soclab.best_config": json.dumps(hp)})
                 with tempfile.TemporaryDirectory() as tmp:
@@ -220,7 +227,7 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
             best[name] = hp
     finally:
         if started:
-            from soclab.sweep import stop_ray
+            from soclab.ray_session import stop_ray
 
             stop_ray()
     return [replace(c, tuned=best[c.agent.name]) if c.agent.name in best else c for c in todo]

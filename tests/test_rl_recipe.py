@@ -202,6 +202,15 @@ def test_set_curriculum_changes_load_and_draws_episode_lengths() -> None:
     assert lengths(other) == a and len(set(a)) == 6 and min(a) >= MIN_EPISODE_US
 
 
+def test_training_on_an_unsupported_env_version_is_refused_at_spec_check() -> None:
+    from soclab.rl.algos import check_agent
+
+    spec = recipe_spec(env_id="dssoc/SoCSched-v1")
+    with pytest.raises(ConfigError, match="not supported for training yet") as e:
+        check_agent(spec.agents[0])
+    assert e.value.where == "agents.rl.hyperparameters.env_id"
+
+
 # ------------------------------------------------------------------ held-out seeds (no Ray)
 CARD = {"training": {"validation_seeds": [900, 901], "train_seeds": [5000, 5001],
                      "env_config": {"reserved_seeds_below": 1000, "exclude_seeds": [2000]}}}

@@ -151,6 +151,17 @@ def split_hyperparameters(algorithm: str, hyperparameters: dict[str, Any] | None
     return rl, own
 
 
+#: env versions whose observation layout soclab's networks read (`soclab.rl.nets.ObsDims`)
+TRAINABLE_ENVS = ("dssoc/SoCSched-v0",)
+
+
+def check_env_id(env_id: str, where: str) -> None:
+    """Refuse an env version the networks cannot read (v1's pair layout is not supported yet)."""
+    if env_id not in TRAINABLE_ENVS:
+        raise ConfigError(f"the RL networks read the observation of {', '.join(TRAINABLE_ENVS)} "
+                          f"only; {env_id!r} is not supported for training yet", where)
+
+
 def check_agent(agent: Any) -> None:
     """Refuse, before anything runs, an RL agent whose hyperparameter or search-space names are
     unknown to its algorithm (or to soclab). `agent` is a `soclab.spec.AgentSpec`."""
@@ -162,6 +173,8 @@ def check_agent(agent: Any) -> None:
         split_hyperparameters(agent.algorithm, names)
     except ConfigError as e:
         raise ConfigError(str(e), f"agents.{agent.name}") from None
+    check_env_id(str(agent.hyperparameters.get("env_id", TRAINABLE_ENVS[0])),
+                 f"agents.{agent.name}.hyperparameters.env_id")
 
 
 def metrics_callback() -> type:
@@ -218,6 +231,7 @@ def build_config(
     if model not in ("graph", "mlp"):
         raise ConfigError(f"unknown model {model!r}; valid: graph, mlp", "model")
     rl_hp, own = split_hyperparameters(algorithm, hyperparameters)
+    check_env_id(str(env_config.get("env_id", TRAINABLE_ENVS[0])), "env_config.env_id")
     training = {**DEFAULTS[algorithm], **rl_hp}
     if algorithm == "DQN" and (training.get("num_atoms", 1) != 1 or training.get("dueling")):
         raise ConfigError("soclab's masked DQN supports num_atoms=1 and dueling=False only",

@@ -211,6 +211,20 @@ def test_training_on_an_unsupported_env_version_is_refused_at_spec_check() -> No
     assert e.value.where == "agents.rl.hyperparameters.env_id"
 
 
+def test_grouped_advantage_settings_are_checked() -> None:
+    from soclab.rl.algos import build_config
+
+    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6), workload="wifi-tx")
+    for hp, match in [({"group_size": 4}, "group_size is for advantage: grouped"),
+                      ({"advantage": "grouped", "group_size": 1}, "group_size must be >= 2"),
+                      ({"advantage": "decima"}, "unknown advantage")]:
+        with pytest.raises(ConfigError, match=match):
+            build_config("PPO", cfg, hyperparameters=hp)
+    ppo = build_config("PPO", cfg, hyperparameters={"advantage": "grouped", "group_size": 3}, seed=2)
+    assert ppo.num_envs_per_env_runner == 3 and ppo.batch_mode == "complete_episodes"
+    assert ppo.env_config["group_seeds"] == 2 * 10**8
+
+
 # ------------------------------------------------------------------ held-out seeds (no Ray)
 CARD = {"training": {"validation_seeds": [900, 901], "train_seeds": [5000, 5001],
                      "env_config": {"reserved_seeds_below": 1000, "exclude_seeds": [2000]}}}

@@ -250,6 +250,8 @@ def build_config(
     if advantage not in ADVANTAGES:
         raise ConfigError(f"unknown advantage {advantage!r}; valid: {', '.join(ADVANTAGES)}",
                           "hyperparameters.advantage")
+    if "group_size" in own and advantage != "grouped":
+        raise ConfigError("group_size is for advantage: grouped", "hyperparameters.group_size")
     if advantage == "grouped":
         if algorithm != "PPO":
             raise ConfigError(f"advantage: grouped needs PPO, not {algorithm}",

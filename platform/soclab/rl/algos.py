@@ -55,7 +55,22 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
     "patience": "stop after this many validations without improvement (default: never)",
     "validation_us": "simulated µs of a validation run (default 5000)",
     "validation_heuristics": "heuristics whose best sets the validation ratio (default ETF, HEFT)",
+    "advantage": "PPO's advantage: gae (default, RLlib's) or grouped (Decima's input-dependent "
+                 "baseline over groups of rollouts on the same seed, soclab.rl.grouped_ppo)",
+    "group_size": "rollouts per group (same seed) with advantage: grouped: the envs of one env "
+                  "runner's vector env (default 4; sets num_envs_per_env_runner)",
+    "load_curriculum": "[start, end] fractions of saturation_jobs_per_ms: training load ramps "
+                       "linearly over curriculum_iterations (soclab.rl.curriculum)",
+    "saturation_jobs_per_ms": "saturation rate the load curriculum's fractions refer to",
+    "episode_curriculum": "[start, end] mean µs of exponentially distributed training-episode "
+                          "lengths, ramping linearly (Decima)",
+    "curriculum_iterations": "iterations of the curricula's ramps (default: the budget's "
+                             "rl_iterations)",
+    "warm_start_us": "a heuristic schedules this many simulated µs of every training episode "
+                     "before the agent's first decision (steady-state starts)",
+    "warm_start_teacher": "the heuristic of the warm start (soclab.rl.bc.TEACHERS, default ETF)",
 }
+ADVANTAGES = ("gae", "grouped")
 
 #: small-CPU defaults; any of them can be overridden by the spec's hyperparameters.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -136,6 +151,17 @@ def split_hyperparameters(algorithm: str, hyperparameters: dict[str, Any] | None
     return rl, own
 
 
+#: env versions whose observation layout soclab's networks read (`soclab.rl.nets.ObsDims`)
+TRAINABLE_ENVS = ("dssoc/SoCSched-v0",)
+
+
+def check_env_id(env_id: str, where: str) -> None:
+    """Refuse an env version the networks cannot read (v1's pair layout is not supported yet)."""
+    if env_id not in TRAINABLE_ENVS:
+        raise ConfigError(f"the RL networks read the observation of {', '.join(TRAINABLE_ENVS)} "
+                          f"only; {env_id!r} is not supported for training yet", where)
+
+
 def check_agent(agent: Any) -> None:
     """Refuse, before anything runs, an RL agent whose hyperparameter or search-space names are
     unknown to its algorithm (or to soclab). `agent` is a `soclab.spec.AgentSpec`."""
@@ -147,6 +173,8 @@ def check_agent(agent: Any) -> None:
         split_hyperparameters(agent.algorithm, names)
     except ConfigError as e:
         raise ConfigError(str(e), f"agents.{agent.name}") from None
+    check_env_id(str(agent.hyperparameters.get("env_id", TRAINABLE_ENVS[0])),
+                 f"agents.{agent.name}.hyperparameters.env_id")
 
 
 def metrics_callback() -> type:
@@ -203,6 +231,7 @@ def build_config(
     if model not in ("graph", "mlp"):
         raise ConfigError(f"unknown model {model!r}; valid: graph, mlp", "model")
     rl_hp, own = split_hyperparameters(algorithm, hyperparameters)
+    check_env_id(str(env_config.get("env_id", TRAINABLE_ENVS[0])), "env_config.env_id")
     training = {**DEFAULTS[algorithm], **rl_hp}
     if algorithm == "DQN" and (training.get("num_atoms", 1) != 1 or training.get("dueling")):
         raise ConfigError("soclab's masked DQN supports num_atoms=1 and dueling=False only",
@@ -214,18 +243,40 @@ def build_config(
     module = SchedulerQModule if algorithm == "DQN" else SchedulerRLModule
     register()
     runners = int(own.get("num_env_runners", 0))
+    num_envs = int(own.get("num_envs_per_env_runner", 1))
+    advantage = str(own.get("advantage", "gae"))
+    env_config = dict(env_config)
+    extra: dict[str, Any] = {}
+    if advantage not in ADVANTAGES:
+        raise ConfigError(f"unknown advantage {advantage!r}; valid: {', '.join(ADVANTAGES)}",
+                          "hyperparameters.advantage")
+    if "group_size" in own and advantage != "grouped":
+        raise ConfigError("group_size is for advantage: grouped", "hyperparameters.group_size")
+    if advantage == "grouped":
+        if algorithm != "PPO":
+            raise ConfigError(f"advantage: grouped needs PPO, not {algorithm}",
+                              "hyperparameters.advantage")
+        from soclab.rl.grouped_ppo import GroupedPPOTorchLearner
+
+        num_envs = int(own.get("group_size", 4))
+        if num_envs < 2:
+            raise ConfigError(f"group_size must be >= 2, got {num_envs}", "hyperparameters.group_size")
+        env_config["group_seeds"] = int(seed) * 10**8  # a seed sequence per training seed
+        extra["learner_class"] = GroupedPPOTorchLearner
     cfg = (
         config_class(algorithm)()
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         .framework("torch")
-        .environment(env="soclab-sched", env_config=dict(env_config), disable_env_checking=True)
+        .environment(env="soclab-sched", env_config=env_config, disable_env_checking=True)
         .env_runners(num_env_runners=runners,
-                     num_envs_per_env_runner=int(own.get("num_envs_per_env_runner", 1)),
+                     num_envs_per_env_runner=num_envs,
                      rollout_fragment_length=ROLLOUT_FRAGMENT[algorithm],
+                     batch_mode="complete_episodes" if advantage == "grouped"
+                     else "truncate_episodes",
                      num_cpus_per_env_runner=1)
         .learners(num_learners=0)
         .rl_module(rl_module_spec=RLModuleSpec(module_class=module, model_config=model_config))
-        .training(**training)
+        .training(**training, **extra)
         .callbacks(metrics_callback())
         .reporting(min_time_s_per_iteration=0, metrics_num_episodes_for_smoothing=20,
                    min_sample_timesteps_per_iteration=int(own.get("steps_per_iteration", (

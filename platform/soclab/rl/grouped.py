@@ -81,3 +81,26 @@ def collect_group(env: Any, policy: Callable[[dict[str, Any]], int], seed: int, 
         times.append(ts)
         rewards.append(rs)
     return times, rewards
+
+
+def batch_advantages(keys: Sequence[Any], times: Sequence[Sequence[float]],
+                     rewards: Sequence[Sequence[float]], values: Sequence[Sequence[float]],
+                     gamma: float = 1.0) -> list[np.ndarray]:
+    """Advantages of a training batch of complete episodes: episodes sharing a group key (the
+    simulation seed) are taken against their group (`grouped_advantages`); an episode alone in
+    the batch with its key (its group was split across batches) falls back to the critic's
+    baseline, R(t) − V(s_t), with `values[i]` the value predictions of its steps."""
+    groups: dict[Any, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    out: list[np.ndarray] = [np.zeros(0)] * len(keys)
+    for members in groups.values():
+        if len(members) == 1:
+            i = members[0]
+            out[i] = returns_to_go(rewards[i], gamma) - np.asarray(values[i], float)
+            continue
+        advs = grouped_advantages([times[i] for i in members], [rewards[i] for i in members],
+                                  gamma)
+        for i, a in zip(members, advs, strict=True):
+            out[i] = a
+    return out

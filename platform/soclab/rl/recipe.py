@@ -127,16 +127,24 @@ class RecipeStart:
       `validation_heuristics`): the greedy policy is scored on these seeds every
       `validate_every` iterations (and once before RL), as the ratio of its mean latency to the
       best heuristic's; the best-scoring weights are kept (model selection) and training stops
-      after `patience` validations without improvement (early stopping).
+      after `patience` validations without improvement (early stopping);
+    - `load_curriculum`, `episode_curriculum` (`soclab.rl.curriculum`): the training envs' load
+      and mean episode length for each iteration, pushed into the env runners before it
+      (validation stays at the cell's own load).
     """
 
     def __init__(self, algo: Any, env_config: dict[str, Any], hp: dict[str, Any], cell: Any,
-                 train_seed: int) -> None:
+                 train_seed: int, iterations: int = 1) -> None:
         from ray.rllib.core import DEFAULT_MODULE_ID
+
+        from soclab.rl.curriculum import Curriculum
 
         self.algo, self.hp = algo, hp
         self.info: dict[str, Any] = {}
         self._module_id = DEFAULT_MODULE_ID
+        self.curriculum = Curriculum.from_hyperparameters(hp, iterations)
+        if self.curriculum.active:
+            self.info["curriculum"] = [[0, self.curriculum.apply(algo, 0)]]
         if hp.get("bc_teacher"):
             self.info.update(warm_start(algo, env_config, hp, train_seed))
             self.info["train_seeds"] = demonstration_seeds(hp, train_seed)
@@ -174,7 +182,12 @@ class RecipeStart:
         return r
 
     def after_iteration(self, iteration: int, last: bool, metrics: dict[str, Any]) -> bool:
-        """Validate when due (the ratio goes into `metrics`); True to stop early."""
+        """Advance the curricula (their values go into `metrics` as `curriculum_<key>`) and
+        validate when due (the ratio goes into `metrics`); True to stop early."""
+        if self.curriculum.active and not last:
+            vals = self.curriculum.apply(self.algo, iteration)
+            self.info["curriculum"].append([iteration, vals])
+            metrics.update({f"curriculum_{k}": v for k, v in vals.items()})
         if self.validator is None:
             return False
         every = int(self.hp.get("validate_every", 5))

@@ -96,7 +96,8 @@ def cell_env_config(cell: Any, hyperparameters: dict[str, Any]) -> dict[str, Any
     from soclab.rl.env import env_config_for
 
     a = cell.agent
-    extra = {k: hyperparameters[k] for k in ("reserved_seeds_below",) if k in hyperparameters}
+    extra = {k: hyperparameters[k] for k in ("reserved_seeds_below", "warm_start_us",
+                                             "warm_start_teacher") if k in hyperparameters}
     return env_config_for(
         cell, a.action_mode, a.reward,
         duration_us=hyperparameters.get("episode_us"),
@@ -212,7 +213,7 @@ def train_agent(
     last: dict[str, float] = {}
     done = 0
     try:
-        start = RecipeStart(algo, env_config, hp, cell, train_seed(cell))
+        start = RecipeStart(algo, env_config, hp, cell, train_seed(cell), iterations=n_iter)
         while done < n_iter:
             result = algo.train()
             done += 1

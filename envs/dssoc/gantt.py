@@ -51,7 +51,7 @@ def plot_gantt(
     hi = hi if hi > lo else lo + 1.0
     window = trace[(trace.finish >= lo) & (trace.start <= hi)]
     apps = sorted(trace["app"].unique()) if "app" in trace else []
-    palette = plt.get_cmap("tab10").colors
+    palette = [plt.get_cmap("tab10")(i) for i in range(10)]  # a qualitative map's 10 colours
     color = {a: palette[i % len(palette)] for i, a in enumerate(apps)}
     fig, ax = plt.subplots(figsize=(11, 0.32 * len(pe_names) + 1.9))
     span = hi - lo

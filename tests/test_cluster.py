@@ -30,7 +30,6 @@ from soclab.cluster import (
     cluster_nodes,
     kill_node,
     listening_addresses,
-    ray_executable,
     session_processes,
     stop_local_cluster,
     stop_session,
@@ -302,7 +301,9 @@ def test_client_or_worker_without_the_token_is_refused(cluster: ClusterState,
                           "HOME": str(tmp_path)}  # no ~/.ray/auth_token to fall back on
     missing = {k: v for k, v in wrong.items() if k != "RAY_AUTH_TOKEN"}
     temp_dir = f"/tmp/soclab-ray-intruder-{uuid.uuid4().hex[:6]}"
-    worker = [ray_executable(), "start", f"--address={cluster.address}",
+    # joined like our own nodes (`soclab.loopback` keeps the loopback address the head listens
+    # on): a plain `ray start` would advertise the external address and hang before the token check
+    worker = [sys.executable, "-m", "soclab.loopback", "start", f"--address={cluster.address}",
               f"--temp-dir={temp_dir}", "--num-cpus=1", "--disable-usage-stats",
               "--min-worker-port=0", "--max-worker-port=0",
               f"--dashboard-agent-listen-port={_free_port()}"]

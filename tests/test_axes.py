@@ -11,7 +11,7 @@ import pytest
 
 from soclab.cellrun import evaluate_cell
 from soclab.cells import group_columns, plan_cells
-from soclab.report import tables_markdown
+from soclab.report import Summaries, detail_markdown, ranking_markdown, summary_markdown
 from soclab.rl.tuning import tuning_hash
 from soclab.spec import SpecError, spec_from_dict
 
@@ -90,7 +90,13 @@ def test_report_groups_by_the_extra_axes():
                  + rng.uniform(), p95_latency_us=1.0, throughput_jobs_per_ms=1.0, energy_j=1.0,
                  mean_slowdown=1.0, run_id="r")
             for a in ("ETF", "HEFT") for s in ("MULTIPLE_BAL", "MULTIPLE_BAL_FFT8") for k in range(3)]
-    md = tables_markdown(pd.DataFrame(rows), spec)
+    df = pd.DataFrame(rows)
+    sm = Summaries.of(df, spec)
+    md = detail_markdown(df, spec, sm)
+    summary = summary_markdown(df, spec, sm)  # the answer per design point: ETF on each soc
+    answers = [ln.split("|")[1].strip() for ln in summary.splitlines() if ln.startswith("| MULTIPLE")]
+    assert answers == ["MULTIPLE_BAL", "MULTIPLE_BAL_FFT8"]
+    assert summary.count("| **ETF** |") == 2
     assert "| agent | soc | noise | rate (jobs/ms) |" in md
     # one comparison row per soc, each paired with HEFT on the same soc (ratio ~ 1/1.1)
     assert len([ln for ln in md.splitlines() if ln.startswith("| ETF | MULTIPLE_BAL")]) == 2 * 3
@@ -159,7 +165,7 @@ def test_primary_metric_selects_ranking_and_ratios():
                              "metrics": {"primary": "p95_latency_us"}})
     assert list(ranking(df, by_avg).agent) == ["A", "HEFT", "B"]
     assert list(ranking(df, by_p95).agent) == ["B", "HEFT", "A"]
-    md = tables_markdown(df, by_p95)
+    md = ranking_markdown(df, by_p95) + "\n\n" + detail_markdown(df, by_p95, Summaries.of(df, by_p95))
     assert "## Ranking by p95 latency" in md
     assert re.search(r"\| B 25\d, HEFT 30\d, A 40\d \|", md), md.split("##")[1]
     cmp = md.split("## Compared with HEFT")[1].split("##")[0]

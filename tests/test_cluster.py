@@ -299,6 +299,8 @@ def test_client_or_worker_without_the_token_is_refused(cluster: ClusterState,
                                                        tmp_path: Path) -> None:
     wrong = base_env() | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64,
                           "HOME": str(tmp_path)}  # no ~/.ray/auth_token to fall back on
+    # a driver on this machine keeps its loopback address, as the cluster's env.sh makes it
+    driver_env = wrong | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
     missing = {k: v for k, v in wrong.items() if k != "RAY_AUTH_TOKEN"}
     temp_dir = f"/tmp/soclab-ray-intruder-{uuid.uuid4().hex[:6]}"
     # joined like our own nodes (`soclab.loopback` keeps the loopback address the head listens
@@ -314,9 +316,9 @@ def test_client_or_worker_without_the_token_is_refused(cluster: ClusterState,
     try:
         # the wrong-token attempts retry for ~20 s before giving up: run them side by side
         with started(worker, wrong, tmp_path / "worker.log") as w, \
-                started(driver, wrong, tmp_path / "driver.log") as d:
-            no_token = subprocess.run(driver, env=missing, capture_output=True, text=True,
-                                      timeout=120, check=False)
+                started(driver, driver_env, tmp_path / "driver.log") as d:
+            no_token = subprocess.run(driver, env=missing | {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"},
+                                      capture_output=True, text=True, timeout=120, check=False)
             rc_w, rc_d = w.wait(timeout=180), d.wait(timeout=180)
     finally:
         import shutil

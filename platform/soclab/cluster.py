@@ -170,8 +170,11 @@ class ClusterState:
 
     def client_env(self) -> dict[str, str]:
         """The environment a driver (or `ray` CLI) needs to use this cluster."""
+        from soclab.loopback import LOCAL_ONLY_ENV
+
+        # the nodes listen on loopback only: a driver must keep its loopback node address too
         env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": self.token_file,
-               "RAY_ADDRESS": self.address}
+               "RAY_ADDRESS": self.address, LOCAL_ONLY_ENV: "0"}
         if self.tracking_uri:
             env["MLFLOW_TRACKING_URI"] = self.tracking_uri
         return env

@@ -11,6 +11,8 @@ Given a loopback node address, each of them binds it (Ray PR #59852 behaviour).
   switch for "this machine only" (the default on macOS and Windows); with it the node address
   stays 127.0.0.1. `prepare_local_ray` sets it (and, if Ray is already imported, the constant it
   was read into) unless the user set it.
+- A driver joining a loopback cluster (`--address 127.0.0.1:P`, or `RAY_ADDRESS` from the
+  cluster's env.sh, which also sets the switch) needs the same switch: `init_ray` sets it.
 - `ray start` nodes of `soclab cluster local`: that switch makes `ray start --address` refuse to
   start a worker node, so `python -m soclab.loopback start ...` runs the unchanged Ray CLI with
   only `resolve_ip_for_localhost` keeping a loopback address as given.
@@ -34,6 +36,24 @@ def prepare_local_ray() -> bool:
     if constants is not None:  # read at import time; later ray.init calls look it up here
         constants.ENABLE_RAY_CLUSTER = False
     return True
+
+
+def is_loopback_address(address: str | None) -> bool:
+    """Whether `address` (`host:port` of a GCS) is on this machine's loopback interface; such a
+    cluster (`soclab cluster local`) listens on 127.0.0.1 only, and a driver joining it must keep
+    the loopback node address too (`prepare_local_ray`), or Ray turns 127.0.0.1 into the external
+    address and retries a GCS that does not listen there."""
+    import ipaddress
+
+    if not address or "://" in address or address == "auto":
+        return False
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def restore_cluster_mode() -> None:

@@ -19,13 +19,14 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, show_progr
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     with step(f"connecting to Ray at {address}" if address else "starting Ray", show_progress):
+        from soclab.loopback import is_loopback_address, prepare_local_ray
+
+        target = address or os.environ.get("RAY_ADDRESS")
+        if target is None or is_loopback_address(target):  # a local Ray, or a loopback cluster
+            prepare_local_ray()
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=ray_logging_level())
         else:
-            from soclab.loopback import prepare_local_ray
-
-            if not os.environ.get("RAY_ADDRESS"):
-                prepare_local_ray()
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
                      logging_level=ray_logging_level())
     apply_verbosity()  # ray.init resets the log levels of the loggers it owns

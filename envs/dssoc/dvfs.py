@@ -27,11 +27,16 @@ above trip point k every cluster is capped at its `trip_freq[k]` (-1: no cap). U
 the throttled frequency is overwritten by the next ondemand decision, the cap here holds until the
 temperature falls below the trip point minus the hysteresis.
 
-Where the controller differs from DS3: DS3 applies a cluster's new frequency when the cluster's
-last core is evaluated within the sampling instant, so cores evaluated earlier in that instant run
-one more window at the old frequency; here every step starting at the instant uses the new
-frequency (this moves ondemand's single-job latencies by at most a few microseconds; powersave and
-constant governors are unaffected).
+Where the controller differs from DS3: DS3 takes a cluster's ondemand decision when the *first* of
+its cores is evaluated within the sampling instant (its DTPM `evaluate_PE` acts once per cluster
+and instant, at the first core to arrive in SimPy's event order). At that moment only that core's
+utilisation is fresh; the cluster's other cores still hold the value of the previous window. Here
+every core's utilisation is that of the window just ended. Once decided, DS3's new frequency
+applies to every step after the instant, as here. The two agree whenever the cluster's other cores
+were equally busy in the two windows, in particular when they were idle in both; they can differ
+when several cores of a cluster change activity from one window to the next, which is common under
+streaming load. The size of that difference has not been measured against DS3. Powersave and
+constant governors never decide and are unaffected.
 """
 
 from __future__ import annotations

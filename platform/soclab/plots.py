@@ -217,7 +217,7 @@ def plot_by_point(table: pd.DataFrame, design: Sequence[str], colors: dict[str, 
         ax.set_ylabel(ylabel)
         ax.set_title(f"noise {noise}, {rate:g} jobs/ms")
         ax.grid(alpha=0.3, axis="y")
-    return _finish(plt, fig, f"{title} ({CI_LABEL})", path, axes)
+    return _finish(plt, fig, f"{title} (error bars: 95% bootstrap CI over seeds)", path, axes)
 
 
 def plot_learning_curves(curves: dict[str, dict[str, Sequence[float]]], path: Path, title: str,

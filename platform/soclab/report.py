@@ -112,6 +112,14 @@ def _ratio_cell(value: float, low: float, high: float) -> str:
     return text
 
 
+def _sort_key(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (2 before 12), then text in alphabetical order."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -149,7 +157,7 @@ def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> s
         rows.append(row)
     order = {n: i for i, n in enumerate(spec.axes.noise)}
     nd = len(design)
-    rows.sort(key=lambda r: (*r[:nd], order.get(r[nd], 99), float(r[nd + 1])))
+    rows.sort(key=lambda r: (*map(_sort_key, r[:nd]), order.get(r[nd], 99), float(r[nd + 1])))
     lead = ", ".join(f"**{a}** in {n} of {len(rows)}" for a, n in sorted(wins.items(), key=lambda kv: -kv[1]))
     among = "agents under study" if candidates != agent_order(spec, df) else "agents"
     where = "point of the axes (" + ", ".join([*design, "noise", "rate"]) + ")" if design else \
@@ -219,7 +227,8 @@ def ranking_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
     """`ranking` as Markdown: one row per point, the agents best first."""
     info = spec.metrics.info
     points = _group(spec)[1:]
-    rows = [f"| {' | '.join(points)} | agents, best first by {info.label} ({info.unit}) |",
+    heads = ["rate (jobs/ms)" if p == "rate_jobs_per_ms" else p for p in points]
+    rows = [f"| {' | '.join(heads)} | agents, best first by {info.label} ({info.unit}) |",
             "|" + "---|" * (len(points) + 1)]
     for key, g in ranking(df, spec).groupby(points, sort=False):
         order = ", ".join(f"{r.agent} {info.fmt(r.mean)}" for r in g.itertuples(index=False))

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from soclab.cells import plan_cells
+from soclab.metrics import baseline_metric_names
 from soclab.report import finalize_and_report, ranking
 from soclab.results import results_frame
 from soclab.spec import spec_from_dict
@@ -36,7 +37,7 @@ def test_design_space_sweeps_socs_and_windows_and_ranks_by_the_primary_metric(ra
     assert set(cells["params.soc"]) == {"MULTIPLE_BAL", "MULTIPLE_BAL_FFT8"}
     assert set(cells["params.max_jobs_in_flight"]) == {"2", "12"}
     assert set(cells["params.agent"]) == {"ETF", "MET", "PEFT", "HEFT"}
-    assert cells["metrics.ratio_to_HEFT"].notna().all()
+    assert cells["metrics." + baseline_metric_names("HEFT")["ratio"]].notna().all()
 
     md = (summary.report_path.parent / "report.md").read_text()
     assert "| agent | soc | max_jobs_in_flight | noise |" in md

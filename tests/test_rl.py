@@ -460,7 +460,8 @@ def test_a_checkpoint_outside_its_training_rate_warns_once(ppo_trained) -> None:
 
     buf = io.StringIO()
     with contextlib.redirect_stderr(buf):
-        evaluate_cell(replace(cell, rate_jobs_per_ms=6.0), f"checkpoint:{trained.checkpoint_dir}")
+        at_6 = tuple((k, 6.0 if k == "rate_jobs_per_ms" else v) for k, v in cell.point)
+        evaluate_cell(replace(cell, point=at_6), f"checkpoint:{trained.checkpoint_dir}")
     assert buf.getvalue().count("warning:") == 1 and "evaluated at 6 jobs/ms" in buf.getvalue()
 
 

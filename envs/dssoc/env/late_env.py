@@ -14,7 +14,7 @@ from dssoc.env.actions import invalid_action_mode, resolve_action
 from dssoc.env.late_observation import LateObservation
 from dssoc.env.observation import default_time_scale
 from dssoc.env.rewards import V1_REWARDS, RewardTracker
-from dssoc.env.soc_sched import split_env_config
+from dssoc.env.soc_sched import resolve_env_config
 from dssoc.errors import ConfigError
 
 V1_ENV_KEYS = ("reward", "max_ready", "seed", "max_steps", "time_scale_us", "ratio_window",
@@ -87,17 +87,11 @@ class LateSoCSchedEnv(gym.Env):
         render_mode: str | None = None,
         **sim_options: Any,
     ) -> None:
-        if isinstance(config, SimConfig):
-            if sim_options:
-                raise ConfigError(f"simulation options {sorted(sim_options)} given with a "
-                                  "SimConfig: put them in the SimConfig", "LateSoCSchedEnv")
-            sim_config, opts = config, {}
-        else:
-            sim_config, opts = split_env_config({**(config or {}), **sim_options}, V1_ENV_KEYS)
         given = {"reward": reward, "max_ready": max_ready, "time_scale_us": time_scale_us,
                  "ratio_window": ratio_window, "max_steps": max_steps, "seed": seed,
                  "invalid_action": invalid_action}
-        opts.update({k: v for k, v in given.items() if v is not None})
+        sim_config, opts = resolve_env_config(config, sim_options, given, V1_ENV_KEYS,
+                                              "LateSoCSchedEnv")
         self.config = sim_config if sim_config.binding == "late" else sim_config.replace(binding="late")
         scale = opts.get("time_scale_us") or default_time_scale(self.config)
         if not float(scale) > 0:

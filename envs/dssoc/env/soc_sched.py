@@ -45,6 +45,23 @@ def split_env_config(config: Mapping[str, Any] | None,
     return SimConfig.build(workload, **raw), env_opts
 
 
+def resolve_env_config(config: SimConfig | Mapping[str, Any] | None, sim_options: Mapping[str, Any],
+                       given: Mapping[str, Any], env_keys: tuple[str, ...],
+                       where: str) -> tuple[SimConfig, dict[str, Any]]:
+    """An env's simulation config and options from its arguments (shared by v0 and v1): a SimConfig
+    as is (extra simulation keywords refused), else a flat dict split by `split_env_config`; the
+    explicit keyword options (`given`, None = not given) override those in the dict."""
+    if isinstance(config, SimConfig):
+        if sim_options:
+            raise ConfigError(f"simulation options {sorted(sim_options)} given with a "
+                              "SimConfig: put them in the SimConfig", where)
+        sim_config, opts = config, {}
+    else:
+        sim_config, opts = split_env_config({**(config or {}), **sim_options}, env_keys)
+    opts.update({k: v for k, v in given.items() if v is not None})
+    return sim_config, opts
+
+
 class SoCSchedEnv(gym.Env):
     """Schedule the ready tasks of DAG jobs streaming onto a heterogeneous SoC (DS3 semantics).
 
@@ -137,19 +154,12 @@ class SoCSchedEnv(gym.Env):
         render_mode: str | None = None,
         **sim_options: Any,
     ) -> None:
-        if isinstance(config, SimConfig):
-            if sim_options:
-                raise ConfigError(f"simulation options {sorted(sim_options)} given with a "
-                                  "SimConfig: put them in the SimConfig", "SoCSchedEnv")
-            sim_config, opts = config, {}
-        else:
-            sim_config, opts = split_env_config({**(config or {}), **sim_options})
         given = {"action_mode": action_mode, "reward": reward, "max_tasks": max_tasks,
                  "graph": graph, "time_scale_us": time_scale_us, "max_steps": max_steps,
                  "seed": seed, "invalid_action": invalid_action,
-                 "energy_weight": sim_options.pop("energy_weight", None),
-                 "frequency_action": sim_options.pop("frequency_action", None)}
-        opts.update({k: v for k, v in given.items() if v is not None})
+                 "energy_weight": sim_options.get("energy_weight"),
+                 "frequency_action": sim_options.get("frequency_action")}
+        sim_config, opts = resolve_env_config(config, sim_options, given, ENV_KEYS, "SoCSchedEnv")
         self.config = sim_config
         self.builder = ObservationBuilder(
             sim_config,

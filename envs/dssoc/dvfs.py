@@ -41,6 +41,7 @@ constant governors never decide and are unaffected.
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,7 @@ THERMAL_PERIOD_US = 20
 TRIP_TEMPERATURES_C = (85.0, 90.0, 95.0)
 TRIP_HYSTERESIS_C = (3.0, 3.0, 3.0)
 DVFS_DONE, DVFS_TICK = 4, 5  # engine event kinds handled here
+FRACTIONAL = 0.5  # heap priority of completions between two ticks (engine: DEFERRED 0 < NORMAL 1)
 
 
 def parse_governor(text: str, where: str = "governor") -> str:
@@ -266,8 +268,26 @@ class DvfsController:
                 self.sim._push(finish + 1, DVFS_DONE, payload, DEFERRED)
             else:
                 self.sim._push(finish, DVFS_DONE, payload, NORMAL)
-        else:  # between two DS3 ticks: seen by the next one
-            self.sim._push(float(math.ceil(finish)), DVFS_DONE, payload, NORMAL)
+        else:  # between two DS3 ticks: seen by the next one, in DS3's order
+            self._push_fractional(task, finish, payload)
+
+    def _push_fractional(self, task: TaskRun, finish: float, payload: tuple[TaskRun, int]) -> None:
+        """Queue the completion of a task ending between two whole microseconds, t - 1 < finish < t.
+
+        DS3 handles it at `finish` itself, so the completions of one such microsecond come after
+        that microsecond's deferred events and before everything at t, in the order of their
+        finish times, then (equal finish times) in SimPy's order of their steps, which is that of
+        their starts: start time, then DS3's job-ordered executable list (job id, binding order).
+        That order decides the order of the ready list, and so ETF's ties, when a saturated SoC
+        at low frequency ends many equal-length tasks in the same microsecond. The heap entry
+        takes priority FRACTIONAL (between DEFERRED and NORMAL) and, in place of the push
+        counter, that order as an integer key (unique: it ends with the task's generation).
+        """
+        t = float(math.ceil(finish))
+        frac = round((finish - (t - 1.0)) * 1e6)
+        key = ((((frac * 10**9 + int(task.start)) * 10**7 + task.job.id) * 10**9 + task.seq)
+               * 10**6 + payload[1] % 10**6)
+        heapq.heappush(self.sim._heap, (t, FRACTIONAL, key, DVFS_DONE, payload))
 
     def handle(self, kind: int, payload: object) -> None:
         """An event of the controller's own kinds, popped by the engine at `sim.now`."""

@@ -8,10 +8,10 @@ tolerances the performance governor meets in test_fidelity.py: mean latency over
 within 10% and mean energy within 3%; ETF run by run, every seed's latency within 2% and its
 completed jobs within max(1, 2%).
 
-Powersave meets them run by run. Ondemand meets them run by run against DS3 with one rule changed
-(the reference's `ondemand_all_cores_variant`: a cluster's decision reads the window just ended on
-all of its cores, as dssoc does); against DS3 itself two runs of nine differ by more than 2%
-(-4.2% and -2.3%), which is DS3's first-core rule (docs/simulator.md, "DS3 fidelity notes").
+Both governors meet them run by run: dssoc takes ondemand's decision as DS3 does, on the first
+core of the cluster evaluated at the sampling instant. The reference also holds DS3 run with that
+rule changed (`ondemand_all_cores_variant`: every core's last window counts), which measures what
+the rule moves (docs/simulator.md, "DS3 fidelity notes"); dssoc follows DS3, not the variant.
 """
 
 from __future__ import annotations
@@ -80,19 +80,20 @@ def test_powersave_matches_ds3_run_by_run(key: tuple[str, int]) -> None:
     _assert_run_by_run(CASES[key], latency_rel=0.02)
 
 
-@pytest.mark.parametrize("key", list(ALL_CORES), ids=_ids)
-def test_ondemand_matches_ds3_deciding_on_all_cores_run_by_run(key: tuple[str, int]) -> None:
-    """With DS3's ondemand decision made on every core's last window (the variant rows), DS3 and
-    dssoc agree run by run: the first-core rule is what separates them."""
-    _assert_run_by_run(ALL_CORES[key], latency_rel=0.02)
-
-
 @pytest.mark.parametrize("key", [k for k in CASES if k[0] == "ondemand"], ids=_ids)
-def test_ondemand_run_by_run_gap_to_ds3_is_bounded(key: tuple[str, int]) -> None:
-    """Against DS3 itself ondemand misses the 2% run-by-run tolerance on two of nine runs
-    (scale 1000 seed 1: -4.2%; scale 100 seed 1: -2.3%) because DS3 decides a cluster's
-    frequency on its first core's window only; the gap measured is below 5% on every run."""
-    _assert_run_by_run(CASES[key], latency_rel=0.05)
+def test_ondemand_matches_ds3_run_by_run(key: tuple[str, int]) -> None:
+    """ondemand with DS3's first-core decisions: every run within 2% of DS3's, although the
+    rule itself moves single DS3 runs by up to 4.4% (scale 1000, seed 1)."""
+    _assert_run_by_run(CASES[key], latency_rel=0.02)
+
+
+def test_first_core_rule_is_what_dssoc_follows() -> None:
+    """Where the first-core rule moves DS3 most (scale 1000, seed 1: 120.8 µs, 115.7 µs with
+    every core's window), dssoc is DS3's side of the gap."""
+    ds3 = next(r for r in CASES[("ondemand", 1000)] if r["seed"] == 1)
+    variant = next(r for r in ALL_CORES[("ondemand", 1000)] if r["seed"] == 1)
+    mine = _ours("ondemand", 1000, 1).avg_latency_us
+    assert abs(mine - ds3["avg_latency_us"]) < abs(mine - variant["avg_latency_us"])
 
 
 def test_reference_covers_both_governors_at_the_three_loads() -> None:

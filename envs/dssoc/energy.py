@@ -180,7 +180,6 @@ class PowerModel:
         tables = tuple(
             tuple(cp.total_w(n, cp.core_leak_w()) for n in range(cp.capacity + 1)) for cp in clusters
         )
-        n_pes = soc.n_pes
         pe_cluster = tuple(int(c) for c in soc.pe_cluster)
         return cls(clusters, pe_cluster, tables, BASE_POWER_W,
                    tuple(c.power for c in soc.clusters))

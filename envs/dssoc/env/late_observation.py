@@ -86,7 +86,7 @@ class LateObservation:
         self.wait_action = self.n_actions - 1
         self.n_jobs = config.max_jobs_in_flight
         self.observation_space = self._make_space()
-        self.action_space = spaces.Discrete(self.n_actions)
+        self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
         self.sim: Simulation | None = None
 
     def _make_space(self) -> spaces.Dict:

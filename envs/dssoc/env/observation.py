@@ -170,7 +170,7 @@ class ObservationBuilder:
         self.task_features = task_feature_names(self.cluster_names)
         self.pe_features = pe_feature_names(self.cluster_names)
         self.observation_space = self._make_space()
-        self.action_space = spaces.Discrete(self.n_actions)
+        self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
         self.sim: Simulation | None = None
 
     # ------------------------------------------------------------------ spaces

@@ -26,11 +26,12 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from dssoc.errors import ConfigError
-from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.importers import ImportResult, app_name_from, build_application, clean_name
 from dssoc.schemas import read_text
 
 #: Task fields the model has no place for (reported, not an error).
@@ -108,6 +109,15 @@ class _Checker:
             raise ConfigError(f"{key!r} must be a finite number >= 0, got {v}", self.where(obj, path))
         return float(v)
 
+    def objects(self, items: list, path: str, what: str, owner: Any) -> Iterator[tuple[dict, str]]:
+        """(item, `path[k]`) of a list that must hold objects; an error names `what` and the
+        line of `owner` (the innermost object that has one)."""
+        for k, item in enumerate(items):
+            item_path = f"{path}[{k}]"
+            if not isinstance(item, dict):
+                raise ConfigError(f"{what} must be an object", self.where(owner, item_path))
+            yield item, item_path
+
     def str_list(self, obj: dict, key: str, path: str) -> list[str]:
         items = self.get(obj, key, list, path, required=False, default=[])
         for k, x in enumerate(items):
@@ -144,10 +154,8 @@ def _file_sizes(ck: _Checker, spec: dict) -> dict[str, float]:
     files_doc = ck.get(spec, "files", list, "workflow.specification.files", required=False,
                        default=[])
     sizes: dict[str, float] = {}
-    for k, f in enumerate(files_doc):
-        path = f"workflow.specification.files[{k}]"
-        if not isinstance(f, dict):
-            raise ConfigError("a file entry must be an object", ck.where(files_doc, path))
+    for f, path in ck.objects(files_doc, "workflow.specification.files", "a file entry",
+                              files_doc):
         fid = ck.get(f, "id", str, path)
         if fid in sizes:
             raise ConfigError(f"duplicate file id {fid!r}", ck.where(f, path))
@@ -159,11 +167,9 @@ def _runtimes(ck: _Checker, wf: dict, ignored: Counter[str]) -> dict[str, float]
     """WfFormat >= 1.5: `execution.tasks[]` -> runtime in seconds by task id (NaN if absent)."""
     execution = ck.get(wf, "execution", dict, "workflow.execution", required=False, default={})
     runtimes: dict[str, float] = {}
-    for k, t in enumerate(ck.get(execution, "tasks", list, "workflow.execution.tasks",
-                                 required=False, default=[])):
-        path = f"workflow.execution.tasks[{k}]"
-        if not isinstance(t, dict):
-            raise ConfigError("an execution task must be an object", ck.where(execution, path))
+    tasks = ck.get(execution, "tasks", list, "workflow.execution.tasks", required=False,
+                   default=[])
+    for t, path in ck.objects(tasks, "workflow.execution.tasks", "an execution task", execution):
         rt = ck.number(t, "runtimeInSeconds", path, required=False)
         runtimes[ck.get(t, "id", str, path)] = rt if rt is not None else math.nan
         ignored.update(k2 for k2 in t if k2 not in _MAPPED_EXEC)
@@ -179,10 +185,7 @@ def _spec_entries(ck: _Checker, wf: dict,
     sizes = _file_sizes(ck, spec)
     runtimes = _runtimes(ck, wf, ignored)
     entries = []
-    for k, t in enumerate(tasks):
-        path = f"workflow.specification.tasks[{k}]"
-        if not isinstance(t, dict):
-            raise ConfigError("a task must be an object", ck.where(tasks, path))
+    for t, path in ck.objects(tasks, "workflow.specification.tasks", "a task", tasks):
         tid = ck.get(t, "id", str, path)
         ck.get(t, "name", str, path)
         ins, outs = ck.str_list(t, "inputFiles", path), ck.str_list(t, "outputFiles", path)
@@ -211,10 +214,8 @@ def _legacy_files(ck: _Checker, t: dict, path: str,
     sight of each file."""
     ins: list[str] = []
     outs: list[str] = []
-    for j, f in enumerate(ck.get(t, "files", list, path, required=False, default=[])):
-        fpath = f"{path}.files[{j}]"
-        if not isinstance(f, dict):
-            raise ConfigError("a file entry must be an object", ck.where(t, fpath))
+    files = ck.get(t, "files", list, path, required=False, default=[])
+    for f, fpath in ck.objects(files, f"{path}.files", "a file entry", t):
         fid = _legacy_id(ck, f, fpath)
         link = ck.get(f, "link", str, fpath)
         if link not in ("input", "output"):
@@ -235,10 +236,7 @@ def _legacy_entries(ck: _Checker, wf: dict,
     tasks = ck.get(wf, key, list, f"workflow.{key}")
     entries = []
     sizes: dict[str, float] = {}
-    for k, t in enumerate(tasks):
-        path = f"workflow.{key}[{k}]"
-        if not isinstance(t, dict):
-            raise ConfigError("a task must be an object", ck.where(tasks, path))
+    for t, path in ck.objects(tasks, f"workflow.{key}", "a task", tasks):
         tid = _legacy_id(ck, t, path)
         rt = ck.number(t, "runtimeInSeconds", path, required=False)
         if rt is None:
@@ -329,7 +327,7 @@ def parse_wfformat(doc: Any, source: str, name: str | None = None) -> ImportResu
         works = [0.0 if math.isnan(w) else w for w in works]
     if ignored:
         warnings.append("ignored task fields: " + ", ".join(sorted(ignored)))
-    app_name = name or re.sub(r"[^A-Za-z0-9_.\-]+", "_", str(doc["name"])) or "workflow"
+    app_name = name or clean_name(str(doc["name"]), "workflow")
     app = build_application(
         app_name, [e.tid for e in entries], [_category(e.task) for e in entries], works, parents,
         volumes, source, f"WfFormat {version} instance {doc['name']!r} ({len(entries)} tasks; work "

@@ -153,7 +153,7 @@ class LateObservation:
         now = sim.now
         pe, avail = self._pe_rows(sim, now)
         free = pe[:, 0] > 0.5
-        n_free = int(free.sum())
+        n_free = int(np.count_nonzero(free))
         ready = sorted(sim.ready, key=lambda t: (t.job.id, t.index)) if not terminal else []
         slots = ready[:self.max_ready]
         self.slots = slots

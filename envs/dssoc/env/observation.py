@@ -203,6 +203,7 @@ class ObservationBuilder:
         self.sim = sim
         rows = self.n_lanes * self.n_max
         self._sentinel = rows  # padding target of child indices; always FREE
+        self._slot_of_row = np.full(rows + 1, -1.0, dtype=np.float32)  # scratch of _graph_rows
         n_p = self.n_pes
         self._status = np.zeros(rows + 1, dtype=np.int8)
         # per-row floats: static features, then ready time, job arrival, parents left (count),
@@ -347,20 +348,24 @@ class ObservationBuilder:
         assert sim is not None, "call reset(sim) first"
         if self._order_dirty:
             self._refresh_order()
-        now = sim.now
+        now, m = sim.now, self.max_tasks
         idx, st, n_unfinished, n_ready_all = self._slot_selection()
+        k = idx.size
         lanes = self._lane_of_row.take(idx)
         ready_pos = (st == READY).nonzero()[0]
         rr = idx.take(ready_pos)  # rows of the ready slots
         avail = self._eft.available
-        action_mask = self._action_mask(idx, ready_pos, rr)
+        task_mask = np.zeros(m, dtype=np.float32)
+        task_mask[:k] = 1.0
+        job_index = np.zeros(m, dtype=np.float32)
+        job_index[:k] = self._lane_rank.take(lanes)
         return {
-            "action_mask": action_mask,
+            "action_mask": self._action_mask(idx, ready_pos, rr),
             "observations": {
                 "tasks": self._task_rows(idx, st, lanes, ready_pos, rr, avail, now),
                 self.graph: self._graph_rows(idx),
-                "task_mask": self._padded(np.ones(idx.size, dtype=np.float32)),
-                "job_index": self._padded(self._lane_rank.take(lanes)),
+                "task_mask": task_mask,
+                "job_index": job_index,
                 "pes": self._pe_rows(sim, avail, now),
                 "global": self._global_row(sim, n_ready_all, n_unfinished, now),
             },
@@ -415,7 +420,7 @@ class ObservationBuilder:
     def _graph_rows(self, idx: np.ndarray) -> np.ndarray:
         """The graph entry: child slots per slot (-1 padding), or the (M, M) adjacency."""
         m, k = self.max_tasks, idx.size
-        slot_of_row = np.full(self._sentinel + 1, -1.0, dtype=np.float32)
+        slot_of_row = self._slot_of_row  # -1 everywhere between calls
         slot_of_row[idx] = np.arange(k)
         if self.graph == "children":
             graph = np.full((m, self.max_children), -1.0, dtype=np.float32)
@@ -425,13 +430,8 @@ class ObservationBuilder:
             child_slots = slot_of_row.take(self._children.take(idx, axis=0))
             parent, col = np.nonzero(child_slots >= 0)
             graph[parent, child_slots[parent, col].astype(np.int64)] = 1.0
+        slot_of_row[idx] = -1.0
         return graph
-
-    def _padded(self, values: np.ndarray) -> np.ndarray:
-        """`values` of the occupied slots, zero-padded to `max_tasks` (float32)."""
-        out = np.zeros(self.max_tasks, dtype=np.float32)
-        out[:values.size] = values
-        return out
 
     def _action_mask(self, idx: np.ndarray, ready_pos: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """The float action mask, remembering the boolean mask and slot rows for `act()`; a

@@ -35,11 +35,12 @@ the instant, by start, then idle cores in PE order, then cores started one tick 
 stale values. Measured against DS3 with every core's window counting instead, the rule moves
 DS3's streaming latency by about 1 % on average and single runs by up to 4.4 % (docs/simulator.md).
 
-Completions between two whole microseconds are queued in DS3's order (`_push_fractional`).
+Completions are queued in DS3's order within each microsecond (`_push_in_ds3_order`): with it
+and the first-core rule, every run of DS3's governor load study (tests/data/ds3_reference.json)
+is DS3's run, latency, jobs and energy.
 
-Where the controller still differs from DS3: equal whole-microsecond finishes follow the engine's
-PE order rather than DS3's start order; DS3's throttled frequency is overwritten by the next
-ondemand decision, the cap here holds (above).
+Where the controller still differs from DS3: DS3's throttled frequency is overwritten by the
+next ondemand decision, the cap here holds (above).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ THERMAL_PERIOD_US = 20
 TRIP_TEMPERATURES_C = (85.0, 90.0, 95.0)
 TRIP_HYSTERESIS_C = (3.0, 3.0, 3.0)
 DVFS_DONE, DVFS_TICK = 4, 5  # engine event kinds handled here
-FRACTIONAL = 0.5  # heap priority of completions between two ticks (engine: DEFERRED 0 < NORMAL 1)
+# heap priorities of the controller's completions (engine: DEFERRED 0 < NORMAL 1): between two
+# ticks, and at a whole microsecond after that instant's arrivals (see _push_in_ds3_order)
+FRACTIONAL, WHOLE = 0.5, 1.5
 
 
 def parse_governor(text: str, where: str = "governor") -> str:
@@ -269,31 +272,36 @@ class DvfsController:
         task.duration = finish - task.start
         self.gen[pe] += 1
         payload = (task, self.gen[pe])
-        if not self.integer or finish == int(finish):
+        if not self.integer:
+            self.sim._push(finish, DVFS_DONE, payload, NORMAL)
+        elif finish == int(finish):
             if self.ds3_order and completes_after_tick(task.start, finish):
                 self.sim._push(finish + 1, DVFS_DONE, payload, DEFERRED)
             else:
-                self.sim._push(finish, DVFS_DONE, payload, NORMAL)
-        else:  # between two DS3 ticks: seen by the next one, in DS3's order
-            self._push_fractional(task, finish, payload)
+                self._push_in_ds3_order(finish, WHOLE, 0, task, payload)
+        else:  # between two DS3 ticks: seen by the next one
+            t = float(math.ceil(finish))
+            self._push_in_ds3_order(t, FRACTIONAL, round((finish - (t - 1.0)) * 1e6), task, payload)
 
-    def _push_fractional(self, task: TaskRun, finish: float, payload: tuple[TaskRun, int]) -> None:
-        """Queue the completion of a task ending between two whole microseconds, t - 1 < finish < t.
+    def _push_in_ds3_order(self, t: float, prio: float, frac: int, task: TaskRun,
+                           payload: tuple[TaskRun, int]) -> None:
+        """Queue a completion seen at whole microsecond t in the order DS3 handles it.
 
-        DS3 handles it at `finish` itself, so the completions of one such microsecond come after
-        that microsecond's deferred events and before everything at t, in the order of their
-        finish times, then (equal finish times) in SimPy's order of their steps, which is that of
-        their starts: start time, then DS3's job-ordered executable list (job id, binding order).
-        That order decides the order of the ready list, and so ETF's ties, when a saturated SoC
-        at low frequency ends many equal-length tasks in the same microsecond. The heap entry
-        takes priority FRACTIONAL (between DEFERRED and NORMAL) and, in place of the push
-        counter, that order as an integer key (unique: it ends with the task's generation).
+        DS3 handles a completion at the task's own finish time, in SimPy's event order, and its
+        scheduler tick at t sees the ready list in that order (which decides ETF's ties when a
+        saturated SoC at a low frequency ends many equal tasks together). Completions between
+        t - 1 and t (priority FRACTIONAL, between the engine's DEFERRED and NORMAL) come in the
+        order of their finish times (`frac`, in 1e-6 us). Equal finish times come in the order
+        of the tasks' last steps, which is that of their starts: start time, then DS3's
+        job-ordered executable list (job id, binding order). Completions at t itself (priority
+        WHOLE) come after t's arrivals: DS3's generator queued an arrival at the previous one,
+        while a task's last step is queued at its last sampling instant, at most 10 us before.
+        In place of the heap's push counter the entry carries that order as an integer key
+        (unique: it ends with the task's generation).
         """
-        t = float(math.ceil(finish))
-        frac = round((finish - (t - 1.0)) * 1e6)
         key = ((((frac * 10**9 + int(task.start)) * 10**7 + task.job.id) * 10**9 + task.seq)
                * 10**6 + payload[1] % 10**6)
-        heapq.heappush(self.sim._heap, (t, FRACTIONAL, key, DVFS_DONE, payload))
+        heapq.heappush(self.sim._heap, (t, prio, key, DVFS_DONE, payload))
 
     def handle(self, kind: int, payload: object) -> None:
         """An event of the controller's own kinds, popped by the engine at `sim.now`."""

@@ -6,10 +6,12 @@ settings and method): ETF on the WiFi mix [0.8, 0.2] at scales 1000, 200 and 100
 runs the same jobs (`arrival_streams="ds3"`) with the same governor, and is held to the
 tolerances the performance governor meets in test_fidelity.py: mean latency over the seeds
 within 10% and mean energy within 3%; ETF run by run, every seed's latency within 2% and its
-completed jobs within max(1, 2%). Every run's energy is also held within 0.5%.
+completed jobs within max(1, 2%).
 
-Both governors meet them run by run: dssoc takes ondemand's decision as DS3 does, on the first
-core of the cluster evaluated at the sampling instant. The reference also holds DS3 run with that
+Both governors meet them run by run, and more: every run is DS3's run (same latency and jobs,
+energy within 0.25%). dssoc takes ondemand's decision as DS3 does, on the first core of the
+cluster evaluated at the sampling instant, and handles the completions of one microsecond in
+DS3's order. The reference also holds DS3 run with that
 rule changed (`ondemand_all_cores_variant`: every core's last window counts), which measures what
 the rule moves (docs/simulator.md, "DS3 fidelity notes"); dssoc follows DS3, not the variant.
 """
@@ -60,8 +62,6 @@ def _assert_run_by_run(refs: list[dict], latency_rel: float) -> None:
         mine = _ours(ref["governor"], ref["scale_us"], ref["seed"])
         assert mine.avg_latency_us == pytest.approx(ref["avg_latency_us"], rel=latency_rel), ref
         assert abs(mine.completed_jobs - ref["completed_jobs"]) <= max(1, 0.02 * ref["completed_jobs"]), ref
-        # beyond the performance study's tolerances: the energy of every run (measured: <= 0.11%)
-        assert mine.energy_j == pytest.approx(ref["energy_j"], rel=0.005), ref
 
 
 @pytest.mark.parametrize("key", list(CASES), ids=_ids)
@@ -84,9 +84,22 @@ def test_powersave_matches_ds3_run_by_run(key: tuple[str, int]) -> None:
 
 @pytest.mark.parametrize("key", [k for k in CASES if k[0] == "ondemand"], ids=_ids)
 def test_ondemand_matches_ds3_run_by_run(key: tuple[str, int]) -> None:
-    """ondemand with DS3's first-core decisions: every run within 2% of DS3's, although the
-    rule itself moves single DS3 runs by up to 4.4% (scale 1000, seed 1)."""
+    """ondemand with DS3's first-core decisions: every run within 2% of DS3's (in fact equal),
+    although the rule itself moves single DS3 runs by up to 4.4% (scale 1000, seed 1)."""
     _assert_run_by_run(CASES[key], latency_rel=0.02)
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=_ids)
+def test_governor_runs_are_ds3s_runs(key: tuple[str, int]) -> None:
+    """Beyond those tolerances: every run is DS3's run, the same mean latency (to the 4 decimals
+    DS3's figures keep), the same completed jobs, and its energy within 0.25% (measured: at most
+    0.06%; what is left is the order in which cores starting at the same instant take their
+    busy-core counts)."""
+    for ref in CASES[key]:
+        mine = _ours(ref["governor"], ref["scale_us"], ref["seed"])
+        assert mine.avg_latency_us == pytest.approx(ref["avg_latency_us"], rel=1e-5), ref
+        assert mine.completed_jobs == ref["completed_jobs"], ref
+        assert mine.energy_j == pytest.approx(ref["energy_j"], rel=0.0025), ref
 
 
 def test_first_core_rule_is_what_dssoc_follows() -> None:

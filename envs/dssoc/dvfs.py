@@ -42,52 +42,24 @@ constant governors never decide and are unaffected.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from dssoc.errors import ConfigError
+from dssoc.governors import GOVERNOR_FORMS, check_governor, parse_governor  # noqa: F401  (re-exported)
+from dssoc.runtime import DEFERRED, NORMAL, completes_after_tick
 
 if TYPE_CHECKING:
-    from dssoc.engine import Simulation, TaskRun
-    from dssoc.model import Cluster, SoC
+    from dssoc.energy import EnergyMeter
+    from dssoc.model import SoC
+    from dssoc.runtime import JobRun, TaskRun
 
-GOVERNOR_FORMS = "performance, powersave, ondemand or constant-<MHz>"
 UTIL_HIGH, UTIL_LOW = 0.8, 0.3  # DS3's ondemand thresholds
 SAMPLING_US = 10
 THERMAL_PERIOD_US = 20
 TRIP_TEMPERATURES_C = (85.0, 90.0, 95.0)
 TRIP_HYSTERESIS_C = (3.0, 3.0, 3.0)
 DVFS_DONE, DVFS_TICK = 4, 5  # engine event kinds handled here
-
-
-def parse_governor(text: str, where: str = "governor") -> str:
-    """Normalise a governor name; DS3's `none` (no DVFS) runs at f_max, i.e. `performance`."""
-    t = str(text).strip().lower()
-    if t == "none":
-        return "performance"
-    if t in ("performance", "powersave", "ondemand"):
-        return t
-    if t.startswith("constant-"):
-        mhz = t[len("constant-"):]
-        if mhz.isdigit() and int(mhz) > 0:
-            return f"constant-{int(mhz)}"
-    raise ConfigError(f"unknown governor {text!r}; expected {GOVERNOR_FORMS}", where)
-
-
-def check_governor(text: str, cluster: Cluster, where: str) -> str:
-    """`parse_governor`, plus the checks DS3 makes against the cluster's operating points."""
-    g = parse_governor(text, where)
-    if g == "performance":
-        return g
-    opps = cluster.power.opps if cluster.power is not None else ()
-    if not opps:
-        raise ConfigError(f"governor {g!r} needs operating points (power.opps), and this cluster "
-                          "has none", where)
-    if g.startswith("constant-"):
-        mhz = int(g.split("-")[1])
-        if mhz not in {f for f, _ in opps}:
-            raise ConfigError(f"{g}: {mhz} MHz is not an operating point of this cluster "
-                              f"({', '.join(str(f) for f, _ in opps)} MHz)", where)
-    return g
 
 
 def governor_assignment(spec: str | dict[str, str], cluster_names: list[str] | tuple[str, ...],
@@ -172,6 +144,30 @@ def _snap(t: float) -> float:
     return float(r) if abs(t - r) < 1e-9 else t
 
 
+class _TimingFlags(Protocol):
+    integer_times: bool
+    ds3_event_order: bool
+
+
+class DvfsHost(Protocol):
+    """The engine as the controller sees it (`dssoc.engine.Simulation`): its platform, meter and
+    running tasks, and the two engine calls the controller makes (queue an event, end a task)."""
+
+    soc: SoC
+    config: _TimingFlags
+    n_pes: int
+    pe_cluster: Sequence[int]
+    meter: EnergyMeter | None
+    pe_running: list[TaskRun | None]
+    active_jobs: dict[int, JobRun]
+    now: float
+    _arrivals_open: bool
+
+    def _push(self, t: float, kind: int, payload: object, prio: int = ...) -> None: ...
+
+    def _on_done(self, task: TaskRun) -> None: ...
+
+
 class DvfsController:
     """Per-cluster operating points of one run, driven by the engine's task starts and by its own
     sampling-instant events (`DVFS_TICK`), and owner of the completion events (`DVFS_DONE`) of the
@@ -181,7 +177,7 @@ class DvfsController:
     each cluster's initial frequency at time 0.
     """
 
-    def __init__(self, sim: Simulation, throttling: bool = False) -> None:
+    def __init__(self, sim: DvfsHost, throttling: bool = False) -> None:
         self.sim = sim
         soc = sim.soc
         self.throttling = throttling
@@ -256,8 +252,6 @@ class DvfsController:
             self._arm(now)
 
     def _schedule_done(self, task: TaskRun, pe: int, finish: float) -> None:
-        from dssoc.engine import DEFERRED, NORMAL, completes_after_tick
-
         task.duration = finish - task.start
         self.gen[pe] += 1
         payload = (task, self.gen[pe])
@@ -288,8 +282,6 @@ class DvfsController:
 
     # --------------------------------------------------------------- sampling
     def _arm(self, now: float) -> None:
-        from dssoc.engine import DEFERRED
-
         nxt = (math.floor(now / SAMPLING_US) + 1) * SAMPLING_US
         self._armed = True
         self.sim._push(float(nxt), DVFS_TICK, None, DEFERRED)

@@ -38,7 +38,8 @@ from dssoc.config import SimConfig
 from dssoc.errors import ConfigError
 
 if TYPE_CHECKING:
-    from dssoc.engine import Simulation, TaskRun
+    from dssoc.runtime import TaskRun
+    from dssoc.view import SimView
 
 HIGH = float(np.finfo(np.float32).max)
 PAIR_FEATURES = ("supported", "exec", "data_ready", "finish")
@@ -58,7 +59,7 @@ def valid_actions(obs: dict[str, Any]) -> np.ndarray:
 
 
 class LateObservation:
-    """Builds v1 observations from a late-binding `Simulation` and decodes actions."""
+    """Builds v1 observations from a late-binding simulation's `SimView` and decodes actions."""
 
     def __init__(self, config: SimConfig, *, max_ready: int | None = None, time_scale: float,
                  ratio_window: int | None = None) -> None:
@@ -87,7 +88,7 @@ class LateObservation:
         self.n_jobs = config.max_jobs_in_flight
         self.observation_space = self._make_space()
         self.action_space = spaces.Discrete(self.n_actions)
-        self.sim: Simulation | None = None
+        self.sim: SimView | None = None
 
     def _make_space(self) -> spaces.Dict:
         r, p, c, f32 = self.max_ready, self.n_pes, self.n_clusters, np.float32
@@ -103,7 +104,7 @@ class LateObservation:
         })
 
     # --------------------------------------------------------------- episode
-    def reset(self, sim: Simulation) -> None:
+    def reset(self, sim: SimView) -> None:
         self.sim = sim
         k = self.ratio_window
         self._ring = [[0.0] * k for _ in range(self.n_clusters)]
@@ -153,7 +154,7 @@ class LateObservation:
         r_max, n_p = self.max_ready, self.n_pes
         # PEs: one pass over the live state, plain floats, one array at the end
         rows = []
-        for run, queue in zip(sim.pe_running, sim.pe_queue, strict=True):
+        for run, queue in zip(sim.pe_running, sim.pe_waiting(), strict=True):
             if run is None:
                 if not queue:
                     rows.append((1.0, 0.0, 0.0, 0.0, 0.0, now))
@@ -166,7 +167,7 @@ class LateObservation:
                 busy, elapsed = 1.0, now - run.start
             left = t - now
             work = 0.0
-            for _, _, task in queue:
+            for task in queue:
                 t = max(t, task.data_at) + task.expected
                 work += task.expected
             rows.append((0.0, busy, elapsed, left, work, t))
@@ -186,7 +187,7 @@ class LateObservation:
         feats = np.zeros((r_max, len(READY_FEATURES)), dtype=np.float32)
         mask = np.zeros(self.n_actions, dtype=bool)
         if n:
-            ex = np.array([t.job.app.exec_pe[t.index] for t in slots])
+            ex = np.array([sim.exec_times(t) for t in slots])
             start = np.array([sim.data_ready_times(t) for t in slots])
             np.maximum(start, now, out=start)
             sup = ex < np.inf
@@ -201,12 +202,10 @@ class LateObservation:
             block[:, :, 3] = start
             block[:, :, 1:] *= sup[:, :, None] * scale  # zero where unsupported (no inf * 0)
             mask[:n * n_p] = (sup & free).ravel()
-            cache = sim._live
             remaining = sim.jobs_remaining_critical_path()
             position = {jid: k for k, jid in enumerate(sim.active_jobs)}
             denom = 1.0 / max(self.n_jobs - 1, 1)
-            feats[:n] = [(1.0, cache.best[t.job.app.index][t.index] * scale,
-                          cache.rank[t.job.app.index][t.index] * scale,
+            feats[:n] = [(1.0, sim.best_time(t) * scale, sim.best_time_rank(t) * scale,
                           (now - t.ready_at) * scale, (now - t.job.arrival) * scale,
                           remaining.get(t.job.id, 0.0) * scale,
                           (t.job.app.n - t.job.remaining) / t.job.app.n,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dssoc.errors import ConfigError
-from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.importers.common import ImportResult, app_name_from, build_application
 from dssoc.schemas import read_text
 
 #: Task fields the model has no place for (reported, not an error).

@@ -42,8 +42,9 @@ constant governors never decide and are unaffected.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
+
+import numpy as np
 
 from dssoc.errors import ConfigError
 from dssoc.governors import GOVERNOR_FORMS, check_governor, parse_governor  # noqa: F401  (re-exported)
@@ -145,8 +146,10 @@ def _snap(t: float) -> float:
 
 
 class _TimingFlags(Protocol):
-    integer_times: bool
-    ds3_event_order: bool
+    @property
+    def integer_times(self) -> bool: ...
+    @property
+    def ds3_event_order(self) -> bool: ...
 
 
 class DvfsHost(Protocol):
@@ -154,9 +157,11 @@ class DvfsHost(Protocol):
     running tasks, and the two engine calls the controller makes (queue an event, end a task)."""
 
     soc: SoC
-    config: _TimingFlags
+    @property
+    def config(self) -> _TimingFlags: ...
+
     n_pes: int
-    pe_cluster: Sequence[int]
+    pe_cluster: np.ndarray
     meter: EnergyMeter | None
     pe_running: list[TaskRun | None]
     active_jobs: dict[int, JobRun]
@@ -266,7 +271,7 @@ class DvfsController:
     def handle(self, kind: int, payload: object) -> None:
         """An event of the controller's own kinds, popped by the engine at `sim.now`."""
         if kind == DVFS_DONE:
-            task, gen = payload  # type: ignore[misc]
+            task, gen = cast("tuple[TaskRun, int]", payload)
             pe = task.pe
             if gen != self.gen[pe] or self.sim.pe_running[pe] is not task:
                 return  # superseded by a rescheduled completion

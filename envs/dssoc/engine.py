@@ -42,8 +42,6 @@ energy meter, traces, and the arrival hooks of the schedulers that ask for them)
 from __future__ import annotations
 
 import heapq
-import math
-from array import array
 from bisect import insort
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -57,7 +55,15 @@ from dssoc.dvfs import DvfsController, needs_controller
 from dssoc.errors import ConfigError, SchedulerError
 from dssoc.live import LiveCache, LiveState
 from dssoc.noise import noise_runtime
-from dssoc.observers import EVENTS, EnergyRecorder, Observer, RunRecorder, TraceRecorder, fanout
+from dssoc.observers import (
+    EVENTS,
+    EnergyRecorder,
+    Observer,
+    RecordedRun,
+    RunRecorder,
+    TraceRecorder,
+    fanout,
+)
 from dssoc.runtime import (
     ARRIVAL,
     DEFERRED,
@@ -78,7 +84,7 @@ if TYPE_CHECKING:
     from dssoc.schedulers.base import Scheduler
 
 
-class Simulation(LiveState):
+class Simulation(LiveState, RecordedRun):
     """One seeded run of a `SimConfig`, implementing `dssoc.view.SimDriver`. Drive it with
     `run(scheduler)` or step-wise with `advance()` / `assign()` (the Gymnasium environments do the
     latter); observe it with `attach(observer)` / `subscribe(event, fn)` (`dssoc.observers`)."""
@@ -124,24 +130,8 @@ class Simulation(LiveState):
         self.active_jobs: dict[int, JobRun] = {}
         self.last_finish = 0.0
 
-        self._subscribers: dict[str, list[Callable[[Any], None]]] = {e: [] for e in EVENTS}
-        self.recorder = RunRecorder(self.n_pes, self.warmup, self.end_time, self.pe_running)
-        self.attach(self.recorder)
-        # energy: DS3's windowed accounting, fed with task starts and ends (dssoc.energy)
-        from dssoc.energy import PowerModel
-
-        self.power: PowerModel | None = PowerModel.for_soc(soc) if config.energy else None
-        self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
-        self._energy = None if self.meter is None else EnergyRecorder(self.meter)
-        if self._energy is not None:
-            self.attach(self._energy)
-        self.tracer = TraceRecorder(soc) if trace else None
-        if self.tracer is not None:
-            self.attach(self.tracer)
-        if on_arrival is not None:
-            self.subscribe("arrival", on_arrival)
+        self._attach_builtin_observers(trace, on_arrival)
         # DVFS (dssoc.dvfs): only consulted when some cluster is not at `performance`
-        self.dvfs: DvfsController | None = None
         self._power_cache: dict[tuple[int, ...] | None, np.ndarray] = {}
         if needs_controller(soc, config.throttling):
             self._set_dvfs(DvfsController(self, config.throttling))
@@ -154,6 +144,27 @@ class Simulation(LiveState):
         self._schedule_arrival(self._arrivals.next_arrival(0.0))
 
     # --------------------------------------------------------------- observers
+    def _attach_builtin_observers(self, trace: bool, on_arrival: Callable[[JobRun], None] | None) -> None:
+        """Metric accumulators always; DS3's energy meter if the config asks for energy; traces
+        if asked; the caller's arrival hook (the Gymnasium environments')."""
+        self._subscribers: dict[str, list[Callable[[Any], None]]] = {e: [] for e in EVENTS}
+        self.dvfs: DvfsController | None = None
+        self.recorder = RunRecorder(self.n_pes, self.warmup, self.end_time, self.pe_running)
+        self.attach(self.recorder)
+        from dssoc.energy import PowerModel
+
+        self.power: PowerModel | None = PowerModel.for_soc(self.soc) if self.config.energy else None
+        self.meter = (None if self.power is None
+                      else self.power.meter(self.warmup, self.config.duration_us))
+        self._energy = None if self.meter is None else EnergyRecorder(self.meter)
+        if self._energy is not None:
+            self.attach(self._energy)
+        self.tracer = TraceRecorder(self.soc) if trace else None
+        if self.tracer is not None:
+            self.attach(self.tracer)
+        if on_arrival is not None:
+            self.subscribe("arrival", on_arrival)
+
     def attach(self, observer: Observer) -> None:
         """Subscribe `observer` to each event in its `events` (handler `on_EVENT`)."""
         for event in observer.events:
@@ -170,7 +181,7 @@ class Simulation(LiveState):
         """One callable (or None) per event: the hot paths call it without looping."""
         subs = self._subscribers
         starts = subs["start"]
-        if getattr(self, "dvfs", None) is not None and self._energy is not None:
+        if self.dvfs is not None and self._energy is not None:
             starts = [cb for cb in starts if cb != self._energy.on_start]  # DVFS meters its steps
         self._emit_arrival = fanout(subs["arrival"])
         self._emit_start = fanout(starts)
@@ -523,48 +534,3 @@ class Simulation(LiveState):
         from dssoc.metrics import SimResult
 
         return SimResult.from_simulation(self, scheduler_name)
-
-    # ---------------------------------------------------- what SimResult reads
-    @property
-    def energy_j(self) -> float:
-        """Energy (J) charged so far, as DS3 does (a step is charged when it starts)."""
-        if self.meter is None:
-            return math.nan if not self.config.energy else 0.0
-        return self.meter.energy_j
-
-    @property
-    def latencies(self) -> array:
-        """Latency of every job completed inside the measurement window, in completion order."""
-        return self.recorder.latencies
-
-    @property
-    def slowdowns(self) -> array:
-        return self.recorder.slowdowns
-
-    @property
-    def lateness(self) -> array:
-        return self.recorder.lateness
-
-    @property
-    def completed_apps(self) -> array:
-        return self.recorder.completed_apps
-
-    @property
-    def injected_after_warmup(self) -> int:
-        return self.recorder.injected_after_warmup
-
-    @property
-    def last_completion(self) -> float:
-        return self.recorder.last_completion
-
-    @property
-    def busy_us(self) -> np.ndarray:
-        return self.recorder.busy_us
-
-    @property
-    def trace_rows(self) -> list[tuple]:
-        return self.tracer.trace_rows if self.tracer is not None else []
-
-    @property
-    def job_rows(self) -> list[tuple]:
-        return self.tracer.job_rows if self.tracer is not None else []

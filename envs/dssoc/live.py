@@ -171,6 +171,10 @@ class LiveState:
                 lengths[task.pe] += 1
         return lengths
 
+    def note_planned_start(self, task: TaskRun, start: float) -> None:
+        """Record when the scheduler plans `task` to start (traces' `planned_start`, plan drift)."""
+        task.planned_start = start
+
     # ----------------------------------------------------------------- DVFS
     def request_opp(self, cluster: int, level: int) -> None:
         """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on

@@ -20,6 +20,7 @@ Built-in observers: `RunRecorder` (the metric accumulators `SimResult` reads), `
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -179,6 +180,58 @@ class TraceRecorder(Observer):
         self.job_rows.append((job.id, job.app.name, job.arrival, job.done_at))
 
 
+class RecordedRun:
+    """What `SimResult` reads of a run, from its built-in observers (mixed into the engine)."""
+
+    recorder: RunRecorder
+    tracer: TraceRecorder | None
+    meter: EnergyMeter | None
+    config: SimConfig
+    @property
+    def energy_j(self) -> float:
+        """Energy (J) charged so far, as DS3 does (a step is charged when it starts)."""
+        if self.meter is None:
+            return math.nan if not self.config.energy else 0.0
+        return self.meter.energy_j
+
+    @property
+    def latencies(self) -> array:
+        """Latency of every job completed inside the measurement window, in completion order."""
+        return self.recorder.latencies
+
+    @property
+    def slowdowns(self) -> array:
+        return self.recorder.slowdowns
+
+    @property
+    def lateness(self) -> array:
+        return self.recorder.lateness
+
+    @property
+    def completed_apps(self) -> array:
+        return self.recorder.completed_apps
+
+    @property
+    def injected_after_warmup(self) -> int:
+        return self.recorder.injected_after_warmup
+
+    @property
+    def last_completion(self) -> float:
+        return self.recorder.last_completion
+
+    @property
+    def busy_us(self) -> np.ndarray:
+        return self.recorder.busy_us
+
+    @property
+    def trace_rows(self) -> list[tuple]:
+        return self.tracer.trace_rows if self.tracer is not None else []
+
+    @property
+    def job_rows(self) -> list[tuple]:
+        return self.tracer.job_rows if self.tracer is not None else []
+
+
 class FinishedRun(Protocol):
     """What `dssoc.metrics.SimResult.from_simulation` reads of a run (`dssoc.engine.Simulation`:
     its configuration and clock, and the accumulators of the observers above)."""
@@ -192,10 +245,11 @@ class FinishedRun(Protocol):
     end_time: float
     warmup: float
     jobs_injected: int
-    active_jobs: Mapping[int, JobRun]
     dvfs: DvfsController | None
     trace_enabled: bool
 
+    @property
+    def active_jobs(self) -> Mapping[int, JobRun]: ...
     @property
     def latencies(self) -> array: ...
     @property

@@ -13,8 +13,9 @@ against the concrete engine (`dssoc.engine.Simulation` implements it). What it o
   (`pe_slowdown`, `pe_power_w`);
 - jobs: `active_jobs` (the job records in the system), `jobs_in_flight`, `jobs_injected`,
   `jobs_remaining_critical_path`, `job_age`, `job_tasks_done`;
-- three requests a scheduler may make, none of which binds anything: `hold_after` (a plan
-  predecessor), `request_opp` and `enable_dvfs` (operating points).
+- four requests a scheduler may make, none of which binds anything: `hold_after` (a plan
+  predecessor), `note_planned_start` (for traces and the validator's drift report),
+  `request_opp` and `enable_dvfs` (operating points).
 
 Times are *expected* ones: a scheduler never sees the noisy actual durations before a task ends.
 Records (`dssoc.runtime.TaskRun`, `JobRun`) may be read, never written.
@@ -183,6 +184,10 @@ class SimView(Protocol):
     # ---------------------------------------------------------- requests
     def hold_after(self, task: TaskRun, after: TaskRun | None) -> None:
         """Let `task` start only after `after` has started (its plan predecessor; None: free)."""
+        ...
+
+    def note_planned_start(self, task: TaskRun, start: float) -> None:
+        """Record when the scheduler plans `task` to start (traces' `planned_start`, plan drift)."""
         ...
 
     def request_opp(self, cluster: int, level: int) -> None:

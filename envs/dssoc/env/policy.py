@@ -91,8 +91,8 @@ class LatePolicyScheduler(Scheduler):
                  invalid_action: str = "raise") -> None:
         self.policy = policy
         self.invalid_action = invalid_action_mode(invalid_action)
-        self.options = {"max_ready": max_ready, "time_scale_us": time_scale_us,
-                        "ratio_window": ratio_window}
+        self.options: dict[str, Any] = {"max_ready": max_ready, "time_scale_us": time_scale_us,
+                                        "ratio_window": ratio_window}
         self.builder: LateObservation | None = None
 
     @property

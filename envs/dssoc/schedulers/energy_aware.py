@@ -152,7 +152,7 @@ class EdpDvfs(Scheduler):
             w = system.exec_times(task)
             start = np.maximum(np.maximum(system.data_ready_times(task), self.available), now)
             best = (np.inf, np.inf, -1, -1)
-            for q in np.flatnonzero(np.isfinite(w)):
+            for q in map(int, np.flatnonzero(np.isfinite(w))):
                 c = self.pc[q]
                 levels = range(len(self.freqs[c])) if c not in cluster_busy and self.freqs[c] else [None]
                 for lv in levels:

@@ -44,9 +44,10 @@ class HEFTRT(_AvailabilityTracking):
             end = float(finish[pe])
             self.commit(pe, end)
             # planned start >= the PE's previous planned finish: always appended to its order
-            task.planned_start = end - float(system.exec_times(task)[pe])
+            start = end - float(system.exec_times(task)[pe])
+            system.note_planned_start(task, start)
             if self.follow_plan:
-                self.order.insert(task, pe, task.planned_start, end, system)
+                self.order.insert(task, pe, start, end, system)
             out.append((task, pe))
         return out
 

@@ -72,7 +72,7 @@ class LateEarliestTaskFirst(_LateScheduler):
         finish = execs + np.maximum(starts, avail)
         busy_best = np.where(free, np.inf, finish).min(axis=1)  # best finish on a busy PE
         on_free = np.where(free, finish, np.inf)
-        out = []
+        out: list[Assignment] = []
         alive = np.ones(len(ready), dtype=bool)
         while True:
             best_free = on_free.min(axis=1)

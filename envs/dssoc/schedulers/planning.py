@@ -151,8 +151,8 @@ def plan_job(
             np.maximum(ready, finish[p] + transfer(vol, pe[p]), out=ready)
         w = exec_pe[t]
         starts = np.full(n_pes, np.inf)
-        for q in np.flatnonzero(np.isfinite(w)):
-            starts[q] = book.earliest_slot(int(q), float(ready[q]), float(w[q]))
+        for k in np.flatnonzero(np.isfinite(w)):
+            starts[k] = book.earliest_slot(int(k), float(ready[k]), float(w[k]))
         finishes = starts + w
         q = choose(t, starts, finishes)
         if not np.isfinite(finishes[q]):
@@ -234,7 +234,7 @@ class WholeJobPlanner(Scheduler):
         self._unbound[job.id] = job.app.n
         for i in plan.order:
             task = job.tasks[i]
-            task.planned_start = plan.start[i]  # for traces and the validator's drift report
+            system.note_planned_start(task, plan.start[i])
             if self.follow_plan:
                 self.order.insert(task, plan.pe[i], plan.start[i], plan.finish[i], system)
 

@@ -190,8 +190,26 @@ class Simulation(LiveState, RecordedRun):
         self._emit_end = fanout(subs["end"])
 
     def _set_dvfs(self, controller: DvfsController) -> None:
+        """Install the DVFS controller; it meters the steps of the tasks it times itself."""
         self.dvfs = controller
         self._bind_events()
+
+    def request_opp(self, cluster: int, level: int) -> None:
+        """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on
+        `cluster` from the next sampling instant: the cluster leaves its governor (an agent or a
+        DVFS-aware scheduler owns it). Builds the DVFS controller if the run had none."""
+        self.enable_dvfs().set_policy_level(cluster, level, self.now)
+
+    def enable_dvfs(self) -> DvfsController:
+        """The run's DVFS controller, built now if every cluster was at `performance`. It must
+        exist before the first task starts (it times every task it may later rescale)."""
+        if self.dvfs is None:
+            if any(t is not None for t in self.pe_running) or self.tasks_done:
+                raise SchedulerError("DVFS must be enabled before the first task starts: call "
+                                     "enable_dvfs() (or request_opp) from reset() or at time 0")
+            self._set_dvfs(DvfsController(self, self.config.throttling))
+        assert self.dvfs is not None
+        return self.dvfs
 
     # ------------------------------------------------------------------ events
     def _push(self, t: float, kind: int, payload: object, prio: int = NORMAL) -> None:

@@ -14,7 +14,8 @@ ones), and are available under both bindings:
 - per (ready task, PE): the data-ready time (`Simulation.data_ready_times`).
 
 `LiveState` is a mixin of `dssoc.engine.Simulation`; it only reads the engine's fields (the
-DVFS requests `request_opp` / `enable_dvfs` build the run's controller when first needed).
+engine itself answers the requests that change something: `hold_after`, `request_opp`,
+`enable_dvfs`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dssoc.errors import SchedulerError
 from dssoc.model import transfer_time
 from dssoc.schedulers.ranks import mean_exec
 
@@ -96,9 +96,6 @@ class LiveState:
     _live: LiveCache
     _transfer_rows: dict[tuple[float, int], np.ndarray]
     _power_cache: dict[tuple[int, ...] | None, np.ndarray]
-
-    def _set_dvfs(self, controller: DvfsController) -> None:
-        raise NotImplementedError  # the engine's: installs the controller and rebinds events
 
     # ------------------------------------------------------- expected times
     def exec_times(self, task: TaskRun) -> np.ndarray:
@@ -176,25 +173,6 @@ class LiveState:
         task.planned_start = start
 
     # ----------------------------------------------------------------- DVFS
-    def request_opp(self, cluster: int, level: int) -> None:
-        """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on
-        `cluster` from the next sampling instant: the cluster leaves its governor (an agent or a
-        DVFS-aware scheduler owns it). Builds the DVFS controller if the run had none."""
-        self.enable_dvfs().set_policy_level(cluster, level, self.now)
-
-    def enable_dvfs(self) -> DvfsController:
-        """The run's DVFS controller, built now if every cluster was at `performance`. It must
-        exist before the first task starts (it times every task it may later rescale)."""
-        if self.dvfs is None:
-            if any(t is not None for t in self.pe_running) or self.tasks_done:
-                raise SchedulerError("DVFS must be enabled before the first task starts: call "
-                                     "enable_dvfs() (or request_opp) from reset() or at time 0")
-            from dssoc.dvfs import DvfsController
-
-            self._set_dvfs(DvfsController(self, self.config.throttling))  # type: ignore[arg-type]
-        assert self.dvfs is not None
-        return self.dvfs
-
     def pe_slowdown(self) -> np.ndarray:
         """f_max / f of every PE's cluster now (all ones at the performance governor)."""
         if self.dvfs is None:

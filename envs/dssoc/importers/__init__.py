@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dssoc.errors import ConfigError
-from dssoc.importers.common import ImportResult, app_name_from, build_application  # noqa: F401
+from dssoc.importers.common import ImportResult, app_name_from, build_application, clean_name  # noqa: F401
 
 #: File name endings handled by the graph importers (WfFormat is recognised by content).
 GRAPH_SUFFIXES = {".stg": "stg", ".dot": "dot", ".gv": "dot"}

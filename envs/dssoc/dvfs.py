@@ -47,15 +47,19 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
+
+import numpy as np
 
 from dssoc.errors import ConfigError
+from dssoc.governors import GOVERNOR_FORMS, check_governor, parse_governor  # noqa: F401  (re-exported)
+from dssoc.runtime import DEFERRED, NORMAL, completes_after_tick
 
 if TYPE_CHECKING:
-    from dssoc.engine import Simulation, TaskRun
-    from dssoc.model import Cluster, SoC
+    from dssoc.energy import EnergyMeter
+    from dssoc.model import SoC
+    from dssoc.runtime import JobRun, TaskRun
 
-GOVERNOR_FORMS = "performance, powersave, ondemand or constant-<MHz>"
 UTIL_HIGH, UTIL_LOW = 0.8, 0.3  # DS3's ondemand thresholds
 SAMPLING_US = 10
 THERMAL_PERIOD_US = 20
@@ -65,37 +69,6 @@ DVFS_DONE, DVFS_TICK = 4, 5  # engine event kinds handled here
 # heap priorities of the controller's completions (engine: DEFERRED 0 < NORMAL 1): between two
 # ticks, and at a whole microsecond after that instant's arrivals (see _push_in_ds3_order)
 FRACTIONAL, WHOLE = 0.5, 1.5
-
-
-def parse_governor(text: str, where: str = "governor") -> str:
-    """Normalise a governor name; DS3's `none` (no DVFS) runs at f_max, i.e. `performance`."""
-    t = str(text).strip().lower()
-    if t == "none":
-        return "performance"
-    if t in ("performance", "powersave", "ondemand"):
-        return t
-    if t.startswith("constant-"):
-        mhz = t[len("constant-"):]
-        if mhz.isdigit() and int(mhz) > 0:
-            return f"constant-{int(mhz)}"
-    raise ConfigError(f"unknown governor {text!r}; expected {GOVERNOR_FORMS}", where)
-
-
-def check_governor(text: str, cluster: Cluster, where: str) -> str:
-    """`parse_governor`, plus the checks DS3 makes against the cluster's operating points."""
-    g = parse_governor(text, where)
-    if g == "performance":
-        return g
-    opps = cluster.power.opps if cluster.power is not None else ()
-    if not opps:
-        raise ConfigError(f"governor {g!r} needs operating points (power.opps), and this cluster "
-                          "has none", where)
-    if g.startswith("constant-"):
-        mhz = int(g.split("-")[1])
-        if mhz not in {f for f, _ in opps}:
-            raise ConfigError(f"{g}: {mhz} MHz is not an operating point of this cluster "
-                              f"({', '.join(str(f) for f, _ in opps)} MHz)", where)
-    return g
 
 
 def governor_assignment(spec: str | dict[str, str], cluster_names: list[str] | tuple[str, ...],
@@ -180,6 +153,34 @@ def _snap(t: float) -> float:
     return float(r) if abs(t - r) < 1e-9 else t
 
 
+class _TimingFlags(Protocol):
+    @property
+    def integer_times(self) -> bool: ...
+    @property
+    def ds3_event_order(self) -> bool: ...
+
+
+class DvfsHost(Protocol):
+    """The engine as the controller sees it (`dssoc.engine.Simulation`): its platform, meter and
+    running tasks, and the two engine calls the controller makes (queue an event, end a task)."""
+
+    soc: SoC
+    @property
+    def config(self) -> _TimingFlags: ...
+
+    n_pes: int
+    pe_cluster: np.ndarray
+    meter: EnergyMeter | None
+    pe_running: list[TaskRun | None]
+    active_jobs: dict[int, JobRun]
+    now: float
+    _arrivals_open: bool
+
+    def _push(self, t: float, kind: int, payload: object, prio: int = ...) -> None: ...
+
+    def _on_done(self, task: TaskRun) -> None: ...
+
+
 class DvfsController:
     """Per-cluster operating points of one run, driven by the engine's task starts and by its own
     sampling-instant events (`DVFS_TICK`), and owner of the completion events (`DVFS_DONE`) of the
@@ -189,7 +190,7 @@ class DvfsController:
     each cluster's initial frequency at time 0.
     """
 
-    def __init__(self, sim: Simulation, throttling: bool = False) -> None:
+    def __init__(self, sim: DvfsHost, throttling: bool = False) -> None:
         self.sim = sim
         soc = sim.soc
         self.throttling = throttling
@@ -267,8 +268,6 @@ class DvfsController:
             self._arm(now)
 
     def _schedule_done(self, task: TaskRun, pe: int, finish: float) -> None:
-        from dssoc.engine import DEFERRED, NORMAL, completes_after_tick
-
         task.duration = finish - task.start
         self.gen[pe] += 1
         payload = (task, self.gen[pe])
@@ -306,7 +305,7 @@ class DvfsController:
     def handle(self, kind: int, payload: object) -> None:
         """An event of the controller's own kinds, popped by the engine at `sim.now`."""
         if kind == DVFS_DONE:
-            task, gen = payload  # type: ignore[misc]
+            task, gen = cast("tuple[TaskRun, int]", payload)
             pe = task.pe
             if gen != self.gen[pe] or self.sim.pe_running[pe] is not task:
                 return  # superseded by a rescheduled completion
@@ -322,8 +321,6 @@ class DvfsController:
 
     # --------------------------------------------------------------- sampling
     def _arm(self, now: float) -> None:
-        from dssoc.engine import DEFERRED
-
         nxt = (math.floor(now / SAMPLING_US) + 1) * SAMPLING_US
         self._armed = True
         self.sim._push(float(nxt), DVFS_TICK, None, DEFERRED)

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from dssoc.errors import ConfigError
-from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.importers.common import ImportResult, app_name_from, build_application
 from dssoc.schemas import read_text
 
 NODE_WORK = ("work", "runtime", "weight", "time", "cost", "exec", "size")

@@ -175,6 +175,35 @@ class SimConfig(BaseModel):
         known_keys(changes, CONFIG_KEYS, "SimConfig.replace")
         return type(self).model_validate(with_overrides(self.inputs(), changes))
 
+    def json_inputs(self) -> dict[str, Any]:
+        """JSON-able inputs describing this config for records (model cards, env settings):
+        the SoC and workload by name, rate, noise and arrivals as spec strings, the run length,
+        and every other field that differs from its default. `model_validate` rebuilds the
+        config from them when the names are built-ins."""
+        from dssoc.dvfs import governors_of
+
+        out: dict[str, Any] = {
+            "workload": self.workload.name,
+            "soc": self.soc.name,
+            "rate_jobs_per_ms": self.rate_jobs_per_ms,
+            "noise": noise_spec(self.noise),
+            "max_jobs_in_flight": self.max_jobs_in_flight,
+            "warmup_us": self.warmup_us,
+            "duration_us": self.duration_us,
+            "probabilities": list(self.workload.probabilities),
+        }
+        if self.arrivals is not None:
+            out["arrivals"] = self.arrivals.spec
+        gov = governors_of(self.soc)
+        if gov != "performance":
+            out["governor"] = gov
+        skip = {*out, "soc", "workload", "scale_us", "noise", "arrivals", "governor"}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if name not in skip and value != info.default:
+                out[name] = value
+        return out
+
     def summary(self) -> dict[str, Any]:
         """Flat, JSON-ready description (used for MLflow params and config hashes)."""
         out: dict[str, Any] = {

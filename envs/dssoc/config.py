@@ -299,6 +299,14 @@ def _resolve_inputs(data: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"expected a SoC name, file or SoC, got {type(soc).__name__}", "config.soc")
     soc_obj = load_soc(soc if soc is not None else (wl.soc or DEFAULT_SOC))
     mapping = data.get("mapping")
+    if isinstance(mapping, str):
+        from dssoc.mapping import load_mapping
+
+        try:
+            load_mapping(mapping)  # a bad mapping is refused even where nothing needs mapping
+        except ConfigError as e:
+            raise ConfigError(e.reason if e.where in (None, "mapping") else str(e),
+                              "config.mapping") from None
     if needs_mapping(wl) and (named or "mapping" in data):
         wl, soc_obj, used = map_workload(wl, soc_obj, mapping)
         data["mapping"] = used.spec
@@ -339,7 +347,10 @@ def _resolve_arrivals_and_noise(data: dict[str, Any], soc: SoC) -> None:
         del data["scale_us"]
     arrivals = data.get("arrivals")
     if isinstance(arrivals, str):
-        data["arrivals"] = parse_arrivals(arrivals)
+        try:
+            data["arrivals"] = parse_arrivals(arrivals)
+        except ConfigError as e:  # the spec string's own error, at the field
+            raise ConfigError(str(e), "config.arrivals") from None
     elif arrivals is not None and not (hasattr(arrivals, "spec") and hasattr(arrivals, "make_process")):
         raise ConfigError(f"expected an arrival spec string or model, got {arrivals!r}", "config.arrivals")
     noise = data.get("noise")

@@ -56,10 +56,8 @@ def _block_model() -> type[BaseModel]:
 
     fields: dict[str, Any] = {}
     for name, info in SimConfig.model_fields.items():
-        if name in SIMULATION_DEFAULTS:
-            default = SIMULATION_DEFAULTS[name]
-        else:  # an object's input (a name or spec string) defaults to none given
-            default = None if name in _YAML_TYPES else info.default
+        # an object's input (a name or spec string) defaults to none given
+        default = SIMULATION_DEFAULTS.get(name, None if name in _YAML_TYPES else info.default)
         fields[name] = (_YAML_TYPES.get(name, info.annotation), default)
     fields["rate_jobs_per_ms"] = (_YAML_TYPES["rate_jobs_per_ms"], None)
     fields["probabilities"] = (_YAML_TYPES["probabilities"], None)
@@ -462,10 +460,9 @@ class ExperimentSpec(_Strict):
     def _agent_axes_ok(self) -> None:
         """Every `agent.PARAM` axis value is taken by at least one heuristic agent (a typo
         would otherwise only multiply the cells) and valid for every agent taking it."""
-        agents = self.all_agents()
-        for name, values in self.axes.extra_axes.items():
-            if axis_kind(name) != "agent":
-                continue
+        agent_axes = {k: v for k, v in self.axes.extra_axes.items() if axis_kind(k) == "agent"}
+        agents = self.all_agents() if agent_axes else []  # (bad baseline names: check_spec's)
+        for name, values in agent_axes.items():
             param = name[len(AGENT_AXIS_PREFIX):]
             for i, v in enumerate(values):
                 try:

@@ -219,7 +219,10 @@ def option_count(value: int | None, option: str, ge: int = 1, le: int | None = N
 
 def simulate_options(*, scale: float | None, rate: float | None, duration: float | None,
                      warmup: float | None, max_jobs: int | None, seed: int) -> None:
-    """The numeric options of `soclab simulate`, named as the user typed them."""
+    """The numeric options of `soclab simulate`, named as the user typed them (SimConfig checks
+    the values together; this names the options)."""
+    if scale is not None and rate is not None:
+        raise ConfigError("give either --scale or --rate, not both", "--rate")
     option_number(scale, "--scale", gt=0, unit="microseconds")
     option_number(rate, "--rate", gt=0, unit="jobs/ms")
     option_number(duration, "--duration", gt=0, le=checks.MAX_DURATION_US, unit="microseconds")

@@ -210,15 +210,16 @@ def agent_takes(agent: AgentSpec, param: str, value: Any) -> bool:
     whose constructor names it); a bad value for it raises ValueError."""
     if agent.kind != "heuristic" or ":" in agent.scheduler_spec:
         return False
+    import inspect
+
     from dssoc.schedulers import make_scheduler
 
+    params = inspect.signature(type(make_scheduler(agent.scheduler_spec))).parameters
+    if param not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return False
     try:
         make_scheduler(agent.scheduler_spec, **{**agent.params, param: value})
-    except TypeError as e:
-        if "unexpected keyword argument" in str(e):
-            return False
-        raise ValueError(f"{AGENT_AXIS_PREFIX}{param}: {agent.name}: {e}") from None
-    except ValueError as e:
+    except (TypeError, ValueError) as e:
         raise ValueError(f"{AGENT_AXIS_PREFIX}{param}: {agent.name}: {e}") from None
     return True
 

@@ -102,7 +102,7 @@ class _SoclabEnv(gym.Wrapper):
         base = self._base_config
         changes: dict[str, Any] = {}
         if self._rate is not None:
-            changes["scale_us"] = 1000.0 / self._rate
+            changes["rate_jobs_per_ms"] = self._rate
         if self.episode_mean_us is not None:
             agent_us = max(MIN_EPISODE_US, float(self._rng.exponential(self.episode_mean_us)))
             changes["duration_us"] = float(round(self.warm_start_us + agent_us))

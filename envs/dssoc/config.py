@@ -302,11 +302,7 @@ def _resolve_inputs(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(mapping, str):
         from dssoc.mapping import load_mapping
 
-        try:
-            load_mapping(mapping)  # a bad mapping is refused even where nothing needs mapping
-        except ConfigError as e:
-            raise ConfigError(e.reason if e.where in (None, "mapping") else str(e),
-                              "config.mapping") from None
+        load_mapping(mapping)  # a bad mapping is refused even where nothing needs mapping
     if needs_mapping(wl) and (named or "mapping" in data):
         wl, soc_obj, used = map_workload(wl, soc_obj, mapping)
         data["mapping"] = used.spec
@@ -347,10 +343,7 @@ def _resolve_arrivals_and_noise(data: dict[str, Any], soc: SoC) -> None:
         del data["scale_us"]
     arrivals = data.get("arrivals")
     if isinstance(arrivals, str):
-        try:
-            data["arrivals"] = parse_arrivals(arrivals)
-        except ConfigError as e:  # the spec string's own error, at the field
-            raise ConfigError(str(e), "config.arrivals") from None
+        data["arrivals"] = parse_arrivals(arrivals)
     elif arrivals is not None and not (hasattr(arrivals, "spec") and hasattr(arrivals, "make_process")):
         raise ConfigError(f"expected an arrival spec string or model, got {arrivals!r}", "config.arrivals")
     noise = data.get("noise")

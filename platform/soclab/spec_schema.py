@@ -44,7 +44,7 @@ POINT_KEYS = ("noise", "rate_jobs_per_ms", "scale_us")
 _YAML_TYPES: dict[str, Any] = {"workload": str, "soc": str | None, "noise": str | None,
                                "arrivals": str | None, "mapping": str | None,
                                "rate_jobs_per_ms": float | None, "probabilities": list[float] | None,
-                               "deadline_factor": float | None}
+                               "deadline_factor": float | None, "scale_us": float | None}
 
 
 def _block_model() -> type[BaseModel]:
@@ -57,7 +57,8 @@ def _block_model() -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, info in SimConfig.model_fields.items():
         # an object's input (a name or spec string) defaults to none given
-        default = SIMULATION_DEFAULTS.get(name, None if name in _YAML_TYPES else info.default)
+        unset = name in _YAML_TYPES or name in POINT_KEYS
+        default = SIMULATION_DEFAULTS.get(name, None if unset else info.default)
         fields[name] = (_YAML_TYPES.get(name, info.annotation), default)
     fields["rate_jobs_per_ms"] = (_YAML_TYPES["rate_jobs_per_ms"], None)
     fields["probabilities"] = (_YAML_TYPES["probabilities"], None)
@@ -411,7 +412,7 @@ class ExperimentSpec(_Strict):
         if not isinstance(data, dict) or not isinstance(data.get("simulation"), dict):
             return data
         sim = dict(data["simulation"])
-        moved = {k: sim.pop(k) for k in POINT_KEYS if k in sim}
+        moved = {k: sim.pop(k) for k in POINT_KEYS if sim.get(k) is not None}
         if not moved:
             return data
         axes = dict(data.get("axes") or {})

@@ -49,6 +49,8 @@ def _at(key: str, fn: Callable[[], T]) -> T:
             raise ConfigError(e.reason, f"simulation.{inner[len('config.'):]}") from None
         if key == "simulation" and inner in CONFIG_KEYS:  # an input key: workload, mapping, ...
             raise ConfigError(e.reason, f"simulation.{inner}") from None
+        if key == "simulation" and inner.startswith("arrivals spec"):  # dssoc.arrivals' place
+            raise ConfigError(str(e), "simulation.arrivals") from None
         if inner and key.endswith(inner):  # the same place, said twice
             raise ConfigError(e.reason, key) from None
         raise ConfigError(str(e), key) from None

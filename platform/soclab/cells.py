@@ -51,8 +51,9 @@ class Cell:
     #: hyperparameters chosen by a search (soclab.rl.tuning) for an agent with a search_space;
     #: not part of the key: the cell stays the same experiment whatever the search found.
     tuned: dict[str, Any] | None = None
-    #: the cell's SimConfig per workload seed, built once (key, params, runs all read it)
-    _configs: dict[int, SimConfig] = field(default_factory=dict, compare=False, repr=False)
+    #: the cell's SimConfig per workload seed, built once (key, params, runs all read it); not
+    #: an init field, so `dataclasses.replace(cell, point=...)` starts with an empty cache
+    _configs: dict[int, SimConfig] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def governor(self) -> str | None:

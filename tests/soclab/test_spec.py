@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,8 @@ def test_simulation_block_is_simconfig_input() -> None:
     cfg = cell.sim_config()
     assert (cfg.energy, cfg.fixed_rate, cfg.integer_times, cfg.max_jobs) == (False, True, False, 40)
     assert cell.sim_config() is cfg and cell.sim_config(0) is cfg  # cached, not rebuilt
+    moved = dataclasses.replace(cell, point=(("noise", "none"), ("rate_jobs_per_ms", 8.0)))
+    assert moved.sim_config().rate_jobs_per_ms == 8.0 and cell.sim_config() is cfg
     assert cell.key["simulation"]["energy"] is False
     with pytest.raises(SpecError, match=r"simulation\.energy"):
         spec_from_dict(_doc({"energy": "maybe"}))

@@ -9,6 +9,7 @@ resolved objects. Every failure is a `ConfigError` naming `config.<field>`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, SkipValidation, ValidationError, mod
 from dssoc.arrivals import ArrivalModel, TraceReplay, check_arrivals, parse_arrivals
 from dssoc.catalog import load_soc, load_workload
 from dssoc.checks import MAX_DURATION_US, MAX_JOBS, MAX_JOBS_IN_FLIGHT, integer, known_keys, number
-from dssoc.errors import ConfigError
+from dssoc.errors import ConfigError, UnknownNameError
 from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
 from dssoc.model import SoC, Workload
 from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
@@ -30,6 +31,8 @@ from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
 DEFAULT_WORKLOAD = "wifi-tx-rx"
 DEFAULT_SOC = "MULTIPLE_BAL"
 BINDINGS = ("early", "late")
+#: Upper bound of a cluster's capacity set by name (a typo guard).
+MAX_CLUSTER_CAPACITY = 1024
 #: Keys a config input may hold that are not fields: consumed while the config is built.
 INPUT_KEYS = ("rate_jobs_per_ms", "probabilities", "workload_seed")
 #: Input keys that say the same thing; overriding one drops the other (see `with_overrides`).
@@ -265,12 +268,17 @@ class SimConfig(BaseModel):
 
 def with_overrides(doc: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """`doc` (config inputs) with `changes` applied by name: a dotted name (`a.b`) sets a key
-    inside a mapping-valued input; setting the rate drops a given scale and vice versa."""
+    inside a mapping-valued input (a SoC name becomes `{name: NAME}` first, so
+    `soc.FFT.capacity` refines it); setting the rate drops a given scale and vice versa."""
     out = dict(doc)
     for name, value in changes.items():
         head, _, rest = name.partition(".")
         if rest:
             inner = out.get(head)
+            if inner is None:  # nothing there yet (or the default): a new mapping
+                inner = {}
+            elif head == "soc" and isinstance(inner, str | Path):  # a SoC name, refined
+                inner = {"name": inner}
             if not isinstance(inner, Mapping):
                 raise ConfigError(f"{head!r} holds no settings to set {rest!r} in", name)
             out[head] = with_overrides(inner, {rest: value})
@@ -294,10 +302,7 @@ def _resolve_inputs(data: dict[str, Any]) -> dict[str, Any]:
     probabilities = data.pop("probabilities", None)
     if probabilities is not None:
         wl = _with_probabilities(wl, probabilities)
-    soc = data.get("soc")
-    if soc is not None and not isinstance(soc, str | Path | SoC):
-        raise ConfigError(f"expected a SoC name, file or SoC, got {type(soc).__name__}", "config.soc")
-    soc_obj = load_soc(soc if soc is not None else (wl.soc or DEFAULT_SOC))
+    soc_obj = _load_soc_input(data.get("soc"), wl.soc or DEFAULT_SOC)
     mapping = data.get("mapping")
     if isinstance(mapping, str):
         from dssoc.mapping import load_mapping
@@ -319,6 +324,42 @@ def _resolve_inputs(data: dict[str, Any]) -> dict[str, Any]:
     _resolve_arrivals_and_noise(data, soc_obj)
     _normalise(data)
     return data
+
+
+#: Cluster fields a SoC input may set by name (`soc: {name: MULTIPLE_BAL, FFT: {capacity: 8}}`,
+#: or the axis `soc.FFT.capacity: [4, 8]`), DS3's design-space knobs.
+CLUSTER_SETTINGS = ("capacity", "governor")
+
+
+def _load_soc_input(soc: Any, default: str) -> SoC:
+    """A SoC from a name, file or SoC object, or from a mapping: `name` (default: the
+    workload's SoC) plus, per cluster, the `CLUSTER_SETTINGS` to change; the changed SoC is
+    named after them (`MULTIPLE_BAL+FFT.capacity=8`), so its summary tells it apart."""
+    if soc is None or isinstance(soc, str | Path | SoC):
+        return load_soc(soc if soc is not None else default)
+    if not isinstance(soc, Mapping):
+        raise ConfigError(f"expected a SoC name, file or SoC, got {type(soc).__name__}", "config.soc")
+    changes = dict(soc)
+    base = _load_soc_input(changes.pop("name", None), default)
+    clusters = {c.name: c for c in base.clusters}
+    tags = []
+    for name, fields in changes.items():
+        where = f"config.soc.{name}"
+        if name not in clusters:
+            raise UnknownNameError("cluster", name, clusters, where)
+        if not isinstance(fields, Mapping):
+            raise ConfigError(f"expected settings such as {{capacity: 8}}, got {fields!r}", where)
+        known_keys(fields, CLUSTER_SETTINGS, where, "cluster setting")
+        update = dict(fields)
+        if "capacity" in update:
+            update["capacity"] = integer(update["capacity"], f"{where}.capacity", ge=1,
+                                         le=MAX_CLUSTER_CAPACITY)  # the power model as in files
+        clusters[name] = dataclasses.replace(clusters[name], **update)
+        tags += [f"{name}.{k}={v}" for k, v in update.items()]
+    if not tags:
+        return base
+    return dataclasses.replace(base, name="+".join([base.name, *tags]),
+                               clusters=tuple(clusters[c.name] for c in base.clusters))
 
 
 def _with_probabilities(wl: Workload, probabilities: Any) -> Workload:

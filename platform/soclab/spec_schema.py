@@ -41,7 +41,7 @@ BLOCK_KEYS = (*SIMULATION_DEFAULTS, "binding", "arrivals", "mapping", "deadline_
 POINT_KEYS = ("noise", "rate_jobs_per_ms", "scale_us")
 #: What a YAML value of a SimConfig input may be, where it is not the field's own type (names and
 #: spec strings for the objects; input-only keys).
-_YAML_TYPES: dict[str, Any] = {"workload": str, "soc": str | None, "noise": str | None,
+_YAML_TYPES: dict[str, Any] = {"workload": str, "soc": str | dict[str, Any] | None, "noise": str | None,
                                "arrivals": str | None, "mapping": str | None,
                                "rate_jobs_per_ms": float | None, "probabilities": list[float] | None,
                                "deadline_factor": float | None, "scale_us": float | None}
@@ -84,7 +84,9 @@ def point_inputs(simulation: Mapping[str, Any], point: Mapping[str, Any], seed: 
     from dssoc.config import with_overrides
 
     changes = {k: v for k, v in point.items() if not k.startswith(AGENT_AXIS_PREFIX)}
-    return {**with_overrides(simulation, changes), "workload_seed": seed}
+    plain = {k: v for k, v in changes.items() if "." not in k}  # `soc` before `soc.FFT.capacity`
+    nested = {k: v for k, v in changes.items() if "." in k}
+    return {**with_overrides(with_overrides(simulation, plain), nested), "workload_seed": seed}
 
 
 class AgentSpec(_Strict):
@@ -187,16 +189,23 @@ def axis_kind(name: str) -> Literal["point", "simulation", "config", "agent"]:
         return "simulation"
     if name in CONFIG_KEYS and name not in _NOT_AXES:
         return "config"
+    if name.partition(".")[0] == "soc" and name.count(".") == 2:  # soc.CLUSTER.SETTING
+        return "config"
     known = sorted({*POINT_AXES, *(k for k in CONFIG_KEYS if k not in _NOT_AXES), "seeds"})
-    raise ValueError(f"unknown axis {name!r}; axes are SimConfig fields ({', '.join(known)}) "
-                     f"or agent parameters ({AGENT_AXIS_PREFIX}PARAM)")
+    raise ValueError(f"unknown axis {name!r}; axes are SimConfig fields ({', '.join(known)}), "
+                     f"SoC cluster settings (soc.CLUSTER.capacity) or agent parameters "
+                     f"({AGENT_AXIS_PREFIX}PARAM)")
 
 
 def _check_config_values(name: str, values: list[Any]) -> None:
-    """Type-check a SimConfig-only axis with the field's own annotation."""
+    """Type-check a SimConfig-only axis with the field's own annotation (a nested setting such
+    as `soc.FFT.capacity` is checked by SimConfig when each value is built)."""
     from pydantic import TypeAdapter
 
     from dssoc.config import SimConfig
+
+    if name not in SimConfig.model_fields:
+        return
 
     adapter = TypeAdapter(SimConfig.model_fields[name].annotation)
     for i, v in enumerate(values):

@@ -109,7 +109,7 @@ def check_spec(spec: ExperimentSpec) -> None:
 
     sim = spec.simulation
     _at("simulation.workload", lambda: load_workload(sim.workload))
-    if sim.soc is not None:
+    if isinstance(sim.soc, str):  # a mapping (cluster settings) is checked with the block
         _at("simulation.soc", lambda: load_soc(sim.soc))
 
     def build(rate: float, noise: str | None = None) -> SimConfig:

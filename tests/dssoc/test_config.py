@@ -74,4 +74,26 @@ def test_overrides_by_name_and_dotted_path() -> None:
     assert out == {"rate_jobs_per_ms": 4, "mapping": {"kind": "uniform", "time_scale_us": 2.0}}
     assert doc["mapping"]["time_scale_us"] == 1.0  # the input is left as it was
     with pytest.raises(ConfigError, match="holds no settings"):
-        with_overrides({"soc": "Top"}, {"soc.name": "x"})
+        with_overrides({"workload": "wifi-tx"}, {"workload.name": "x"})
+
+
+def test_a_soc_input_sets_cluster_capacities_and_governors_by_name() -> None:
+    """`soc: {name: MULTIPLE_BAL, FFT: {capacity: 8}}` (or the override `soc.FFT.capacity`) is
+    the shipped MULTIPLE_BAL_FFT8 (the same SoC with 8 FFT accelerators): same runs."""
+    doc = with_overrides({"workload": "wifi-tx-rx", "soc": "MULTIPLE_BAL", "rate_jobs_per_ms": 20,
+                          "duration_us": 4000}, {"soc.FFT.capacity": 8})
+    assert doc["soc"] == {"name": "MULTIPLE_BAL", "FFT": {"capacity": 8}}
+    cfg = SimConfig.model_validate(doc)
+    assert cfg.soc.name == "MULTIPLE_BAL+FFT.capacity=8"
+    shipped = cfg.replace(soc="MULTIPLE_BAL_FFT8")
+    assert [c.capacity for c in cfg.soc.clusters] == [c.capacity for c in shipped.soc.clusters]
+    a, b = (dssoc.simulate(c, "ETF", seed=2) for c in (cfg, shipped))
+    assert (a.avg_latency_us, a.energy_j) == (b.avg_latency_us, b.energy_j)
+    slow = SimConfig.model_validate({"soc": {"A7": {"governor": "powersave"}}})
+    assert [c.governor for c in slow.soc.clusters if c.name == "A7"] == ["powersave"]
+    with pytest.raises(ConfigError, match=r"config\.soc\.FFX: unknown cluster 'FFX'\. Did you mean 'FFT'"):
+        SimConfig.model_validate({"soc": {"FFX": {"capacity": 2}}})
+    with pytest.raises(ConfigError, match=r"unknown cluster setting 'capacty'"):
+        SimConfig.model_validate({"soc": {"FFT": {"capacty": 2}}})
+    with pytest.raises(ConfigError, match=r"config\.soc\.FFT\.capacity: must be >= 1"):
+        SimConfig.model_validate({"soc": {"FFT": {"capacity": 0}}})

@@ -230,3 +230,22 @@ def test_agent_parameter_axes_are_checked():
         spec_from_dict({**BASE, "axes": {"agent.": [1]}})
     plain = plan_cells(spec_from_dict({**BASE, "axes": {"seeds": [0]}}))
     assert all("agent_axes" not in c.key for c in plain)  # specs without agent axes keep their keys
+
+
+def test_nested_soc_axis_sweeps_an_accelerator_count():
+    """DS3's design-space knob as one axis line: `soc.FFT.capacity` over the block's SoC; the
+    value is in the key, label, params and rows, the SoC's resolved name tells them apart."""
+    spec = _spec({"soc.FFT.capacity": [4, 8], "rate_jobs_per_ms": [20], "seeds": [0]})
+    cells = plan_cells(spec)
+    assert [c.sim_config().soc.name for c in cells[:2]] == ["MULTIPLE_BAL+FFT.capacity=4",
+                                                           "MULTIPLE_BAL+FFT.capacity=8"]
+    four, eight = cells[:2]
+    assert four.hash != eight.hash and eight.key["soc.FFT.capacity"] == 8
+    assert eight.params()["soc.FFT.capacity"] == 8 and "soc.FFT.capacity=8" in eight.label
+    rows, _ = evaluate_cell(eight)
+    assert (rows["soc.FFT.capacity"] == 8).all()
+    # written before the soc axis, the nested value still refines each SoC of it
+    both = plan_cells(_spec({"soc.FFT.capacity": [2], "soc": ["MULTIPLE_BAL", "MULTIPLE_BAL_FFT8"],
+                             "seeds": [0]}))
+    assert {c.sim_config().soc.name for c in both} == {"MULTIPLE_BAL+FFT.capacity=2",
+                                                       "MULTIPLE_BAL_FFT8+FFT.capacity=2"}

@@ -106,6 +106,10 @@ def test_simulation_block_is_simconfig_input() -> None:
     moved = dataclasses.replace(cell, point=(("noise", "none"), ("rate_jobs_per_ms", 8.0)))
     assert moved.sim_config().rate_jobs_per_ms == 8.0 and cell.sim_config() is cfg
     assert cell.key["simulation"]["energy"] is False
+    fft8 = plan_cells(spec_from_dict(_doc({"soc": {"name": "MULTIPLE_BAL", "FFT": {"capacity": 8}}})))[0]
+    assert [c.capacity for c in fft8.sim_config().soc.clusters if c.name == "FFT"] == [8]
+    with pytest.raises(SpecError, match=r"simulation\.soc\.FFX: unknown cluster"):
+        spec_from_dict(_doc({"soc": {"FFX": {"capacity": 8}}}))
     with pytest.raises(SpecError, match=r"simulation\.energy"):
         spec_from_dict(_doc({"energy": "maybe"}))
     with pytest.raises(SpecError, match=r"simulation\.colour"):

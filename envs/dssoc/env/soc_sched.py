@@ -53,6 +53,7 @@ def resolve_env_config(config: SimConfig | Mapping[str, Any] | None, sim_options
     """An env's simulation config and options from its arguments (shared by v0 and v1): a SimConfig
     as is (extra simulation keywords refused), else a dict split by `split_env_config`; the
     explicit keyword options (`given`, None = not given) override those in the dict."""
+    opts: dict[str, Any]
     if isinstance(config, SimConfig):
         if sim_options:
             raise ConfigError(f"simulation options {sorted(sim_options)} given with a "
@@ -284,12 +285,14 @@ class FrequencyAction:
         self.n_base = builder.n_actions
         self.n_actions = self.n_base * (1 + len(self.options))
         base = builder.observation_space
-        inner = dict(base["observations"].spaces)
+        observations = base["observations"]
+        assert isinstance(observations, spaces.Dict)
+        inner = dict(observations.spaces)
         inner["frequency"] = spaces.Box(0.0, 1.0, (len(clusters),), np.float32)
         self.observation_space = spaces.Dict({
             "action_mask": spaces.Box(0.0, 1.0, (self.n_actions,), np.float32),
             "observations": spaces.Dict(inner)})
-        self.action_space = spaces.Discrete(self.n_actions)
+        self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
         self.sim: Simulation | None = None
 
     def attach(self, sim: Simulation) -> None:

@@ -222,18 +222,20 @@ def plot_by_point(table: pd.DataFrame, design: Sequence[str], colors: dict[str, 
 
 def plot_learning_curves(curves: dict[str, dict[str, Sequence[float]]], path: Path, title: str,
                          colors: dict[str, Any] | None = None,
-                         references: dict[str, float] | None = None) -> Path:
-    """Per-iteration training curves of RL agents: episode return and training-episode latency,
-    raw (thin) and as a 5-iteration moving average (thick); `references` draws evaluated
-    latencies of heuristics as labelled horizontal lines."""
+                         references: dict[str, float] | None = None,
+                         metric: str = metrics.PRIMARY) -> Path:
+    """Per-iteration training curves of RL agents: episode return and the training episodes'
+    `metric` (a spec's primary), raw (thin) and as a 5-iteration moving average (thick);
+    `references` draws evaluated values of heuristics as labelled horizontal lines."""
     plt = pyplot()
     fig, axes = _grid(plt, 1, 2, width=5.2)
     colors = colors or agent_colors(list(curves))
+    info = metrics.get(metric)
     panels = (("train/episode_return_mean", "episode return"),
-              ("train/avg_latency_us", "training-episode average latency (µs)"))
+              (f"train/{metric}", f"training-episode {info.heading}"))
     for ax, (key, label) in zip(axes[0], panels, strict=True):
         for name, c in curves.items():
-            y = np.asarray(c.get(key, []), dtype=float)
+            y = np.asarray(c.get(key, []), dtype=float) * (info.scale if key != panels[0][0] else 1)
             if not y.size:
                 continue
             it = np.arange(1, y.size + 1)
@@ -241,10 +243,10 @@ def plot_learning_curves(curves: dict[str, dict[str, Sequence[float]]], path: Pa
             k = min(5, y.size)
             smooth = pd.Series(y).rolling(k, min_periods=1).mean().to_numpy()
             ax.plot(it, smooth, color=colors.get(name), linewidth=2, label=f"{name} ({k}-it. mean)")
-        if key.endswith("avg_latency_us"):
+        if key != panels[0][0]:
             for i, (ref, v) in enumerate((references or {}).items()):
-                ax.axhline(v, color="0.4", linestyle=(0, (3, 2 + i)), linewidth=1)
-                ax.annotate(f"{ref} eval {v:.0f}", (1, v), fontsize=7, color="0.3",
+                ax.axhline(v * info.scale, color="0.4", linestyle=(0, (3, 2 + i)), linewidth=1)
+                ax.annotate(f"{ref} eval {info.fmt(v)}", (1, v * info.scale), fontsize=7, color="0.3",
                             xytext=(2, 2), textcoords="offset points")
         ax.set_xlabel("training iteration")
         ax.set_ylabel(label)

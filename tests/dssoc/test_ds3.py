@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from conftest import SHARED_DS3, ds3_dir
 
 from dssoc.catalog import application_to_dict, load_application, load_soc, soc_to_dict
 from dssoc.config import SimConfig
 from dssoc.ds3 import Ds3Config, read_ds3_config, read_ds3_job, read_ds3_soc
 from dssoc.errors import ConfigError, InvalidDAGError, UnsupportedTaskError
+from tests.conftest import SHARED_DS3, ds3_dir
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from dssoc.checks import MAX_DURATION_US, MAX_JOBS, MAX_JOBS_IN_FLIGHT, integer,
 from dssoc.errors import ConfigError
 from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
 from dssoc.model import SoC, Workload
-from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
+from dssoc.noise import NoiseModel, noise_spec, parse_noise
 
 DEFAULT_WORKLOAD = "wifi-tx-rx"
 DEFAULT_SOC = "MULTIPLE_BAL"
@@ -91,7 +91,7 @@ class SimConfig:
             app.check_supported(self.soc)
         check_arrivals(self.arrivals, [a.name for a in self.workload.applications])
         names = [c.name for c in self.soc.clusters]
-        bound = tuple(m.bind(names) if isinstance(m, PESlowdown) else m for m in self.noise)
+        bound = tuple(m.bind(names) for m in self.noise)  # names resolved against this SoC
         object.__setattr__(self, "noise", bound)
 
     @property

@@ -51,7 +51,7 @@ from dssoc.dvfs import DvfsController, needs_controller
 from dssoc.errors import ConfigError, SchedulerError
 from dssoc.live import LiveCache, LiveState
 from dssoc.model import transfer_time
-from dssoc.noise import ArrivalBurst, noise_runtime
+from dssoc.noise import ArrivalNoise, noise_runtime
 
 if TYPE_CHECKING:
     from dssoc.energy import PowerModel
@@ -215,7 +215,7 @@ class Simulation(LiveState):
         self._arrivals = make_arrival_process(config, seed, self.arrival_rng, self.app_rng)
         self.noise_rng = np.random.default_rng(noise_ss)
         self.scheduler_rng = np.random.default_rng(sched_ss)
-        self._exec_noise = noise_runtime([m for m in config.noise if not isinstance(m, ArrivalBurst)],
+        self._exec_noise = noise_runtime([m for m in config.noise if not isinstance(m, ArrivalNoise)],
                                          noise_ss, soc)
         self._drawn_noise = [m for m in self._exec_noise if m.uses_draw]
         self.on_arrival = on_arrival

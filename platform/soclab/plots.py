@@ -38,6 +38,25 @@ def pyplot() -> Any:
     return plt
 
 
+def _number_first(value: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def noise_key(level: str) -> tuple:
+    """Sort key of noise levels by magnitude: `none` first, then by model and its arguments in
+    numeric order (`gaussian:0.05` < `gaussian:0.2` < `gaussian:1`), text arguments by name."""
+    if str(level).strip() in ("", "none"):
+        return (0,)
+    parts = []
+    for part in str(level).split("+"):
+        kind, *args = part.strip().split(":")
+        parts.append((kind, *(_number_first(a) for a in args)))
+    return (1, *parts)
+
+
 def agent_colors(agents: Sequence[str]) -> dict[str, Any]:
     """A fixed colour per agent (tab10 in the given order, then tab20): the same in every figure."""
     plt = pyplot()

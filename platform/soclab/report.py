@@ -217,8 +217,12 @@ def ranking(df: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
     metric, lower = _metric(spec)
     table = stats.summarize(df, metric, _group(spec))
     points = _group(spec)[1:]
-    table = table.sort_values([*points, "mean"], ascending=[True] * len(points) + [lower],
-                              kind="stable")
+    if "noise" in table.columns:  # by magnitude, not alphabetically ("none" before "gaussian")
+        levels = sorted(set(table.noise), key=plots.noise_key)
+        table["_noise"] = table.noise.map({n: i for i, n in enumerate(levels)})
+    by = ["_noise" if p == "noise" else p for p in points]
+    table = table.sort_values([*by, "mean"], ascending=[True] * len(points) + [lower],
+                              kind="stable").drop(columns="_noise", errors="ignore")
     table["rank"] = table.groupby(points, sort=False).cumcount() + 1
     return table.reset_index(drop=True)
 

@@ -152,21 +152,26 @@ _METRIC_FIELDS = frozenset(f.name for f in fields(SimResult)) & set(metric_regis
 
 def run_records(sim: Simulation) -> RunRecords:
     """The records a run's metrics are computed from: the engine's per-job accounting of the
-    counted jobs (finished after warm-up, by the end) and the run's totals."""
-    lat = np.frombuffer(sim.latencies, dtype=float).copy() if sim.latencies else np.zeros(0)
+    counted jobs (finished after warm-up, by the end) and the run's totals. The arrays are
+    copies, so a running simulation can keep appending to its own (a result may be taken
+    mid-run)."""
     end = sim.end_time if np.isfinite(sim.end_time) else sim.now
     return RunRecords(
-        latencies_us=lat,
-        slowdowns=np.frombuffer(sim.slowdowns, dtype=float) if sim.slowdowns else np.zeros(0),
-        lateness_us=np.frombuffer(sim.lateness, dtype=float) if sim.lateness else np.zeros(0),
-        apps=(np.frombuffer(sim.completed_apps, dtype=np.int32) if sim.completed_apps
-              else np.zeros(0, np.int32)),
+        latencies_us=_copy(sim.latencies, float),
+        slowdowns=_copy(sim.slowdowns, float),
+        lateness_us=_copy(sim.lateness, float),
+        apps=_copy(sim.completed_apps, np.int32),
         injected=int(sim.injected_after_warmup),
         window_us=max(end - sim.warmup, 0.0),
         busy_window_us=max(sim.last_completion - sim.warmup, 0.0),
         energy_j=float(sim.energy_j),
         end_us=float(end),
     )
+
+
+def _copy(buffer: Any, dtype: Any) -> np.ndarray:
+    """A numpy copy of an `array.array` of per-job records (empty if it is)."""
+    return np.frombuffer(buffer, dtype=dtype).copy() if buffer else np.zeros(0, dtype)
 
 
 def _json_default(o: object) -> object:

@@ -169,26 +169,33 @@ def _off_scale(ax, rows: pd.DataFrame, styles: dict, en, lat, xlim, ylim) -> Non
 
 
 def _plain_log_ticks(ax) -> None:  # type: ignore[no-untyped-def]
-    """Readable ticks on a log x axis spanning less than a decade (matplotlib would label its
-    minor ticks as overlapping `1.1×10²`-style text): a few plain numbers instead."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+    """Readable ticks on a log x axis of a few decades at most (matplotlib would label its minor
+    ticks as overlapping `2×10²`-style text): plain numbers, at most about six of them."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
     lo, hi = ax.get_xlim()
-    if hi / lo >= 10:
+    if hi / lo >= 1000:
         return
-    ax.xaxis.set_major_locator(MaxNLocator(5))
+    if hi / lo < 10:
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_minor_locator(NullLocator())
+    else:
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.4g}"))
-    ax.xaxis.set_minor_locator(NullLocator())
 
 
 def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path,
                         colors: dict[str, object] | None = None) -> Path:
     """Mean latency vs mean energy per job, 95% CI crosses, Pareto front marked; one panel per
     (noise, rate) group. Far-off agents (`report.outlier_factor`, as in the latency figures)
-    that would stretch a panel's axes are drawn as labelled arrows on its right edge."""
+    that are off the Pareto front and would stretch a panel's axes are drawn as labelled arrows
+    on its right edge; the front itself (e.g. slow but frugal governors) is always drawn."""
     plt, fig, axes = draw_latency_energy(df, spec, colors)
+    arrows = any(ln.get_marker() == ">" for ax in axes for ln in ax.lines)
     return _finish(plt, fig, axes, f"{spec.name}: latency vs energy per job (95% CI crosses; "
-                   "ringed and joined: Pareto front; ▶ on the right edge: far-off agent, values written)",
+                   "ringed and joined: Pareto front"
+                   + ("; ▶ on the right edge: far-off agent, values written)" if arrows else ")"),
                    path)
 
 
@@ -205,14 +212,14 @@ def draw_latency_energy(df: pd.DataFrame, spec: ExperimentSpec,
                                keep=spec.baselines))
     for ax, (noise, rate) in zip(axes, groups, strict=True):
         g = t[(t.noise == noise) & (t.rate_jobs_per_ms == rate)]
-        near = g[~g.agent.isin(apart)]
-        near = near if len(near) else g
+        far = g.agent.isin(apart) & ~g.pareto  # far off and dominated: no part of the trade-off
+        near = g[~far] if (~far).any() else g
         xlim = _span(near.latency_low.fillna(near.latency), near.latency_high.fillna(near.latency),
                      True, 0.12)
         ylim = _span(near.energy_low.fillna(near.energy) * en.scale,
                      near.energy_high.fillna(near.energy) * en.scale, False, 0.12)
         inside = g.latency.between(*xlim) & (g.energy * en.scale).between(*ylim)
-        shown, off = g[inside | ~g.agent.isin(apart)], g[~inside & g.agent.isin(apart)]
+        shown, off = g[inside | ~far], g[~inside & far]
         for r in shown.sort_values("agent").itertuples(index=False):
             st = styles[r.agent]
             ax.errorbar(r.latency, r.energy * en.scale,
@@ -271,9 +278,9 @@ CAPTIONS = {
     "latency_energy.png": "Mean job latency against mean energy per job per agent, one panel per "
                           "(noise, rate); crosses are 95% bootstrap CIs over seeds. Ringed and "
                           "joined: the Pareto front (no other agent is at least as fast and as "
-                          "frugal). Far-off agents (report.outlier_factor) are drawn as arrows on "
-                          "the right edge with their latency written beside them, so they do not "
-                          "stretch the axes.",
+                          "frugal). Far-off agents off the front (report.outlier_factor) are drawn "
+                          "as arrows on the right edge with their latency and energy written beside "
+                          "them, so they do not stretch the axes.",
     "deadline_misses.png": "Share of jobs that missed their deadline vs injection rate per agent; "
                            "bands are 95% bootstrap CIs over seeds.",
 }  #: the report's caption of each figure, by file name

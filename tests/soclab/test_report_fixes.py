@@ -109,3 +109,21 @@ def test_ray_default_token_auth_notice_is_dropped_and_other_messages_pass(caplog
         logger.info("Generated new authentication token and saved to ~/.ray/auth_token")
     texts = [r.getMessage() for r in caplog.records]
     assert len(texts) == 2 and "disabled" in texts[0] and "Generated" in texts[1]
+
+
+def test_a_far_but_frugal_agent_stays_on_the_front_and_on_the_axes() -> None:
+    """A slow agent with the lowest energy (a powersave governor) is part of the trade-off:
+    drawn as a point, the axis reaching it, no arrow."""
+    from soclab.tradeoff import draw_latency_energy
+
+    spec = spec_from_dict({"name": "gov", "agents": [{"name": "ETF"}, {"name": "HEFT"},
+                                                     {"name": "MET"}],
+                           "baselines": [], "axes": {"noise": ["none"], "rates_jobs_per_ms": [2]}})
+    df = _frame({"ETF": 100.0, "HEFT": 104.0, "MET": 2000.0}, ["none"])
+    df.loc[df.agent == "MET", "energy_per_job_j"] = 1e-4  # the most frugal by far
+    plt, fig, (ax,) = draw_latency_energy(df, spec)
+    try:
+        assert ax.get_xlim()[1] > 2000
+        assert not ax.texts and not [ln for ln in ax.lines if ln.get_marker() == ">"]
+    finally:
+        plt.close(fig)

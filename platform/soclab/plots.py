@@ -147,9 +147,12 @@ def plot_latency_vs_load(table: pd.DataFrame, noises: Sequence[str], colors: dic
 
 def plot_ratio_to_baseline(cmp: pd.DataFrame, baseline: str, noises: Sequence[str],
                            colors: dict[str, Any], apart: Sequence[str], path: Path,
-                           title: str) -> Path:
-    """Paired latency ratio agent / baseline vs injection rate (log axis, 1 marked, 95% CI
-    bands), one column per noise level; below 1 = lower latency than the baseline."""
+                           title: str, metric: str = metrics.PRIMARY) -> Path:
+    """Paired ratio agent / baseline of `metric` (a spec's primary) vs injection rate (log axis,
+    1 marked, 95% CI bands), one column per noise level."""
+    info = metrics.get(metric)
+    better = "better" if info.lower_is_better is not None else "lower"
+    side = "<" if info.lower_is_better is not False else ">"
     plt = pyplot()
     rows = 2 if apart else 1
     fig, axes = _grid(plt, rows, len(noises))
@@ -167,10 +170,10 @@ def plot_ratio_to_baseline(cmp: pd.DataFrame, baseline: str, noises: Sequence[st
             _plain_log_ticks(ax)
             ax.set_title(f"noise: {noise}" + (" · far-off agents" if row == 1 else ""))
             ax.set_xlabel("injection rate (jobs/ms)")
-            ax.set_ylabel(f"latency ratio to {baseline} (log)")
+            ax.set_ylabel(f"{info.label} ratio to {baseline} (log)")
             ax.set_xticks(sorted(cmp.rate_jobs_per_ms.unique()))
-    return _finish(plt, fig, f"{title}: latency / {baseline} on the same seeds\n"
-                   f"(< 1: faster than {baseline}; dashed: parity; {CI_LABEL})", path, axes)
+    return _finish(plt, fig, f"{title}: {info.label} / {baseline}'s on the same seeds\n"
+                   f"({side} 1: {better} than {baseline}; dashed: parity; {CI_LABEL})", path, axes)
 
 
 def _plain_log_ticks(ax: Any) -> None:

@@ -14,7 +14,7 @@ from dssoc.metric_registry import RunRecords, deadline_metrics
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dssoc.engine import Simulation
+    from dssoc.observers import FinishedRun
 
 TRACE_COLUMNS = ("job", "app", "task", "task_name", "pe", "pe_name", "job_arrival", "ready",
                  "bound", "data_ready", "start", "finish", "expected", "planned_start")
@@ -62,7 +62,7 @@ class SimResult:
     extra_metrics: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def from_simulation(cls, sim: Simulation, scheduler: object) -> SimResult:
+    def from_simulation(cls, sim: FinishedRun, scheduler: object) -> SimResult:
         """The result of a finished (or stopped) simulation: every registered metric of its
         records (`run_records`), plus utilisation, per-application counts and traces."""
         name = scheduler if isinstance(scheduler, str) else getattr(scheduler, "name", "")
@@ -150,7 +150,7 @@ class SimResult:
 _METRIC_FIELDS = frozenset(f.name for f in fields(SimResult)) & set(metric_registry.names())
 
 
-def run_records(sim: Simulation) -> RunRecords:
+def run_records(sim: FinishedRun) -> RunRecords:
     """The records a run's metrics are computed from: the engine's per-job accounting of the
     counted jobs (finished after warm-up, by the end) and the run's totals. The arrays are
     copies, so a running simulation can keep appending to its own (a result may be taken

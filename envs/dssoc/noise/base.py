@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 class NoiseModel:
     """Base of every noise model. Subclasses set `name`, `uses_draw` (consumes the task's
     standard-normal draw from the common-random-number stream), and `stateful` (then
-    `runtime(seed, soc)` returns the per-simulation object that applies it)."""
+    `runtime(seed, soc)` returns the per-simulation object that applies it). `acts_on` says who
+    applies it: the engine (`"execution"`) or the arrival process (`"arrivals"`)."""
 
     name: str = ""
     uses_draw: bool = False
     stateful: bool = False
+    acts_on: str = "execution"
 
     @property
     def spec(self) -> str:
@@ -62,6 +64,8 @@ class ArrivalNoise(NoiseModel):
     """Modulates the arrival rate piecewise: `factor_at(t)` multiplies the rate at time t,
     constant between `next_change(t)` edges, and never above `peak_factor` (the arrival
     processes of dssoc.arrivals sample exactly with these three)."""
+
+    acts_on = "arrivals"
 
     def factor_at(self, t: float) -> float:
         raise NotImplementedError
@@ -167,9 +171,12 @@ def noise_spec(models: tuple[NoiseModel, ...]) -> str:
 
 def noise_runtime(models: Sequence[NoiseModel], seed: np.random.SeedSequence, soc: SoC) -> list:
     """The execution-noise models of one simulation: stateless models as they are, stateful
-    ones (`runtime`) instantiated on child streams of the noise seed, one per model in order."""
+    ones (`runtime`) instantiated on child streams of the noise seed, one per model in order.
+    Models acting on arrivals (`acts_on = "arrivals"`: bursts) are left to the arrival process."""
     out = []
     for m in models:
+        if m.acts_on != "execution":
+            continue
         if m.stateful and isinstance(m, ExecNoise):
             out.append(m.runtime(seed.spawn(1)[0], soc))
         else:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dssoc import metric_registry
+import dssoc.metric_registry as metric_registry
 from dssoc.metric_registry import RunRecords, deadline_metrics
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ reader of results (the report, `soclab runs`, MLflow logging, `soclab train`) go
 MLflow names are dotted, grouped by quantity: `latency.avg_us` is the mean over seeds,
 `latency.avg_us.ci_low` / `.ci_high` its bootstrap 95% interval (logged for the metrics declared
 with `interval`; the per-seed values of every metric are in each cell's `results.parquet`);
-comparisons with a baseline are `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`),
+comparisons with a baseline are `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`; named
+`vs_<baseline>.<primary>_ratio` when the spec's `metrics.primary` is not mean latency),
 `vs_<baseline>.improvement_pct` and `vs_<baseline>.p_improvement`; bookkeeping is
 `run.compute_s`, `run.attempts`.
 """
@@ -105,11 +106,15 @@ PROBABILITY = MetricInfo("prob_improvement", "p_improvement", "P(better)", "", F
                          tracked=False)
 
 
-def baseline_metric_names(baseline: str) -> dict[str, str]:
-    """MLflow names of the comparison with `baseline` (keys: ratio, low, high, improvement, poi)."""
+def baseline_metric_names(baseline: str, primary: str = PRIMARY) -> dict[str, str]:
+    """MLflow names of the comparison with `baseline` on the `primary` metric (keys: ratio, low,
+    high, improvement, poi). The ratio is named after what it divides: `vs_B.latency_ratio` for
+    the default (mean latency), `vs_B.<primary>_ratio` otherwise (`vs_B.p95_latency_us_ratio`),
+    so a run ranked by p95 or EDP never shows its ratio under a latency name."""
     p = f"vs_{baseline}."
-    return {"ratio": p + RATIO.mlflow, "low": p + RATIO.mlflow + ".ci_low",
-            "high": p + RATIO.mlflow + ".ci_high", "improvement": p + IMPROVEMENT.mlflow,
+    ratio = RATIO.mlflow if primary == PRIMARY else f"{primary}_ratio"
+    return {"ratio": p + ratio, "low": p + ratio + ".ci_low",
+            "high": p + ratio + ".ci_high", "improvement": p + IMPROVEMENT.mlflow,
             "poi": p + PROBABILITY.mlflow}
 
 

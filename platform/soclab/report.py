@@ -85,7 +85,7 @@ def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker
     group = _group(spec)
     runs = df.groupby(group)["run_id"].first()
     for b in spec.baselines:
-        names = metrics.baseline_metric_names(b)
+        names = metrics.baseline_metric_names(b, spec.metrics.primary)
         for row in sm.vs[b].to_dict("records"):
             key = tuple(row[k] for k in group)
             if key not in runs.index or np.isnan(row[f"ratio_to_{b}"]):

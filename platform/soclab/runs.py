@@ -61,7 +61,7 @@ def runs_table(spec: ExperimentSpec, tracking_uri: str | None = None,
             cols[f"metrics.{m.mlflow}.ci_low"] = f"{m.key}_ci_low"
             cols[f"metrics.{m.mlflow}.ci_high"] = f"{m.key}_ci_high"
     for b in spec.baselines:
-        names = metrics.baseline_metric_names(b)
+        names = metrics.baseline_metric_names(b, spec.metrics.primary)
         cols[f"metrics.{names['ratio']}"] = f"ratio_to_{b}"
         cols[f"metrics.{names['poi']}"] = f"p_better_than_{b}"
     cols.update({"start_time": "start_time", "run_id": "run_id"})

@@ -194,7 +194,8 @@ def track_training(spec: Any, out: TrainOutcome, cells: list[Any], started_ms: d
             for b in out.baselines:
                 col = f"ratio_to_{b}"
                 if col in ratios.columns and name in ratios.index:
-                    logged[metrics.baseline_metric_names(b)["ratio"]] = float(ratios.loc[name, col])
+                    ratio_name = metrics.baseline_metric_names(b, out.metric)["ratio"]
+                    logged[ratio_name] = float(ratios.loc[name, col])
             artifacts: list[tuple[Path, str | None]] = []
             if name in out.checkpoints:
                 logged["train.iterations"] = out.iterations[name]

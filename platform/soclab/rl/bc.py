@@ -56,16 +56,19 @@ def first_teacher(obs: dict[str, Any], env: Any) -> np.ndarray:
 class LateTeacher:
     """A late-binding heuristic (`late-ETF`, `late-CP`, `late-HEFT_RT`, ...) as a v1 teacher.
 
-    At each env step the heuristic is asked what it would bind now, given the ready tasks of the
-    observation's slots (in the engine's ready order) and the live simulation; its first pair is
-    the teacher's action, and an empty answer is `wait` (or, when waiting is not allowed, the
-    first valid pair). Asked again after each binding, as the engine would ask it at the same
-    instant, it replays `dssoc.simulate` under that heuristic (tested: same latency)."""
+    The engine asks a late heuristic once per decision point and binds every pair it returns;
+    the env binds one pair per step. So at each new decision point (`Simulation.decisions`
+    changes) the teacher asks the heuristic once, with the ready tasks of the observation's slots
+    in the engine's ready order, and then hands out its pairs one step at a time, then `wait`
+    (or, when waiting is not allowed, the first valid pair). Rolled out in the env it replays
+    `dssoc.simulate` under that heuristic (tested: same latency)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._sched: Any = None
         self._sim: Any = None
+        self._token: Any = None
+        self._pending: list[Any] = []
 
     def __call__(self, obs: dict[str, Any], env: Any) -> np.ndarray:
         from dssoc import make_scheduler
@@ -83,13 +86,16 @@ class LateTeacher:
             self._sim = sim
         mask = obs["action_mask"] > 0.5
         slots = b.slots
-        in_slot = {id(t) for t in slots}  # the engine's ready order, as simulate gives it
-        ready = [t for t in sim.ready if id(t) in in_slot]
-        picks = self._sched.schedule(ready, sim) if ready else []
-        if not picks:
+        token = (id(sim), sim.decisions)
+        if token != self._token:  # a new decision point: ask the heuristic once
+            self._token = token
+            in_slot = {id(t) for t in slots}  # the engine's ready order, as simulate gives it
+            ready = [t for t in sim.ready if id(t) in in_slot]
+            self._pending = list(self._sched.schedule(ready, sim)) if ready else []
+        if not self._pending:
             return (np.array([b.wait_action]) if mask[b.wait_action]
                     else np.flatnonzero(mask)[:1])
-        task, pe = picks[0]
+        task, pe = self._pending.pop(0)
         a = next(i for i, t in enumerate(slots) if t is task) * b.n_pes + int(pe)
         return np.array([a]) if mask[a] else np.flatnonzero(mask)[:1]
 

@@ -86,7 +86,7 @@ def test_pair_network_ignores_what_the_mask_rules_out() -> None:
     ref, _ = net(batch)
     noisy = {**batch, "observations": dict(batch["observations"])}
     pairs = noisy["observations"]["pairs"].clone()
-    b, r, p, f = pairs.shape
+    _, _, p, f = pairs.shape
     empty = batch["observations"]["ready"][..., 0] < 0.5  # (B, R) empty slots
     pairs[empty] = torch.rand((int(empty.sum()), p, f)) * 100
     noisy["observations"]["pairs"] = pairs

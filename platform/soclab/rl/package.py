@@ -6,8 +6,9 @@ A model directory holds
   `workload`, `soc`, `rate_jobs_per_ms`, `noise`, `binding`, `max_jobs_in_flight`,
   `duration_us`, `warmup_us`, the env id and its observation settings (v0, early binding:
   `action_mode`, `max_tasks`, `graph`; v1, late binding: `max_ready`, `ratio_window`; both
-  `time_scale_us`, `obs_dims`), the network (`model`, `hidden`, `gnn_steps`), and `training` (the spec that produced it, the seeds it used: `train_seeds`
-  and `validation_seeds`, iterations, env steps);
+  `time_scale_us`, `obs_dims`), the network (`model`, `hidden`, `gnn_steps`), and `training`
+  (the spec that produced it, the seeds it used: `train_seeds` and `validation_seeds`,
+  iterations, env steps);
 - `weights.pt`: the network's `state_dict` (a few tens of kB).
 
 `export_model(checkpoint, out_dir, ...)` writes one from an RLlib checkpoint (it reads the

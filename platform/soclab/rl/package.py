@@ -111,6 +111,7 @@ def export_model(
         "hidden": hp.get("hidden"),
         "gnn_steps": hp.get("gnn_steps"),
         "training": {"algorithm": settings.get("algorithm"), "iterations": settings.get("iterations"),
+                     "env_steps": settings.get("env_steps"),
                      "train_seed": settings.get("train_seed"), "env_config": env_cfg,
                      "hyperparameters": {k: v for k, v in hp.items() if k != "recipe"},
                      **(hp.get("recipe") or {}), **(training or {})},

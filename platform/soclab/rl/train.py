@@ -236,6 +236,7 @@ def train_agent(
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         algo.save_to_path(checkpoint_dir.as_posix())
         settings = env_settings(env_config, cell, hp, done)
+        settings["env_steps"] = last.get("env_steps")  # the budget actually trained
         (checkpoint_dir / ENV_FILE).write_text(json.dumps(settings, indent=1, default=str))
         (checkpoint_dir / CURVES_FILE).write_text(json.dumps(
             {k: [None if math.isnan(x) else x for x in v] for k, v in curves.items()}))

@@ -126,20 +126,20 @@ def test_late_teacher_needs_the_late_env() -> None:
 
 def test_bc_reproduces_the_late_teacher_on_held_in_states() -> None:
     """After behaviour cloning from late-ETF the greedy pair network picks the teacher's action
-    (a pair or wait) in >= 90% of the held-in states; before it, in few."""
-    cfg = v1_config(duration=1200)
-    data = bc.collect(cfg, "late-ETF", [1000, 1001])
-    assert bc.choice_states(data).size >= 300
+    (a pair or wait) in >= 93% of the held-in states; before it, in few."""
+    cfg = v1_config(duration=2000)
+    data = bc.collect(cfg, "late-ETF", [1000, 1001, 1002])
+    assert bc.choice_states(data).size >= 1500
     waits = data.action == data.obs["action_mask"].shape[1] - 1
     assert 0 < waits.mean() < 1  # the teacher both waits and binds
     env = make_env(cfg)
     torch.manual_seed(0)
     net = build_any(dims_from_spaces(env.observation_space, env.action_space), hidden=32)
     before = bc.agreement(net, data)
-    losses = bc.fit(net, data, epochs=40, lr=3e-3, seed=0)
+    losses = bc.fit(net, data, epochs=30, lr=3e-3, seed=0)
     after = bc.agreement(net, data)
     assert losses[-1] < losses[0]
-    assert before < 0.5 and after >= 0.9, (before, after)
+    assert before < 0.5 and after >= 0.93, (before, after)
 
 
 # ------------------------------------------------------------------ specs and cards (no Ray)

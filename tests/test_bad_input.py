@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ds3_dir
 from typer.testing import CliRunner
 
 import dssoc
@@ -34,6 +33,7 @@ from dssoc.catalog import application_to_dict, load_application, load_soc, soc_t
 from dssoc.env import SoCSchedEnv
 from dssoc.errors import ConfigError, DssocError, InvalidActionError, UnknownNameError
 from soclab.cli import app
+from tests.conftest import ds3_dir
 
 DEADLINE_S = 60  # generous on a loaded machine: a case that hangs fails instead of stalling
 runner = CliRunner()

@@ -4,11 +4,12 @@ broken. A new edge closing one of them fails here with the cycle spelled out."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
+
+ROOT = REPO
 
 
 def _graph(src: str, pkg: str) -> dict[str, set[str]]:

@@ -86,7 +86,7 @@ class LateObservation:
         self.wait_action = self.n_actions - 1
         self.n_jobs = config.max_jobs_in_flight
         self.observation_space = self._make_space()
-        self.action_space = spaces.Discrete(self.n_actions)
+        self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
         self.sim: Simulation | None = None
 
     def _make_space(self) -> spaces.Dict:
@@ -146,12 +146,38 @@ class LateObservation:
 
     # ---------------------------------------------------------------- observe
     def observe(self, terminal: bool = False) -> dict[str, Any]:
+        """The observation of the current instant; in the `terminal` one no task is offered and
+        only `wait` is valid. Remembers the slots and the mask for `decode`."""
         sim = self.sim
         assert sim is not None, "reset() was not called"
         now = sim.now
-        scale = 1.0 / self.time_scale
-        r_max, n_p = self.max_ready, self.n_pes
-        # PEs: one pass over the live state, plain floats, one array at the end
+        pe, avail = self._pe_rows(sim, now)
+        free = pe[:, 0] > 0.5
+        n_free = int(np.count_nonzero(free))
+        ready = sorted(sim.ready, key=lambda t: (t.job.id, t.index)) if not terminal else []
+        slots = ready[:self.max_ready]
+        self.slots = slots
+        self.overflow_ready = len(ready) - len(slots)
+        pairs = np.zeros((self.max_ready, self.n_pes, len(PAIR_FEATURES)), dtype=np.float32)
+        feats = np.zeros((self.max_ready, len(READY_FEATURES)), dtype=np.float32)
+        mask = np.zeros(self.n_actions, dtype=bool)
+        if slots:
+            sup = self._pair_rows(sim, slots, avail, now, pairs)
+            mask[:len(slots) * self.n_pes] = (sup & free).ravel()
+            feats[:len(slots)] = self._ready_rows(sim, slots, now)
+        mask[-1] = terminal or n_free < self.n_pes
+        self.mask = mask
+        pes = self._pes.copy()
+        pes[:, :len(PE_FEATURES)] = pe
+        return {"action_mask": mask.astype(np.float32),
+                "observations": {"pairs": pairs, "ready": feats, "pes": pes,
+                                 "clusters": self._cluster_rows(free),
+                                 "global": self._global_row(sim, len(ready), n_free, now)}}
+
+    def _pe_rows(self, sim: Simulation, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """The PE features (free, busy, elapsed, expected remaining, queued work, available -
+        now; times scaled) from one pass over the live state, and the absolute live
+        availability per PE (when its running and bound tasks are expected to be done)."""
         rows = []
         for run, queue in zip(sim.pe_running, sim.pe_queue, strict=True):
             if run is None:
@@ -171,65 +197,64 @@ class LateObservation:
                 work += task.expected
             rows.append((0.0, busy, elapsed, left, work, t))
         pe = np.array(rows)
-        free = pe[:, 0] > 0.5
-        n_free = int(free.sum())
         avail = pe[:, 5].copy()
         pe[:, 5] -= now
-        pe[:, 2:] *= scale
+        pe[:, 2:] *= 1.0 / self.time_scale
+        return pe, avail
 
-        ready = sorted(sim.ready, key=lambda t: (t.job.id, t.index)) if not terminal else []
-        slots = ready[:r_max]
-        n = len(slots)
-        self.slots = slots
-        self.overflow_ready = len(ready) - n
-        pairs = np.zeros((r_max, n_p, len(PAIR_FEATURES)), dtype=np.float32)
-        feats = np.zeros((r_max, len(READY_FEATURES)), dtype=np.float32)
-        mask = np.zeros(self.n_actions, dtype=bool)
-        if n:
-            ex = np.array([t.job.app.exec_pe[t.index] for t in slots])
-            start = np.array([sim.data_ready_times(t) for t in slots])
-            np.maximum(start, now, out=start)
-            sup = ex < np.inf
-            exz = np.where(sup, ex, 0.0)
-            block = pairs[:n]
-            block[:, :, 0] = sup
-            block[:, :, 1] = exz
-            start -= now
-            block[:, :, 2] = start
-            np.maximum(start, avail - now, out=start)
-            start += exz
-            block[:, :, 3] = start
-            block[:, :, 1:] *= sup[:, :, None] * scale  # zero where unsupported (no inf * 0)
-            mask[:n * n_p] = (sup & free).ravel()
-            cache = sim._live
-            remaining = sim.jobs_remaining_critical_path()
-            position = {jid: k for k, jid in enumerate(sim.active_jobs)}
-            denom = 1.0 / max(self.n_jobs - 1, 1)
-            feats[:n] = [(1.0, cache.best[t.job.app.index][t.index] * scale,
-                          cache.rank[t.job.app.index][t.index] * scale,
-                          (now - t.ready_at) * scale, (now - t.job.arrival) * scale,
-                          remaining.get(t.job.id, 0.0) * scale,
-                          (t.job.app.n - t.job.remaining) / t.job.app.n,
-                          min(position.get(t.job.id, 0) * denom, 1.0)) for t in slots]
-        mask[-1] = terminal or n_free < n_p
-        self.mask = mask
+    def _pair_rows(self, sim: Simulation, slots: list[TaskRun], avail: np.ndarray, now: float,
+                   pairs: np.ndarray) -> np.ndarray:
+        """Fill the (slot, PE) features of the occupied slots into `pairs`; returns where each
+        slot's task is supported."""
+        ex = np.array([t.job.app.exec_pe[t.index] for t in slots])
+        start = np.array([sim.data_ready_times(t) for t in slots])
+        np.maximum(start, now, out=start)
+        sup = ex < np.inf
+        exz = np.where(sup, ex, 0.0)
+        block = pairs[:len(slots)]
+        block[:, :, 0] = sup
+        block[:, :, 1] = exz
+        start -= now
+        block[:, :, 2] = start
+        np.maximum(start, avail - now, out=start)
+        start += exz
+        block[:, :, 3] = start
+        block[:, :, 1:] *= sup[:, :, None] * (1.0 / self.time_scale)  # zero where unsupported
+        return sup
+
+    def _ready_rows(self, sim: Simulation, slots: list[TaskRun],
+                    now: float) -> list[tuple[float, ...]]:
+        """The per-slot features (`READY_FEATURES` order) of the occupied slots."""
+        scale = 1.0 / self.time_scale
+        cache = sim._live
+        remaining = sim.jobs_remaining_critical_path()
+        position = {jid: k for k, jid in enumerate(sim.active_jobs)}
+        denom = 1.0 / max(self.n_jobs - 1, 1)
+        return [(1.0, cache.best[t.job.app.index][t.index] * scale,
+                 cache.rank[t.job.app.index][t.index] * scale,
+                 (now - t.ready_at) * scale, (now - t.job.arrival) * scale,
+                 remaining.get(t.job.id, 0.0) * scale,
+                 (t.job.app.n - t.job.remaining) / t.job.app.n,
+                 min(position.get(t.job.id, 0) * denom, 1.0)) for t in slots]
+
+    def _cluster_rows(self, free: np.ndarray) -> np.ndarray:
+        """Per cluster: mean duration ratio over the window (1 before any), window fill, free
+        fraction."""
         k = self.ratio_window
         free_c = self._onehot_t @ free
-        clusters = np.array([(total / n if n else 1.0, n / k, f) for total, n, f in
-                             zip(self._ring_sum, self._ring_n, free_c.tolist(), strict=True)],
-                            dtype=np.float32)
-        cfg = self.config
-        glob = np.array([
-            sim.jobs_in_flight / self.n_jobs, len(ready) / r_max, self.overflow_ready / r_max,
+        return np.array([(total / n if n else 1.0, n / k, f) for total, n, f in
+                         zip(self._ring_sum, self._ring_n, free_c.tolist(), strict=True)],
+                        dtype=np.float32)
+
+    def _global_row(self, sim: Simulation, n_ready: int, n_free: int, now: float) -> np.ndarray:
+        """`observations["global"]`, in `GLOBAL_FEATURES` order."""
+        cfg, r_max = self.config, self.max_ready
+        return np.array([
+            sim.jobs_in_flight / self.n_jobs, n_ready / r_max, self.overflow_ready / r_max,
             min(now / cfg.duration_us, 1.0) if cfg.duration_us else 0.0,
             (sim.jobs_injected - sim.jobs_in_flight) / cfg.max_jobs if cfg.max_jobs else 0.0,
-            n_free / n_p,
+            n_free / self.n_pes,
         ], dtype=np.float32)
-        pes = self._pes.copy()
-        pes[:, :len(PE_FEATURES)] = pe
-        return {"action_mask": mask.astype(np.float32),
-                "observations": {"pairs": pairs, "ready": feats, "pes": pes, "clusters": clusters,
-                                 "global": glob}}
 
     def decode(self, action: int | np.integer) -> tuple[TaskRun, int] | None:
         """The (task, PE) of a valid pair action, or None for `wait`."""

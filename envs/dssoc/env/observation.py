@@ -170,7 +170,7 @@ class ObservationBuilder:
         self.task_features = task_feature_names(self.cluster_names)
         self.pe_features = pe_feature_names(self.cluster_names)
         self.observation_space = self._make_space()
-        self.action_space = spaces.Discrete(self.n_actions)
+        self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
         self.sim: Simulation | None = None
 
     # ------------------------------------------------------------------ spaces
@@ -203,6 +203,7 @@ class ObservationBuilder:
         self.sim = sim
         rows = self.n_lanes * self.n_max
         self._sentinel = rows  # padding target of child indices; always FREE
+        self._slot_of_row = np.full(rows + 1, -1.0, dtype=np.float32)  # scratch of _graph_rows
         n_p = self.n_pes
         self._status = np.zeros(rows + 1, dtype=np.int8)
         # per-row floats: static features, then ready time, job arrival, parents left (count),
@@ -347,7 +348,33 @@ class ObservationBuilder:
         assert sim is not None, "call reset(sim) first"
         if self._order_dirty:
             self._refresh_order()
-        m, scale, now = self.max_tasks, self.time_scale, sim.now
+        now, m = sim.now, self.max_tasks
+        idx, st, n_unfinished, n_ready_all = self._slot_selection()
+        k = idx.size
+        lanes = self._lane_of_row.take(idx)
+        ready_pos = (st == READY).nonzero()[0]
+        rr = idx.take(ready_pos)  # rows of the ready slots
+        avail = self._eft.available
+        task_mask = np.zeros(m, dtype=np.float32)
+        task_mask[:k] = 1.0
+        job_index = np.zeros(m, dtype=np.float32)
+        job_index[:k] = self._lane_rank.take(lanes)
+        return {
+            "action_mask": self._action_mask(idx, ready_pos, rr),
+            "observations": {
+                "tasks": self._task_rows(idx, st, lanes, ready_pos, rr, avail, now),
+                self.graph: self._graph_rows(idx),
+                "task_mask": task_mask,
+                "job_index": job_index,
+                "pes": self._pe_rows(sim, avail, now),
+                "global": self._global_row(sim, n_ready_all, n_unfinished, now),
+            },
+        }
+
+    def _slot_selection(self) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """(rows, statuses) of the slots, in slot order, with the counts of unfinished and
+        ready tasks; beyond `max_tasks` unfinished tasks the ready ones are kept first."""
+        m = self.max_tasks
         rows = self._cand_rows
         st_all = self._status[rows]
         live = st_all != FREE
@@ -362,14 +389,18 @@ class ObservationBuilder:
             other_pos = np.flatnonzero(st != READY)[:m - ready_pos.size]
             keep = np.sort(np.concatenate([ready_pos, other_pos]))
             idx, st = idx[keep], st[keep]
+        return idx, st, n_unfinished, n_ready_all
+
+    def _task_rows(self, idx: np.ndarray, st: np.ndarray, lanes: np.ndarray,
+                   ready_pos: np.ndarray, rr: np.ndarray, avail: np.ndarray,
+                   now: float) -> np.ndarray:
+        """`observations["tasks"]`: static columns, status flags, then the time-dependent
+        columns (waiting, job age, remaining, EFT), parents left and job progress."""
         k = idx.size
         rd = self._data.take(idx, axis=0)
         flags = _FLAGS.take(st, axis=0)
-        ready_pos = (st == READY).nonzero()[0]
-        lanes = self._lane_of_row.take(idx)
-
         n_s = self._n_static
-        tasks = np.zeros((m, len(self.task_features)), dtype=np.float32)
+        tasks = np.zeros((self.max_tasks, len(self.task_features)), dtype=np.float32)
         tasks[:k, :n_s] = rd[:, :n_s]
         tasks[:k, n_s:n_s + 4] = flags
         times = np.empty((k, 4))  # waiting, job age, remaining, eft (then / scale)
@@ -378,16 +409,18 @@ class ObservationBuilder:
         times[:, 2] = (flags[:, 2] * np.maximum(rd[:, self._EF] - now, 0.0)
                        + flags[:, 1] * rd[:, self._EX])
         times[:, 3] = 0.0
-        avail = self._eft.available
-        rr = idx.take(ready_pos)
         if ready_pos.size:
             wait = np.maximum(np.maximum(self._dr.take(rr, axis=0), avail) - now, 0.0)
             times[ready_pos, 3] = (self._exec.take(rr, axis=0) + wait).min(axis=1)
-        tasks[:k, n_s + 4:n_s + 8] = times * (1.0 / scale)
+        tasks[:k, n_s + 4:n_s + 8] = times * (1.0 / self.time_scale)
         tasks[:k, n_s + 8] = rd[:, self._PL] * self._inv_max_parents
         tasks[:k, n_s + 9] = (self._lane_done / self._lane_size).take(lanes)
+        return tasks
 
-        slot_of_row = np.full(self._sentinel + 1, -1.0, dtype=np.float32)
+    def _graph_rows(self, idx: np.ndarray) -> np.ndarray:
+        """The graph entry: child slots per slot (-1 padding), or the (M, M) adjacency."""
+        m, k = self.max_tasks, idx.size
+        slot_of_row = self._slot_of_row  # -1 everywhere between calls
         slot_of_row[idx] = np.arange(k)
         if self.graph == "children":
             graph = np.full((m, self.max_children), -1.0, dtype=np.float32)
@@ -397,17 +430,17 @@ class ObservationBuilder:
             child_slots = slot_of_row.take(self._children.take(idx, axis=0))
             parent, col = np.nonzero(child_slots >= 0)
             graph[parent, child_slots[parent, col].astype(np.int64)] = 1.0
+        slot_of_row[idx] = -1.0
+        return graph
 
-        task_mask = np.zeros(m, dtype=np.float32)
-        task_mask[:k] = 1.0
-        job_index = np.zeros(m, dtype=np.float32)
-        job_index[:k] = self._lane_rank.take(lanes)
-
+    def _action_mask(self, idx: np.ndarray, ready_pos: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        """The float action mask, remembering the boolean mask and slot rows for `act()`; a
+        dummy action 0 is valid when no task is ready (e.g. in the terminal state)."""
         if self.action_mode == "task":
-            mask = np.zeros(m, dtype=bool)
+            mask = np.zeros(self.max_tasks, dtype=bool)
             mask[ready_pos] = True
         else:
-            mask2 = np.zeros((m, self.n_pes), dtype=bool)
+            mask2 = np.zeros((self.max_tasks, self.n_pes), dtype=bool)
             mask2[ready_pos] = np.isfinite(self._exec.take(rr, axis=0))
             mask = mask2.reshape(-1)
         self._has_choice = bool(ready_pos.size)
@@ -415,20 +448,28 @@ class ObservationBuilder:
         self._mask = mask.copy()
         action_mask = mask.astype(np.float32)
         if not self._has_choice:
-            action_mask[0] = 1.0  # an always-valid (dummy) action, e.g. in the terminal state
+            action_mask[0] = 1.0
+        return action_mask
 
-        running_on = sim.pe_running
+    def _pe_rows(self, sim: Simulation, avail: np.ndarray, now: float) -> np.ndarray:
+        """`observations["pes"]`: busy, time to free, queued work, queue length, EFT
+        availability, cluster one-hot."""
+        scale = self.time_scale
         pes = np.zeros((self.n_pes, len(self.pe_features)), dtype=np.float32)
-        pes[:, 0] = [r is not None for r in running_on]
+        pes[:, 0] = [r is not None for r in sim.pe_running]
         pes[:, 1] = (sim.pe_expected_free() - now) / scale
         pes[:, 2] = np.maximum(self._qwork, 0.0) / scale
         pes[:, 3] = self._qlen / self.n_max
         pes[:, 4] = np.maximum(avail - now, 0.0) / scale
         pes[:, 5:] = self._pe_onehot
+        return pes
 
-        cfg = self.config
+    def _global_row(self, sim: Simulation, n_ready_all: int, n_unfinished: int,
+                    now: float) -> np.ndarray:
+        """`observations["global"]`, in `GLOBAL_FEATURES` order."""
+        cfg, m = self.config, self.max_tasks
         completed = sim.jobs_injected - sim.jobs_in_flight
-        glob = np.array([
+        return np.array([
             min(now / cfg.duration_us, 1.0) if cfg.duration_us else 0.0,
             completed / cfg.max_jobs if cfg.max_jobs else 0.0,
             sim.jobs_in_flight / cfg.max_jobs_in_flight,
@@ -436,17 +477,6 @@ class ObservationBuilder:
             n_unfinished / m,
             1.0 if self.overflow_tasks else 0.0,
         ], dtype=np.float32)
-        return {
-            "action_mask": action_mask,
-            "observations": {
-                "tasks": tasks,
-                self.graph: graph,
-                "task_mask": task_mask,
-                "job_index": job_index,
-                "pes": pes,
-                "global": glob,
-            },
-        }
 
     # ---------------------------------------------------------------- actions
     @property

@@ -45,9 +45,15 @@ class ImportResult:
         return head + ("; not mapped: " + "; ".join(self.warnings) if self.warnings else "")
 
 
+def clean_name(text: str, fallback: str) -> str:
+    """`text` as an application name: runs of characters other than letters, digits, `_`, `.`
+    and `-` become `_`; `fallback` if nothing is left."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", text) or fallback
+
+
 def app_name_from(path: Path) -> str:
     """A clean application name from a file name (`montage-50.json` -> `montage-50`)."""
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", path.stem) or "imported"
+    return clean_name(path.stem, "imported")
 
 
 def build_application(name: str, ids: list[str], categories: list[str], works: list[float],

@@ -55,7 +55,8 @@ def import_stg(path: str | Path, name: str | None = None) -> ImportResult:
             raise ConfigError(f"{what} must be >= 0, got {tok}", f"{p}:{line}")
         return value, line
 
-    n, _ = take("the task count")
+    count, _ = take("the task count")
+    n = int(count)  # an int already: take() parses with int by default
     if n < 1:
         raise ConfigError("the task count must be >= 1", f"{p}:1")
     ids: list[str] = []

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ds3_dir
 
 import dssoc
 from dssoc import Application, Cluster, ConfigError, SimConfig, SoC, Task, Workload, simulate
@@ -15,6 +14,7 @@ from dssoc.dvfs import governor_assignment, parse_governor, trip_state
 from dssoc.engine import Simulation
 from dssoc.model import PowerSpec
 from dssoc.schedulers import make_scheduler
+from tests.conftest import ds3_dir
 
 OPPS = ((250, 1000), (500, 1000), (1000, 1000))
 

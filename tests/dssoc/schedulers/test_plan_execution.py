@@ -18,14 +18,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_planning_schedulers import (
-    PEFT_EDGES,
-    PEFT_EXEC,
-    TOP_EDGES,
-    TOP_EXEC,
-    dag_problem,
-    one_job,
-)
 
 import dssoc
 from dssoc import Application, Cluster, SimConfig, SoC, Task
@@ -35,6 +27,14 @@ from dssoc.schedulers.cpop import plan_cpop
 from dssoc.schedulers.heft import plan_heft
 from dssoc.schedulers.peft import plan_peft
 from dssoc.validate import assert_valid, plan_drift
+from tests.dssoc.schedulers.test_planning import (
+    PEFT_EDGES,
+    PEFT_EXEC,
+    TOP_EDGES,
+    TOP_EXEC,
+    dag_problem,
+    one_job,
+)
 
 PLANNERS = {"HEFT": plan_heft, "PEFT": plan_peft, "CPOP": plan_cpop}
 BANDWIDTH = 2.0  # between two different PEs in the random problems; same PE: 10000 (free)
@@ -328,7 +328,7 @@ def test_streams_with_insertion_never_deadlock(scheduler, noise):
     """Many overlapping jobs of three random DAGs (0 µs tasks included), plan order kept across
     jobs: every injected job finishes and the schedule is valid, with and without noise; without
     noise and DS3's tick order every task starts exactly when planned, even in the stream."""
-    from test_planning_schedulers import random_problem
+    from tests.dssoc.schedulers.test_planning import random_problem
 
     workload, soc = random_problem(seed=11)
     for ds3_order in (True, False):

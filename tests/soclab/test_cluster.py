@@ -34,6 +34,7 @@ from soclab.cluster import (
     stop_local_cluster,
     stop_session,
 )
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.cluster
 
@@ -484,7 +485,7 @@ def _free_port() -> int:
 
 
 # ------------------------------------------------------------------------- cluster/ configs
-CLUSTER_DIR = Path(__file__).resolve().parents[1] / "cluster"
+CLUSTER_DIR = REPO / "cluster"
 K8S_API = {"Namespace": "v1", "Secret": "v1", "Service": "v1", "PersistentVolumeClaim": "v1",
            "Deployment": "apps/v1", "StatefulSet": "apps/v1",
            "NetworkPolicy": "networking.k8s.io/v1", "RayCluster": "ray.io/v1",

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import dssoc
+from tests.conftest import TEST_DATA
 
-REFERENCE = Path(__file__).parent / "data" / "ds3_reference.json"
+REFERENCE = TEST_DATA / "ds3_reference.json"
 DATA = json.loads(REFERENCE.read_text())
 APPS = {"wifi_tx": "wifi_tx", "wifi_rx": "wifi_rx", "range_detection": "range_detection"}
 OUR_SEEDS = range(20)

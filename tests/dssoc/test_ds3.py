@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from conftest import SHARED_DS3, ds3_dir
 
 from dssoc.catalog import application_to_dict, load_application, load_soc, soc_to_dict
 from dssoc.config import SimConfig
 from dssoc.ds3 import Ds3Config, read_ds3_config, read_ds3_job, read_ds3_soc
 from dssoc.errors import ConfigError, InvalidDAGError, UnsupportedTaskError
+from tests.conftest import SHARED_DS3, ds3_dir
 
 T = TypeVar("T")
 
@@ -441,3 +441,24 @@ def test_missing_file(tmp_path: Path, reader: Callable[[Path], object]) -> None:
     with pytest.raises(ConfigError, match="file not found") as err:
         reader(tmp_path / "nope.txt")
     assert "nope.txt" in str(err.value)
+
+
+def test_import_warnings_name_the_callers_line(tmp_path: Path) -> None:
+    """Each reader's warnings point at the code that called the reader (stacklevel), whichever
+    step of the reader raises them."""
+    reset = _write(tmp_path, "SoC.reset.txt", [
+        HEADER.format(t="CPU", n="P", i=0, c=1, k=1), "a 5", "comm_band 0 0 20",
+        HEADER.format(t="CPU", n="Q", i=1, c=1, k=1), "a 6", "comm_band 0 0 20",
+        "comm_band_self 500", "comm_band 1 1 30"])
+    non_edge = _write(tmp_path, "job_x.txt", [
+        "job_name x", "add_new_tasks 2", "a 0", "a earliest_start 0 deadline 1",
+        "b 1 0", "b earliest_start 0 deadline 1", "comm_vol 1 0 3"])
+    cases = [(lambda: read_ds3_soc(reset), ["resets the bandwidth matrix", "differs"]),
+             (lambda: read_ds3_job(non_edge), ["not an edge"]),
+             (lambda: read_ds3_config(_ini(tmp_path, job_list="[[0,1]]")), ["job_list"])]
+    for read, expected in cases:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            read()
+        assert [next(e for e in expected if e in str(w.message)) for w in caught] == expected
+        assert {w.filename for w in caught} == {__file__}

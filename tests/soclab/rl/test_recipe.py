@@ -24,8 +24,7 @@ from soclab.rl.evaluate import check_seeds, evaluate_model, parse_seeds
 from soclab.rl.grouped import grouped_advantages, returns_to_go
 from soclab.rl.nets import ObsDims, build_net
 from soclab.spec import spec_from_dict
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO
 
 
 # ------------------------------------------------------------------ behaviour cloning (no Ray)

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ds3_dir
 from typer.testing import CliRunner
 
 from dssoc import SimConfig, simulate
 from soclab.cli import app
+from tests.conftest import ds3_dir
 
 REQUIRED_KEYS = ("avg_latency_us", "p95_latency_us", "completed_jobs", "injected_jobs",
                  "injection_rate_jobs_per_ms", "throughput_jobs_per_ms", "energy_j", "edp",

@@ -8,8 +8,8 @@ import pytest
 
 from soclab.cells import plan_cells, plan_units
 from soclab.spec import SpecError, load_spec
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SPECS = sorted((REPO / "experiments").glob("*.yaml"))
 
 

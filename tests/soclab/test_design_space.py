@@ -4,8 +4,6 @@ swept as data, tracked with those params, reported grouped by them, ranked by th
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import mlflow
 import pytest
 import yaml
@@ -17,9 +15,10 @@ from soclab.results import results_frame
 from soclab.spec import spec_from_dict
 from soclab.sweep import run_sweep
 from soclab.tracking import Tracker
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.ray
-SPEC = Path(__file__).resolve().parents[1] / "experiments" / "design_space.yaml"
+SPEC = REPO / "experiments" / "design_space.yaml"
 
 
 def test_design_space_sweeps_socs_and_windows_and_ranks_by_the_primary_metric(ray_session, tmp_path):

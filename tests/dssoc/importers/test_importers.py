@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import require_wfcommons
 from typer.testing import CliRunner
 
 import dssoc
@@ -19,8 +18,9 @@ from dssoc.importers import import_file
 from dssoc.mapping import WorkflowMapping, load_mapping
 from dssoc.validate import check_schedule
 from soclab.cli import app as cli_app
+from tests.conftest import TEST_DATA, require_wfcommons
 
-DATA = Path(__file__).parent / "data" / "workflows"
+DATA = TEST_DATA / "workflows"
 runner = CliRunner()
 
 

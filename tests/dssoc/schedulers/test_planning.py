@@ -193,7 +193,7 @@ def test_heft_rt_takes_ready_tasks_by_mean_execution_time():
 
 def test_published_numbers_match_the_ds3_fixture(top):
     """The exec table and volumes typed above agree with DS3's job_Top / SoC.Top files."""
-    from conftest import ds3_dir
+    from tests.conftest import ds3_dir
 
     root = ds3_dir() / "ds3"
     job = (root / "config_Jobs" / "job_Top.txt").read_text()

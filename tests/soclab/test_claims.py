@@ -1,5 +1,5 @@
 """Claims, preflight checks and private files, without Ray: the building blocks of sweep integrity
-(tests/test_sweep_integrity.py runs them end to end with real drivers)."""
+(tests/soclab/test_sweep_integrity.py runs them end to end with real drivers)."""
 
 from __future__ import annotations
 

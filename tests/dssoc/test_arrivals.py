@@ -24,8 +24,9 @@ from dssoc.arrivals import (
 from dssoc.errors import ConfigError
 from soclab.cli import app as cli_app
 from soclab.spec import SpecError, spec_from_dict
+from tests.conftest import TEST_DATA
 
-DATA = Path(__file__).parent / "data" / "workflows"
+DATA = TEST_DATA / "workflows"
 
 
 def arrivals_of(cfg: SimConfig, seed: int = 0, scheduler: str = "ETF") -> list[tuple[float, str]]:

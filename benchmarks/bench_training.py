@@ -54,7 +54,7 @@ def main() -> None:
     env_id = args.env_id or DEFAULT_RECIPE.env_id
     sim = SimConfig.build(args.workload, rate_jobs_per_ms=args.rate, duration_us=10_000,
                           noise=args.noise)
-    env_config = env_config_for(sim, workload=args.workload, env_id=env_id,
+    env_config = env_config_for(sim, env_id=env_id,
                                 **DEFAULT_RECIPE.env_options)
     cfg = build_config("PPO", env_config, model="graph", hyperparameters=hp, seed=args.seed)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,

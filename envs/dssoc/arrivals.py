@@ -44,10 +44,31 @@ from dssoc.noise import ArrivalBurst
 from dssoc.schemas import read_text
 
 if TYPE_CHECKING:
-    from dssoc.config import SimConfig
+    from dssoc.model import Workload
+    from dssoc.noise import NoiseModel
 
 #: One arrival: absolute time (µs) and the index of the application in the workload.
 Arrival = tuple[float, int]
+
+
+class ArrivalSettings(Protocol):
+    """The `SimConfig` fields an arrival process is built from (typed structurally, so that the
+    configuration module may import this one and not the reverse)."""
+
+    @property
+    def workload(self) -> Workload: ...
+    @property
+    def noise(self) -> tuple[NoiseModel, ...]: ...
+    @property
+    def arrivals(self) -> ArrivalModel | None: ...
+    @property
+    def arrival_streams(self) -> str: ...
+    @property
+    def scale_us(self) -> float: ...
+    @property
+    def fixed_rate(self) -> bool: ...
+    @property
+    def integer_times(self) -> bool: ...
 
 
 class ArrivalProcess(ABC):
@@ -218,7 +239,7 @@ class TraceReplay:
     def spec(self) -> str:
         return f"trace:{self.path}"
 
-    def make_process(self, config: SimConfig, seed: int, arrival_rng: np.random.Generator,
+    def make_process(self, config: ArrivalSettings, seed: int, arrival_rng: np.random.Generator,
                      app_rng: np.random.Generator) -> ArrivalProcess:
         names = [a.name for a in config.workload.applications]
         return TraceArrivals(self.times, tuple(names.index(a) for a in self.applications))
@@ -253,7 +274,7 @@ class RateModulation:
         """Long-run mean of the factor (the sinusoid averages to 1; the profile to its mean)."""
         return sum(self.profile) / len(self.profile) if self.profile else 1.0
 
-    def make_process(self, config: SimConfig, seed: int, arrival_rng: np.random.Generator,
+    def make_process(self, config: ArrivalSettings, seed: int, arrival_rng: np.random.Generator,
                      app_rng: np.random.Generator) -> ArrivalProcess:
         bursts = tuple(m for m in config.noise if isinstance(m, ArrivalBurst))
         ds3 = np.random.RandomState(seed) if config.arrival_streams == "ds3" else None
@@ -279,7 +300,7 @@ class ArrivalModel(Protocol):
     @property
     def spec(self) -> str: ...
 
-    def make_process(self, config: SimConfig, seed: int, arrival_rng: np.random.Generator,
+    def make_process(self, config: ArrivalSettings, seed: int, arrival_rng: np.random.Generator,
                      app_rng: np.random.Generator) -> ArrivalProcess: ...
 
 ARRIVAL_MODELS = {
@@ -414,7 +435,7 @@ def check_arrivals(model: ArrivalModel | None, app_names: list[str]) -> None:
                                        f"{model.path}: row {k + 1}")
 
 
-def make_arrival_process(config: SimConfig, seed: int, arrival_rng: np.random.Generator,
+def make_arrival_process(config: ArrivalSettings, seed: int, arrival_rng: np.random.Generator,
                          app_rng: np.random.Generator) -> ArrivalProcess:
     """The arrival process of one run of `config`, drawing from the run's arrival and
     application streams (DS3 streams are seeded with `seed` itself)."""

@@ -256,7 +256,9 @@ def load_workload(ref: str | Path | Workload, seed: int = 0) -> Workload:
             ) from None
     d = validate(WorkloadDoc, doc, where)
     base = path.parent if is_file else None
-    apps, probs, notes = [], [], []
+    apps: list[Application] = []
+    probs: list[float] = []
+    workload_notes: list[str] = []
     for app_ref, p in d.mix.items():
         local = base / app_ref if base is not None else None
         try:
@@ -265,9 +267,9 @@ def load_workload(ref: str | Path | Workload, seed: int = 0) -> Workload:
         except UnknownNameError as e:
             raise ConfigError(str(e), f"{where}: mix.{app_ref}") from None
         apps.append(app)
-        notes.extend(app_notes)
+        workload_notes.extend(app_notes)
         probs.append(p)
     return _built(where, lambda: Workload(
         name=d.name or path.stem, applications=tuple(apps), probabilities=tuple(probs),
-        soc=d.soc, description=d.description, notes=tuple(notes),
+        soc=d.soc, description=d.description, notes=tuple(workload_notes),
     ))

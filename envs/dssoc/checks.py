@@ -62,11 +62,13 @@ def integer(value: Any, where: str, *, ge: int | None = None, le: int | None = N
     """`value` as an int within [ge, le]; a float is accepted only when it is integral (3.0)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"expected an integer, got {_describe(value)}", where)
-    if not isinstance(value, numbers.Integral):
+    if isinstance(value, numbers.Integral):
+        n = int(value)
+    else:
         x = float(value)
         if not (math.isfinite(x) and x.is_integer()):
             raise ConfigError(f"expected an integer, got {value!r}", where)
-    n = int(value)
+        n = int(x)
     if ge is not None and n < ge:
         raise ConfigError(f"must be >= {ge}, got {n}", where)
     if le is not None and n > le:

@@ -1,20 +1,29 @@
-"""`SimConfig`: everything that defines a simulation run except the scheduler and the seed."""
+"""`SimConfig`: everything that defines a simulation run except the scheduler and the seed.
+
+One frozen pydantic model is the only simulation schema: the YAML `simulation:` block of a spec,
+`SimConfig.build(...)`, the CLI, the RL env configs and sweep axes all go through it. Inputs may
+be names and spec strings (`soc`, `workload`, `noise`, `arrivals`, `mapping`, `governor`) and the
+input-only keys `rate_jobs_per_ms`, `probabilities` and `workload_seed`; the model holds the
+resolved objects. Every failure is a `ConfigError` naming `config.<field>`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, SkipValidation, ValidationError, model_validator
 
 from dssoc.arrivals import ArrivalModel, TraceReplay, check_arrivals, parse_arrivals
 from dssoc.catalog import load_soc, load_workload
 from dssoc.checks import MAX_DURATION_US, MAX_JOBS, MAX_JOBS_IN_FLIGHT, integer, known_keys, number
-from dssoc.errors import ConfigError
+from dssoc.errors import ConfigError, UnknownNameError
 from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
 from dssoc.model import SoC, Workload
 from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
@@ -22,10 +31,27 @@ from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
 DEFAULT_WORKLOAD = "wifi-tx-rx"
 DEFAULT_SOC = "MULTIPLE_BAL"
 BINDINGS = ("early", "late")
+#: Upper bound of a cluster's capacity set by name (a typo guard).
+MAX_CLUSTER_CAPACITY = 1024
+#: Keys a config input may hold that are not fields: consumed while the config is built.
+INPUT_KEYS = ("rate_jobs_per_ms", "probabilities", "workload_seed")
+#: Input keys that say the same thing; overriding one drops the other (see `with_overrides`).
+ALIASES = {"rate_jobs_per_ms": "scale_us", "scale_us": "rate_jobs_per_ms"}
+_BOOL_FIELDS = ("fixed_rate", "integer_times", "ds3_event_order", "energy", "throttling")
 
 
-@dataclass(frozen=True)
-class SimConfig:
+def _config_error(e: ValidationError) -> ConfigError:
+    """The ConfigError inside a pydantic ValidationError (raised by our validators), or one
+    naming the field pydantic refused."""
+    err = e.errors()[0]
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, ConfigError):
+        return inner
+    loc = ".".join(str(p) for p in err["loc"])
+    return ConfigError(f"{err['msg']}, got {err.get('input')!r}", f"config.{loc}" if loc else "config")
+
+
+class SimConfig(BaseModel):
     """A validated simulation configuration.
 
     Arrivals are exponential with mean `scale_us` (rate = 1000/scale_us jobs per ms), or exactly
@@ -40,7 +66,7 @@ class SimConfig:
     windowed energy accounting (about a quarter of the run time) and reports energy as NaN.
     `arrivals` replaces the Poisson arrivals by a trace replay or a rate-modulated process
     (dssoc.arrivals); `mapping` records how imported workflows were mapped onto the SoC
-    (dssoc.mapping; applied by `build`).
+    (dssoc.mapping; a named imported workload is mapped when the config is built).
     `binding="early"` (DS3, the default) binds every ready task at once into job-ordered PE
     queues; `binding="late"` binds a ready task only to a free PE, at dispatch (see dssoc.engine).
 
@@ -50,49 +76,61 @@ class SimConfig:
     trip points. Deadlines: a job's relative deadline is `deadline_factor` x its application's
     lower bound when given, else its application's `deadline_us`; jobs without one are not
     counted in the deadline metrics.
+
+    Build from names: `SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5)` or
+    `SimConfig.model_validate({"workload": "wifi-tx-rx", "noise": "gaussian:0.2", ...})` (a
+    spec's `simulation:` block as is); change fields with `cfg.replace(...)` (re-validated).
     """
 
-    soc: SoC
-    workload: Workload
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
+                              validate_default=False)
+
+    soc: Annotated[SoC, SkipValidation]
+    workload: Annotated[Workload, SkipValidation]
     scale_us: float = 100.0
     fixed_rate: bool = False
     max_jobs_in_flight: int = 12
     warmup_us: float = 0.0
     duration_us: float | None = 20_000.0
     max_jobs: int | None = None
-    noise: tuple[NoiseModel, ...] = field(default_factory=tuple)
+    noise: Annotated[tuple[NoiseModel, ...], SkipValidation] = ()
     integer_times: bool = True
     ds3_event_order: bool = True
     arrival_streams: Literal["dssoc", "ds3"] = "dssoc"
     energy: bool = True
-    arrivals: ArrivalModel | None = None
+    arrivals: Annotated[ArrivalModel | None, SkipValidation] = None
     mapping: str | None = None
     governor: str | None = None
     throttling: bool = False
-    deadline_factor: float | None = None
+    deadline_factor: Annotated[float | None, SkipValidation] = None  # kept as given (fingerprints)
     binding: Literal["early", "late"] = "early"
 
-    def __post_init__(self) -> None:
-        _check_fields(self)
-        if self.deadline_factor is not None and not (
-                self.deadline_factor > 0 and math.isfinite(self.deadline_factor)):
-            raise ConfigError(f"must be a positive number, got {self.deadline_factor}",
-                              "config.deadline_factor")
-        if self.governor is not None:
-            from dssoc.dvfs import apply_governors
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise _config_error(e) from None
 
-            object.__setattr__(self, "soc", apply_governors(self.soc, self.governor, "config.governor"))
-            object.__setattr__(self, "governor", None)
-        for app in self.workload.applications:
-            if any(t.work is not None for t in app.tasks):
-                raise ConfigError(f"application {app.name!r} is an imported workflow: build the "
-                                  "config with SimConfig.build(..., mapping=...) to map it onto the SoC",
-                                  "config.workload")
-            app.check_supported(self.soc)
-        check_arrivals(self.arrivals, [a.name for a in self.workload.applications])
-        names = [c.name for c in self.soc.clusters]
-        bound = tuple(m.bind(names) if isinstance(m, PESlowdown) else m for m in self.noise)
-        object.__setattr__(self, "noise", bound)
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> SimConfig:  # type: ignore[override]
+        """Validate a mapping of inputs (names, spec strings, objects); errors are ConfigErrors."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as e:
+            raise _config_error(e) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a mapping of simulation settings, got "
+                              f"{type(data).__name__}", "config")
+        return _resolve_inputs(dict(data))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SimConfig:
+        _check_run(self)
+        return self
 
     @property
     def rate_jobs_per_ms(self) -> float:
@@ -115,53 +153,59 @@ class SimConfig:
     ) -> SimConfig:
         """Build from names or paths: `SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5)`.
 
-        Imported workflows (WfFormat, `wfcommons:RECIPE:TASKS` generated with `workload_seed`,
-        STG, DOT) are mapped onto the SoC with `mapping` (default: the SoC's, see dssoc.mapping);
-        `arrivals` is an arrival spec such as `trace:PATH.csv` or `diurnal:0.5:20000`.
+        A convenience over `model_validate`: imported workflows (WfFormat,
+        `wfcommons:RECIPE:TASKS` generated with `workload_seed`, STG, DOT) are mapped onto the
+        SoC with `mapping` (default: the SoC's, see dssoc.mapping); `arrivals` is an arrival
+        spec such as `trace:PATH.csv` or `diurnal:0.5:20000`.
         """
         known_keys(kwargs, BUILD_KEYWORDS, "SimConfig.build")
-        if not isinstance(workload, str | Path | Workload):
-            raise ConfigError(f"expected a workload name, file or Workload, got "
-                              f"{type(workload).__name__}", "workload")
-        wl = load_workload(workload, seed=integer(workload_seed, "workload_seed", ge=0))
-        if probabilities is not None:
-            if isinstance(probabilities, str) or not isinstance(probabilities, tuple | list):
-                raise ConfigError(f"expected a list of numbers, got {probabilities!r}", "probabilities")
-            if len(probabilities) != len(wl.applications):
-                raise ConfigError(
-                    f"{len(probabilities)} probabilities for {len(wl.applications)} applications "
-                    f"({', '.join(a.name for a in wl.applications)})",
-                    "probabilities",
-                )
-            wl = wl.with_probabilities(tuple(number(p, f"probabilities[{i}]", ge=0)
-                                             for i, p in enumerate(probabilities)))
-        soc_obj = load_soc(soc if soc is not None else (wl.soc or DEFAULT_SOC))
-        if needs_mapping(wl):
-            wl, soc_obj, used = map_workload(wl, soc_obj, mapping)
-            kwargs["mapping"] = used.spec
-        elif mapping is not None:
-            raise ConfigError(f"workload {wl.name!r} has no imported workflow to map", "mapping")
-        if isinstance(arrivals, str) or arrivals is None:
-            arrivals = parse_arrivals(arrivals)
-        if scale_us is not None and rate_jobs_per_ms is not None:
-            raise ConfigError("give either a scale or a rate, not both", "arrivals")
-        if rate_jobs_per_ms is not None:
-            scale_us = 1000.0 / number(rate_jobs_per_ms, "rate_jobs_per_ms", gt=0, unit="jobs/ms")
-        if scale_us is not None:
-            kwargs["scale_us"] = scale_us
-        if isinstance(noise, str) or noise is None:
-            models = parse_noise(noise)
-        elif isinstance(noise, tuple | list) and all(isinstance(m, NoiseModel) for m in noise):
-            models = tuple(noise)
-        else:
-            raise ConfigError(f"expected a noise spec string (e.g. 'gaussian:0.2') or noise models, "
-                              f"got {noise!r}", "noise")
-        return cls(soc=soc_obj, workload=wl, noise=models, arrivals=arrivals, **kwargs)
+        given = {"scale_us": scale_us, "rate_jobs_per_ms": rate_jobs_per_ms,
+                 "probabilities": probabilities, "noise": noise, "arrivals": arrivals,
+                 "mapping": mapping}
+        doc: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        if isinstance(workload, Workload):
+            doc["mapping"] = mapping  # an imported workflow object is mapped (None: the SoC's way)
+        return cls.model_validate({"workload": workload, "soc": soc, "workload_seed": workload_seed,
+                                   **doc, **kwargs})
+
+    def inputs(self) -> dict[str, Any]:
+        """Every field with its value: `SimConfig.model_validate(cfg.inputs())` is `cfg`."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
 
     def replace(self, **changes: Any) -> SimConfig:
-        """A copy with some fields changed (validated like a new config)."""
-        known_keys(changes, [f.name for f in fields(self)], "SimConfig.replace")
-        return replace(self, **changes)
+        """A copy with some fields (or inputs such as `rate_jobs_per_ms`, a SoC name) changed,
+        validated like a new config; the one way to derive a config from another."""
+        known_keys(changes, CONFIG_KEYS, "SimConfig.replace")
+        return type(self).model_validate(with_overrides(self.inputs(), changes))
+
+    def json_inputs(self) -> dict[str, Any]:
+        """JSON-able inputs describing this config for records (model cards, env settings):
+        the SoC and workload by name, rate, noise and arrivals as spec strings, the run length,
+        and every other field that differs from its default. `model_validate` rebuilds the
+        config from them when the names are built-ins."""
+        from dssoc.dvfs import governors_of
+
+        out: dict[str, Any] = {
+            "workload": self.workload.name,
+            "soc": self.soc.name,
+            "rate_jobs_per_ms": self.rate_jobs_per_ms,
+            "noise": noise_spec(self.noise),
+            "max_jobs_in_flight": self.max_jobs_in_flight,
+            "warmup_us": self.warmup_us,
+            "duration_us": self.duration_us,
+            "probabilities": list(self.workload.probabilities),
+        }
+        if self.arrivals is not None:
+            out["arrivals"] = self.arrivals.spec
+        gov = governors_of(self.soc)
+        if gov != "performance":
+            out["governor"] = gov
+        skip = {*out, "soc", "workload", "scale_us", "noise", "arrivals", "governor"}
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if name not in skip and value != info.default:
+                out[name] = value
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Flat, JSON-ready description (used for MLflow params and config hashes)."""
@@ -222,30 +266,181 @@ class SimConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _check_fields(cfg: SimConfig) -> None:
-    """Validate (and normalise: 3.0 jobs -> 3) every field; errors name `config.<field>`."""
-    def put(name: str, value: Any) -> None:
-        object.__setattr__(cfg, name, value)
+def with_overrides(doc: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`doc` (config inputs) with `changes` applied by name: a dotted name (`a.b`) sets a key
+    inside a mapping-valued input (a SoC name becomes `{name: NAME}` first, so
+    `soc.FFT.capacity` refines it); setting the rate drops a given scale and vice versa."""
+    out = dict(doc)
+    for name, value in changes.items():
+        head, _, rest = name.partition(".")
+        if rest:
+            inner = out.get(head)
+            if inner is None:  # nothing there yet (or the default): a new mapping
+                inner = {}
+            elif head == "soc" and isinstance(inner, str | Path):  # a SoC name, refined
+                inner = {"name": inner}
+            if not isinstance(inner, Mapping):
+                raise ConfigError(f"{head!r} holds no settings to set {rest!r} in", name)
+            out[head] = with_overrides(inner, {rest: value})
+            continue
+        if name in ALIASES:
+            out.pop(ALIASES[name], None)
+        out[name] = value
+    return out
 
-    if not isinstance(cfg.soc, SoC) or not isinstance(cfg.workload, Workload):
-        raise ConfigError("soc and workload must be SoC and Workload objects; SimConfig.build() "
-                          "takes names and files", "config")
-    put("scale_us", number(cfg.scale_us, "config.scale_us", gt=0, unit="microseconds"))
-    put("max_jobs_in_flight", integer(cfg.max_jobs_in_flight, "config.max_jobs_in_flight", ge=1,
-                                      le=MAX_JOBS_IN_FLIGHT))
-    put("warmup_us", number(cfg.warmup_us, "config.warmup_us", ge=0, le=MAX_DURATION_US))
-    if cfg.duration_us is not None:
-        put("duration_us", number(cfg.duration_us, "config.duration_us", gt=0, le=MAX_DURATION_US))
-    if cfg.max_jobs is not None:
-        put("max_jobs", integer(cfg.max_jobs, "config.max_jobs", ge=1, le=MAX_JOBS))
-    for name in ("fixed_rate", "integer_times", "ds3_event_order", "energy"):
-        if not isinstance(getattr(cfg, name), bool | np.bool_):
-            raise ConfigError(f"expected true or false, got {getattr(cfg, name)!r}", f"config.{name}")
-    if cfg.arrival_streams not in ("dssoc", "ds3"):
-        raise ConfigError(f"must be 'dssoc' or 'ds3', got {cfg.arrival_streams!r}", "config.arrival_streams")
-    if cfg.binding not in BINDINGS:
-        raise ConfigError(f"must be 'early' (DS3) or 'late' (bind at dispatch), got {cfg.binding!r}",
-                          "config.binding")
+
+def _resolve_inputs(data: dict[str, Any]) -> dict[str, Any]:
+    """Names and spec strings to objects, numbers normalised (3.0 jobs -> 3), input-only keys
+    consumed, the governor folded into the SoC and slowdown noise bound to its clusters."""
+    known_keys(data, CONFIG_KEYS, "config", "key")
+    workload = data.get("workload", DEFAULT_WORKLOAD)
+    if not isinstance(workload, str | Path | Workload):
+        raise ConfigError(f"expected a workload name, file or Workload, got "
+                          f"{type(workload).__name__}", "workload")
+    named = not isinstance(workload, Workload)
+    wl = load_workload(workload, seed=integer(data.pop("workload_seed", 0), "workload_seed", ge=0))
+    probabilities = data.pop("probabilities", None)
+    if probabilities is not None:
+        wl = _with_probabilities(wl, probabilities)
+    soc_obj = _load_soc_input(data.get("soc"), wl.soc or DEFAULT_SOC)
+    mapping = data.get("mapping")
+    if isinstance(mapping, str):
+        from dssoc.mapping import load_mapping
+
+        load_mapping(mapping)  # a bad mapping is refused even where nothing needs mapping
+    if needs_mapping(wl) and (named or "mapping" in data):
+        wl, soc_obj, used = map_workload(wl, soc_obj, mapping)
+        data["mapping"] = used.spec
+    elif mapping is not None and named:
+        raise ConfigError(f"workload {wl.name!r} has no imported workflow to map", "mapping")
+    elif mapping is not None and not isinstance(mapping, str):
+        raise ConfigError(f"expected the spec string of a mapping, got {mapping!r}", "config.mapping")
+    if data.get("governor") is not None:
+        from dssoc.dvfs import apply_governors
+
+        soc_obj = apply_governors(soc_obj, data["governor"], "config.governor")
+        data["governor"] = None
+    data.update(workload=wl, soc=soc_obj)
+    _resolve_arrivals_and_noise(data, soc_obj)
+    _normalise(data)
+    return data
+
+
+#: Cluster fields a SoC input may set by name (`soc: {name: MULTIPLE_BAL, FFT: {capacity: 8}}`,
+#: or the axis `soc.FFT.capacity: [4, 8]`), DS3's design-space knobs.
+CLUSTER_SETTINGS = ("capacity", "governor")
+
+
+def _load_soc_input(soc: Any, default: str) -> SoC:
+    """A SoC from a name, file or SoC object, or from a mapping: `name` (default: the
+    workload's SoC) plus, per cluster, the `CLUSTER_SETTINGS` to change; the changed SoC is
+    named after them (`MULTIPLE_BAL+FFT.capacity=8`), so its summary tells it apart."""
+    if soc is None or isinstance(soc, str | Path | SoC):
+        return load_soc(soc if soc is not None else default)
+    if not isinstance(soc, Mapping):
+        raise ConfigError(f"expected a SoC name, file or SoC, got {type(soc).__name__}", "config.soc")
+    changes = dict(soc)
+    base = _load_soc_input(changes.pop("name", None), default)
+    clusters = {c.name: c for c in base.clusters}
+    tags = []
+    for name, fields in changes.items():
+        where = f"config.soc.{name}"
+        if name not in clusters:
+            raise UnknownNameError("cluster", name, clusters, where)
+        if not isinstance(fields, Mapping):
+            raise ConfigError(f"expected settings such as {{capacity: 8}}, got {fields!r}", where)
+        known_keys(fields, CLUSTER_SETTINGS, where, "cluster setting")
+        update = dict(fields)
+        if "capacity" in update:
+            update["capacity"] = integer(update["capacity"], f"{where}.capacity", ge=1,
+                                         le=MAX_CLUSTER_CAPACITY)  # the power model as in files
+        clusters[name] = dataclasses.replace(clusters[name], **update)
+        tags += [f"{name}.{k}={v}" for k, v in update.items()]
+    if not tags:
+        return base
+    return dataclasses.replace(base, name="+".join([base.name, *tags]),
+                               clusters=tuple(clusters[c.name] for c in base.clusters))
+
+
+def _with_probabilities(wl: Workload, probabilities: Any) -> Workload:
+    if isinstance(probabilities, str) or not isinstance(probabilities, tuple | list):
+        raise ConfigError(f"expected a list of numbers, got {probabilities!r}", "probabilities")
+    if len(probabilities) != len(wl.applications):
+        raise ConfigError(
+            f"{len(probabilities)} probabilities for {len(wl.applications)} applications "
+            f"({', '.join(a.name for a in wl.applications)})", "probabilities")
+    return wl.with_probabilities(tuple(number(p, f"probabilities[{i}]", ge=0)
+                                       for i, p in enumerate(probabilities)))
+
+
+def _resolve_arrivals_and_noise(data: dict[str, Any], soc: SoC) -> None:
+    """Rate or scale, the arrival model and the noise models, from spec strings or objects."""
+    rate = data.pop("rate_jobs_per_ms", None)
+    if rate is not None and data.get("scale_us") is not None:
+        raise ConfigError("give either a scale or a rate, not both", "arrivals")
+    if rate is not None:
+        data["scale_us"] = 1000.0 / number(rate, "rate_jobs_per_ms", gt=0, unit="jobs/ms")
+    elif "scale_us" in data and data["scale_us"] is None:
+        del data["scale_us"]
+    arrivals = data.get("arrivals")
+    if isinstance(arrivals, str):
+        data["arrivals"] = parse_arrivals(arrivals)
+    elif arrivals is not None and not (hasattr(arrivals, "spec") and hasattr(arrivals, "make_process")):
+        raise ConfigError(f"expected an arrival spec string or model, got {arrivals!r}", "config.arrivals")
+    noise = data.get("noise")
+    if isinstance(noise, str) or noise is None:
+        models = parse_noise(noise)
+    elif isinstance(noise, tuple | list) and all(isinstance(m, NoiseModel) for m in noise):
+        models = tuple(noise)
+    else:
+        raise ConfigError(f"expected a noise spec string (e.g. 'gaussian:0.2') or noise models, "
+                          f"got {noise!r}", "noise")
+    names = [c.name for c in soc.clusters]
+    data["noise"] = tuple(m.bind(names) if isinstance(m, PESlowdown) else m for m in models)
+
+
+def _normalise(data: dict[str, Any]) -> None:
+    """Numbers within their bounds (3.0 jobs -> 3), booleans and the two enumerations."""
+    if "scale_us" in data:
+        data["scale_us"] = number(data["scale_us"], "config.scale_us", gt=0, unit="microseconds")
+    if "max_jobs_in_flight" in data:
+        data["max_jobs_in_flight"] = integer(data["max_jobs_in_flight"], "config.max_jobs_in_flight",
+                                             ge=1, le=MAX_JOBS_IN_FLIGHT)
+    if "warmup_us" in data:
+        data["warmup_us"] = number(data["warmup_us"], "config.warmup_us", ge=0, le=MAX_DURATION_US)
+    if data.get("duration_us") is not None:
+        data["duration_us"] = number(data["duration_us"], "config.duration_us", gt=0,
+                                     le=MAX_DURATION_US)
+    if data.get("max_jobs") is not None:
+        data["max_jobs"] = integer(data["max_jobs"], "config.max_jobs", ge=1, le=MAX_JOBS)
+    for name in _BOOL_FIELDS:
+        if name in data:
+            if not isinstance(data[name], bool | np.bool_):
+                raise ConfigError(f"expected true or false, got {data[name]!r}", f"config.{name}")
+            data[name] = bool(data[name])
+    factor = data.get("deadline_factor")
+    bad = isinstance(factor, bool) or not isinstance(factor, int | float) or not (
+        factor > 0 and math.isfinite(factor))
+    if factor is not None and bad:  # a good factor is kept as given: fingerprints hold
+        raise ConfigError(f"must be a positive number, got {factor}", "config.deadline_factor")
+    if data.get("arrival_streams", "dssoc") not in ("dssoc", "ds3"):
+        raise ConfigError(f"must be 'dssoc' or 'ds3', got {data['arrival_streams']!r}",
+                          "config.arrival_streams")
+    if data.get("binding", "early") not in BINDINGS:
+        raise ConfigError(f"must be 'early' (DS3) or 'late' (bind at dispatch), got "
+                          f"{data['binding']!r}", "config.binding")
+
+
+def _check_run(cfg: SimConfig) -> None:
+    """Cross-field checks: a stop condition, warm-up inside the run, a bounded number of jobs,
+    applications the SoC can run and arrivals naming known applications."""
+    for app in cfg.workload.applications:
+        if any(t.work is not None for t in app.tasks):
+            raise ConfigError(f"application {app.name!r} is an imported workflow: build the "
+                              "config with SimConfig.build(..., mapping=...) to map it onto the SoC",
+                              "config.workload")
+        app.check_supported(cfg.soc)
+    check_arrivals(cfg.arrivals, [a.name for a in cfg.workload.applications])
     if cfg.duration_us is None and cfg.max_jobs is None:
         raise ConfigError("give a duration or a number of jobs to stop after", "config")
     if cfg.duration_us is not None and cfg.warmup_us >= cfg.duration_us:
@@ -259,5 +454,7 @@ def _check_fields(cfg: SimConfig) -> None:
                           "shorten the run or lower the rate", "config.duration_us")
 
 
+#: Every key a config input may hold: the fields and the input-only keys.
+CONFIG_KEYS = (*SimConfig.model_fields, *INPUT_KEYS)
 #: Keywords of `SimConfig.build` besides workload, soc, scale/rate, probabilities and noise.
-BUILD_KEYWORDS = tuple(f.name for f in fields(SimConfig) if f.name not in ("soc", "workload", "noise"))
+BUILD_KEYWORDS = tuple(k for k in SimConfig.model_fields if k not in ("soc", "workload", "noise"))

@@ -8,8 +8,9 @@ A scheduler that plans may also give a task a *plan predecessor* (`Simulation.ho
 task is then held out of its PE's queue until that predecessor has started (DS3's and gym-ds3's
 "dynamic dependencies", domain.md section 5), so a PE runs its plan in planned order.
 
-Events are `(time, seq, kind, payload)` tuples on a heap; `seq` is the creation counter, so events
-at the same instant run in creation order, as in SimPy (which DS3 uses). At each instant the engine
+Events are `(time, priority, seq, kind, payload)` tuples on a heap: `priority` puts DS3's deferred
+events (below) first at their instant, and `seq` is the creation counter, so events at the same
+instant and priority run in creation order, as in SimPy (which DS3 uses). At each instant the engine
 processes every event due, then calls the scheduler once if tasks are ready, then starts whatever
 can start. Random streams (arrivals, application choice, noise, scheduler) are spawned from one
 seed, so every scheduler sees the same jobs and noise draws for a seed (common random numbers).
@@ -31,16 +32,19 @@ model (both bindings): a producer pushes its output to every PE at its finish, s
 time of a ready task on each PE (max over predecessors of finish + volume / bandwidth) is known
 when it becomes ready, and binding later never delays the data. The early-binding code path is
 untouched by this: `advance` and `assign` are swapped for their late versions per instance.
+
+Around the loop (each in its own module): the records it moves (`dssoc.runtime`), the read-only
+view schedulers get (`dssoc.view.SimView`, queries in `dssoc.live`), the arrival processes
+(`dssoc.arrivals`), and the observers of its events (`dssoc.observers`: metric accumulators,
+energy meter, traces, and the arrival hooks of the schedulers that ask for them).
 """
 
 from __future__ import annotations
 
 import heapq
-import math
-from array import array
 from bisect import insort
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,179 +54,66 @@ from dssoc.config import SimConfig
 from dssoc.dvfs import DvfsController, needs_controller
 from dssoc.errors import ConfigError, SchedulerError
 from dssoc.live import LiveCache, LiveState
-from dssoc.model import transfer_time
-from dssoc.noise import ArrivalBurst, noise_runtime
+from dssoc.noise import noise_runtime
+from dssoc.observers import (
+    EVENTS,
+    EnergyRecorder,
+    Observer,
+    RecordedRun,
+    RunRecorder,
+    TraceRecorder,
+    fanout,
+)
+from dssoc.runtime import (
+    ARRIVAL,
+    DEFERRED,
+    DONE,
+    INF,
+    NORMAL,
+    RELEASE,
+    WAKE,
+    CompiledApp,
+    JobRun,
+    TaskRun,
+    completes_after_tick,
+)
 
 if TYPE_CHECKING:
     from dssoc.energy import PowerModel
     from dssoc.metrics import SimResult
-
-ARRIVAL, DONE, WAKE, RELEASE = 0, 1, 2, 3
-DEFERRED, NORMAL = 0, 1  # heap priorities: deferred DS3 events precede others at the same time
-SAMPLING_US = 10  # DS3 splits task execution at multiples of its 10 µs sampling period
+    from dssoc.schedulers.base import Scheduler
 
 
-def completes_after_tick(start: float, finish: float) -> bool:
-    """Whether DS3 (SimPy) processes this task's completion after the scheduler tick at `finish`.
+class Simulation(LiveState, RecordedRun):
+    """One seeded run of a `SimConfig`, implementing `dssoc.view.SimDriver`. Drive it with
+    `run(scheduler)` or step-wise with `advance()` / `assign()` (the Gymnasium environments do the
+    latter); observe it with `attach(observer)` / `subscribe(event, fn)` (`dssoc.observers`)."""
 
-    A PE process started within a tick is behind that tick; each timeout of >= 2 µs puts it ahead
-    of the tick at its end, shorter ones keep it behind. DS3 splits a task at every multiple of
-    10 µs, so only the last one or two segments matter.
-    """
-    if finish - start <= 1:
-        return True
-    boundary = SAMPLING_US * math.ceil(finish / SAMPLING_US) - SAMPLING_US  # last one < finish
-    if boundary <= start or finish - boundary > 1:
-        return False
-    return boundary - start <= 1
-INF = math.inf
-
-
-class CompiledApp:
-    """An application flattened for the hot loop: exec table per PE, edges, volumes."""
-
-    __slots__ = ("deadline", "exec_pe", "heads", "index", "lower_bound", "n", "name", "names",
-                 "preds", "succs", "volumes")
-
-    def __init__(self, index: int, app, soc, deadline_factor: float | None = None) -> None:
-        self.index = index
-        self.name = app.name
-        self.n = len(app.tasks)
-        self.names = tuple(t.name for t in app.tasks)
-        self.preds = tuple(tuple(dict.fromkeys(t.predecessors)) for t in app.tasks)
-        self.succs = app.successors
-        self.volumes = tuple(tuple(app.volume(p, i) for p in self.preds[i]) for i in range(self.n))
-        self.heads = tuple(i for i in range(self.n) if not self.preds[i])
-        per_cluster = np.array(
-            [[c.exec_us.get(name, INF) for c in soc.clusters] for name in self.names], dtype=float
-        )
-        self.exec_pe = per_cluster[:, soc.pe_cluster]  # (n_tasks, n_pes)
-        self.exec_pe.setflags(write=False)
-        # Lower bound on latency: critical path on the fastest PEs, no contention, no transfers.
-        best = self.exec_pe.min(axis=1)
-        finish = [0.0] * self.n
-        for i in app.topological_order:
-            finish[i] = best[i] + max((finish[p] for p in self.preds[i]), default=0.0)
-        self.lower_bound = max(finish)
-        # relative deadline of each job (INF: none): factor x lower bound, else the application's
-        if deadline_factor is not None:
-            self.deadline = deadline_factor * self.lower_bound
-        else:
-            self.deadline = INF if app.deadline_us is None else float(app.deadline_us)
-
-
-class JobRun:
-    """One injected job (an application instance)."""
-
-    __slots__ = ("app", "arrival", "done_at", "id", "last_finish", "plan", "remaining", "tasks", "z")
-
-    def __init__(self, job_id: int, app: CompiledApp, arrival: float) -> None:
-        self.id = job_id
-        self.app = app
-        self.arrival = arrival
-        self.remaining = app.n
-        self.done_at = -1.0  # set when the last task finishes
-        self.last_finish = -1.0  # latest task finish so far
-        self.tasks: list[TaskRun] = []
-        self.plan: dict[int, int] | None = None  # task index -> PE, for whole-job planners
-        self.z: list[np.ndarray] = []  # noise draws per exec-noise model
-
-    @property
-    def deadline(self) -> float:
-        """Absolute deadline (INF when the job has none)."""
-        return self.arrival + self.app.deadline
-
-    def __repr__(self) -> str:
-        return f"Job({self.id}, {self.app.name}, arrival={self.arrival:g})"
-
-
-class TaskRun:
-    """One task of one job, moving through ready -> bound -> running -> done."""
-
-    __slots__ = (
-        "after",
-        "bound_at",
-        "data_at",
-        "dr_cache",
-        "duration",
-        "expected",
-        "finish",
-        "index",
-        "job",
-        "pe",
-        "planned_start",
-        "preds_left",
-        "ready_at",
-        "seq",
-        "start",
-        "uid",
-    )
-
-    def __init__(self, uid: int, job: JobRun, index: int) -> None:
-        self.uid = uid
-        self.job = job
-        self.index = index
-        self.preds_left = len(job.app.preds[index])
-        self.pe = -1
-        self.ready_at = self.bound_at = self.data_at = self.start = self.finish = -1.0
-        self.expected = self.duration = 0.0
-        self.seq = 0
-        self.dr_cache: np.ndarray | None = None
-        self.after: TaskRun | None = None  # plan predecessor: start only after it has started
-        self.planned_start = math.nan  # the scheduler's planned start, for traces (NaN: none)
-
-    @property
-    def name(self) -> str:
-        return self.job.app.names[self.index]
-
-    @property
-    def app(self) -> CompiledApp:
-        return self.job.app
-
-    def __repr__(self) -> str:
-        return f"Task(job={self.job.id}, {self.name}#{self.index}, pe={self.pe})"
-
-
-class Simulation(LiveState):
-    """One seeded run of a `SimConfig`. Drive it with `run(scheduler)` or step-wise with
-    `advance()` / `assign()` (the Gymnasium environments do the latter). The live-state queries
-    (`pe_expected_remaining`, `jobs_remaining_critical_path`, ...) come from `dssoc.live`."""
-
-    def __init__(
-        self,
-        config: SimConfig,
-        seed: int = 0,
-        *,
-        trace: bool = False,
-        on_arrival: Callable[[JobRun], None] | None = None,
-    ) -> None:
+    def __init__(self, config: SimConfig, seed: int = 0, *, trace: bool = False,
+                 on_arrival: Callable[[JobRun], None] | None = None) -> None:
         if not isinstance(config, SimConfig):
             raise ConfigError(f"expected a SimConfig, got {type(config).__name__}", "config")
         self.config = config
         self.seed = seed = check_seed(seed)
-        soc = config.soc
-        self.soc = soc
+        self.soc = soc = config.soc
         self.n_pes = soc.n_pes
         self.pe_cluster = soc.pe_cluster
         self.pe_bandwidth = soc.pe_bandwidth
         self._transfer_rows: dict[tuple[float, int], np.ndarray] = {}
         self.apps = [CompiledApp(i, a, soc, config.deadline_factor)
                      for i, a in enumerate(config.workload.applications)]
-        ss = np.random.SeedSequence(seed)
-        arrival_ss, app_ss, noise_ss, sched_ss = ss.spawn(4)
+        arrival_ss, app_ss, noise_ss, sched_ss = np.random.SeedSequence(seed).spawn(4)
         self.arrival_rng = np.random.default_rng(arrival_ss)
         self.app_rng = np.random.default_rng(app_ss)
         self._arrivals = make_arrival_process(config, seed, self.arrival_rng, self.app_rng)
         self.noise_rng = np.random.default_rng(noise_ss)
         self.scheduler_rng = np.random.default_rng(sched_ss)
-        self._exec_noise = noise_runtime([m for m in config.noise if not isinstance(m, ArrivalBurst)],
-                                         noise_ss, soc)
+        self._exec_noise = noise_runtime(config.noise, noise_ss, soc)
         self._drawn_noise = [m for m in self._exec_noise if m.uses_draw]
-        self.on_arrival = on_arrival
         self.trace_enabled = trace
 
         self.now = 0.0
-        self._heap: list[tuple[float, int, int, object]] = []
+        self._heap: list[tuple[float, int, int, int, Any]] = []
         self._seq = 0
         self.ready: list[TaskRun] = []
         self.pe_running: list[TaskRun | None] = [None] * self.n_pes
@@ -231,40 +122,19 @@ class Simulation(LiveState):
         self._dirty: set[int] = set()
         self._held: dict[int, list[TaskRun]] = {}  # plan predecessor uid -> bound tasks held on it
         self._task_uid = 0
-        self.jobs_in_flight = 0
-        self.jobs_injected = 0
-        self._blocked_arrival = False
-        self._generator_behind = False
+        self.jobs_in_flight = self.jobs_injected = self.tasks_done = self.decisions = 0
+        self._blocked_arrival = self._generator_behind = self.finished = False
         self._arrivals_open = True
-        self.finished = False
         self.end_time = config.duration_us if config.duration_us is not None else INF
-        self.active_jobs: dict[int, JobRun] = {}
-
-        # metrics
         self.warmup = config.warmup_us
-        self.latencies = array("d")
-        self.slowdowns = array("d")
-        self.lateness = array("d")  # finish - deadline of counted jobs that have a deadline
-        self.completed_apps = array("i")
-        self.injected_after_warmup = 0
-        self.last_completion = -1.0
-        self.busy_us = np.zeros(self.n_pes)
-        self.tasks_done = 0
-        self.trace_rows: list[tuple] = []
-        self.job_rows: list[tuple] = []
-        self.decisions = 0
-
-        # energy: DS3's windowed accounting, fed with task starts and ends (dssoc.energy)
-        from dssoc.energy import PowerModel
-
-        self.power: PowerModel | None = PowerModel.for_soc(soc) if config.energy else None
-        self.meter = None if self.power is None else self.power.meter(self.warmup, config.duration_us)
+        self.active_jobs: dict[int, JobRun] = {}
         self.last_finish = 0.0
+
+        self._attach_builtin_observers(trace, on_arrival)
         # DVFS (dssoc.dvfs): only consulted when some cluster is not at `performance`
-        self.dvfs: DvfsController | None = None
         self._power_cache: dict[tuple[int, ...] | None, np.ndarray] = {}
         if needs_controller(soc, config.throttling):
-            self.dvfs = DvfsController(self, config.throttling)
+            self._set_dvfs(DvfsController(self, config.throttling))
 
         self._live = LiveCache(self.apps)
         if config.binding == "late":  # per-instance swap: the early path stays as it was
@@ -272,6 +142,74 @@ class Simulation(LiveState):
             self.assign = self._assign_late  # type: ignore[method-assign]
         self._pending_app = -1  # application of the arrival due (waiting while the system is full)
         self._schedule_arrival(self._arrivals.next_arrival(0.0))
+
+    # --------------------------------------------------------------- observers
+    def _attach_builtin_observers(self, trace: bool, on_arrival: Callable[[JobRun], None] | None) -> None:
+        """Metric accumulators always; DS3's energy meter if the config asks for energy; traces
+        if asked; the caller's arrival hook (the Gymnasium environments')."""
+        self._subscribers: dict[str, list[Callable[[Any], None]]] = {e: [] for e in EVENTS}
+        self.dvfs: DvfsController | None = None
+        self.recorder = RunRecorder(self.n_pes, self.warmup, self.end_time, self.pe_running)
+        self.attach(self.recorder)
+        from dssoc.energy import PowerModel
+
+        self.power: PowerModel | None = PowerModel.for_soc(self.soc) if self.config.energy else None
+        self.meter = (None if self.power is None
+                      else self.power.meter(self.warmup, self.config.duration_us))
+        self._energy = None if self.meter is None else EnergyRecorder(self.meter)
+        if self._energy is not None:
+            self.attach(self._energy)
+        self.tracer = TraceRecorder(self.soc) if trace else None
+        if self.tracer is not None:
+            self.attach(self.tracer)
+        if on_arrival is not None:
+            self.subscribe("arrival", on_arrival)
+
+    def attach(self, observer: Observer) -> None:
+        """Subscribe `observer` to each event in its `events` (handler `on_EVENT`)."""
+        for event in observer.events:
+            self.subscribe(event, getattr(observer, f"on_{event}"))
+
+    def subscribe(self, event: str, callback: Callable[[Any], None]) -> None:
+        """Call `callback` at every `event` (see `dssoc.observers`), after earlier subscribers."""
+        if event not in self._subscribers:
+            raise ConfigError(f"unknown event {event!r}; events: {', '.join(EVENTS)}", "subscribe")
+        self._subscribers[event].append(callback)
+        self._bind_events()
+
+    def _bind_events(self) -> None:
+        """One callable (or None) per event: the hot paths call it without looping."""
+        subs = self._subscribers
+        starts = subs["start"]
+        if self.dvfs is not None and self._energy is not None:
+            starts = [cb for cb in starts if cb != self._energy.on_start]  # DVFS meters its steps
+        self._emit_arrival = fanout(subs["arrival"])
+        self._emit_start = fanout(starts)
+        self._emit_finish = fanout(subs["finish"])
+        self._emit_job_done = fanout(subs["job_done"])
+        self._emit_end = fanout(subs["end"])
+
+    def _set_dvfs(self, controller: DvfsController) -> None:
+        """Install the DVFS controller; it meters the steps of the tasks it times itself."""
+        self.dvfs = controller
+        self._bind_events()
+
+    def request_opp(self, cluster: int, level: int) -> None:
+        """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on
+        `cluster` from the next sampling instant: the cluster leaves its governor (an agent or a
+        DVFS-aware scheduler owns it). Builds the DVFS controller if the run had none."""
+        self.enable_dvfs().set_policy_level(cluster, level, self.now)
+
+    def enable_dvfs(self) -> DvfsController:
+        """The run's DVFS controller, built now if every cluster was at `performance`. It must
+        exist before the first task starts (it times every task it may later rescale)."""
+        if self.dvfs is None:
+            if any(t is not None for t in self.pe_running) or self.tasks_done:
+                raise SchedulerError("DVFS must be enabled before the first task starts: call "
+                                     "enable_dvfs() (or request_opp) from reset() or at time 0")
+            self._set_dvfs(DvfsController(self, self.config.throttling))
+        assert self.dvfs is not None
+        return self.dvfs
 
     # ------------------------------------------------------------------ events
     def _push(self, t: float, kind: int, payload: object, prio: int = NORMAL) -> None:
@@ -305,16 +243,14 @@ class Simulation(LiveState):
         self.jobs_injected += 1
         self.jobs_in_flight += 1
         self.active_jobs[job.id] = job
-        if now >= self.warmup:
-            self.injected_after_warmup += 1
         for _ in self._drawn_noise:
             job.z.append(self.noise_rng.standard_normal(app.n))
         tasks = job.tasks
         for i in range(app.n):
             tasks.append(TaskRun(self._task_uid + i, job, i))
         self._task_uid += app.n
-        if self.on_arrival is not None:
-            self.on_arrival(job)
+        if self._emit_arrival is not None:
+            self._emit_arrival(job)
         heads = [tasks[h] for h in app.heads]
         for t in heads:
             t.ready_at = now
@@ -328,31 +264,18 @@ class Simulation(LiveState):
         else:
             self._schedule_arrival(self._arrivals.next_arrival(now))
 
-    @property
-    def energy_j(self) -> float:
-        """Energy (J) charged so far, as DS3 does (a step is charged when it starts)."""
-        if self.meter is None:
-            return math.nan if not self.config.energy else 0.0
-        return self.meter.energy_j
-
     def _on_done(self, task: TaskRun) -> None:
         now = task.start + task.duration  # the finish time (a deferred completion runs later)
         task.finish = now
         pe = task.pe
         self.pe_running[pe] = None
         self._dirty.add(pe)
-        if self.meter is not None:
-            self.meter.stop(pe, now)
         if now > self.last_finish:
             self.last_finish = now
-        self.busy_us[pe] += max(0.0, min(now, self.end_time) - max(task.start, self.warmup))
         self.tasks_done += 1
+        if self._emit_finish is not None:
+            self._emit_finish(task)
         job = task.job
-        if self.trace_enabled:
-            self.trace_rows.append((job.id, job.app.name, task.index, task.name, pe,
-                                    self.soc.pe_names[pe], job.arrival, task.ready_at,
-                                    task.bound_at, task.data_at, task.start, now, task.expected,
-                                    task.planned_start))
         tasks = job.tasks
         for s in job.app.succs[task.index]:
             succ = tasks[s]
@@ -364,25 +287,14 @@ class Simulation(LiveState):
         if now > job.last_finish:  # deferred completions may arrive after later finishes
             job.last_finish = now
         if job.remaining == 0:
-            self._on_job_done(job, job.last_finish)
-
-    def _on_job_done(self, job: JobRun, now: float) -> None:
-        job.done_at = now
-        self.jobs_in_flight -= 1
-        del self.active_jobs[job.id]
-        if now >= self.warmup and now <= self.end_time:
-            lat = now - job.arrival
-            self.latencies.append(lat)
-            self.slowdowns.append(lat / job.app.lower_bound if job.app.lower_bound > 0 else 1.0)
-            if job.app.deadline != INF:
-                self.lateness.append(lat - job.app.deadline)
-            self.completed_apps.append(job.app.index)
-            self.last_completion = now
-        if self.trace_enabled:
-            self.job_rows.append((job.id, job.app.name, job.arrival, now))
-        if self._blocked_arrival and self._arrivals_open:
-            self._blocked_arrival = False
-            self._inject()
+            job.done_at = job.last_finish
+            self.jobs_in_flight -= 1
+            del self.active_jobs[job.id]
+            if self._emit_job_done is not None:
+                self._emit_job_done(job)
+            if self._blocked_arrival and self._arrivals_open:
+                self._blocked_arrival = False
+                self._inject()
 
     # --------------------------------------------------------------- bindings
     def assign(self, task: TaskRun, pe: int) -> None:
@@ -398,28 +310,13 @@ class Simulation(LiveState):
                 f"{task!r} assigned to PE {self.soc.pe_names[pe]}, which cannot run {task.name!r}"
             )
         self.ready.remove(task)
-        now = self.now
         task.pe = pe
-        task.bound_at = now
+        task.bound_at = self.now
         task.expected = float(expected)
         job = task.job
-        app = job.app
-        preds = app.preds[task.index]
         cached = task.dr_cache
-        if cached is not None:  # the scheduler already computed data-ready times on every PE
-            data_at = float(cached[pe])
-        elif preds:
-            vols = app.volumes[task.index]
-            tasks = job.tasks
-            data_at = -INF
-            for p, vol in zip(preds, vols, strict=True):
-                pt = tasks[p]
-                t = pt.finish + float(self.transfer_times(vol, pt.pe)[pe])
-                if t > data_at:
-                    data_at = t
-        else:
-            data_at = now
-        task.data_at = data_at
+        # data-ready time on `pe`: the scheduler's cached row if it computed one, else per input
+        task.data_at = float(cached[pe]) if cached is not None else self._data_at(task, pe)
         self._seq += 1
         task.seq = self._seq
         after = task.after
@@ -428,6 +325,22 @@ class Simulation(LiveState):
             self._dirty.add(pe)
         else:
             self._held.setdefault(after.uid, []).append(task)
+
+    def _data_at(self, task: TaskRun, pe: int) -> float:
+        """When the inputs of `task` are on `pe` (now for a task without predecessors)."""
+        job = task.job
+        app = job.app
+        preds = app.preds[task.index]
+        if not preds:
+            return self.now
+        tasks = job.tasks
+        data_at = -INF
+        for p, vol in zip(preds, app.volumes[task.index], strict=True):
+            pt = tasks[p]
+            t = pt.finish + float(self.transfer_times(vol, pt.pe)[pe])
+            if t > data_at:
+                data_at = t
+        return data_at
 
     def _enqueue(self, task: TaskRun) -> None:
         """Queue a bound task on its PE, or hold it while its plan predecessor has not started."""
@@ -513,9 +426,9 @@ class Simulation(LiveState):
         if self.dvfs is not None:  # times the task at the cluster's frequency, owns its completion
             self.dvfs.start(task, pe, now, duration)
             return
+        if self._emit_start is not None:
+            self._emit_start(task)
         finish = now + duration
-        if self.meter is not None:
-            self.meter.start(pe, now, finish)
         if self.config.ds3_event_order and completes_after_tick(now, finish):
             self._push(finish + 1, DONE, task, DEFERRED)
         else:
@@ -528,18 +441,17 @@ class Simulation(LiveState):
         while heap and heap[0][0] == t:
             _, _, _, kind, payload = heapq.heappop(heap)
             if kind == DONE:
-                self._on_done(payload)  # type: ignore[arg-type]
+                self._on_done(payload)
             elif kind == ARRIVAL:
-                self._on_arrival_event(payload)  # type: ignore[arg-type]
+                self._on_arrival_event(payload)
             elif kind == RELEASE:
-                self.ready.extend(payload)  # type: ignore[arg-type]
+                self.ready.extend(payload)
             elif kind > RELEASE:
                 self.dvfs.handle(kind, payload)  # type: ignore[union-attr]
             else:
-                pe = payload  # type: ignore[assignment]
-                if self._pe_wake[pe] == t:
-                    self._pe_wake[pe] = INF
-                self._dirty.add(pe)  # type: ignore[arg-type]
+                if self._pe_wake[payload] == t:
+                    self._pe_wake[payload] = INF
+                self._dirty.add(payload)
 
     def advance(self) -> bool:
         """Run until ready tasks await a decision (True) or the run is over (False).
@@ -610,133 +522,33 @@ class Simulation(LiveState):
         # `now` one microsecond past it); a timed run at its duration.
         end = self.end_time if self.end_time != INF else self.last_finish
         self.now = end
-        for task in self.pe_running:  # busy time of tasks still running at the end
-            if task is not None:
-                self.busy_us[task.pe] += max(0.0, end - max(task.start, self.warmup))
-        if self.meter is not None:
-            self.meter.close()
+        if self._emit_end is not None:
+            self._emit_end(end)
 
-    def run(self, scheduler) -> SimResult:
+    def run(self, scheduler: Scheduler) -> SimResult:
         """Run to the end with `scheduler` (an object implementing `Scheduler`)."""
         from dssoc.metrics import SimResult
         from dssoc.schedulers.base import check_binding
 
         check_binding(scheduler, self.config.binding)
         scheduler.reset(self, self.scheduler_rng)
-        if self.on_arrival is None and type(scheduler).on_job_arrival is not _base_on_arrival():
-            self.on_arrival = lambda job: scheduler.on_job_arrival(job, self)
+        if scheduler.observes_arrivals:  # explicit opt-in (planners, policy adapters)
+            self.subscribe("arrival", lambda job: scheduler.on_job_arrival(job, self))
         schedule = scheduler.schedule
         assign = self.assign
-        if self.config.binding == "late":
-            while self.advance():
-                for task, pe in schedule(list(self.ready), self):
-                    assign(task, pe)
-            return SimResult.from_simulation(self, scheduler)
+        late = self.config.binding == "late"
         while self.advance():
             for task, pe in schedule(list(self.ready), self):
                 assign(task, pe)
-            if self.ready:
+            if self.ready and not late:
                 raise SchedulerError(
                     f"scheduler {scheduler.name} left {len(self.ready)} ready task(s) unbound: "
                     f"{self.ready[:3]}"
                 )
         return SimResult.from_simulation(self, scheduler)
 
-    # ------------------------------------------------------------ system view
-    def exec_times(self, task: TaskRun) -> np.ndarray:
-        return task.job.app.exec_pe[task.index]
-
-    def transfer_times(self, volume: float, src_pe: int) -> np.ndarray:
-        key = (volume, src_pe)
-        row = self._transfer_rows.get(key)
-        if row is None:
-            row = np.asarray(transfer_time(volume, self.pe_bandwidth[src_pe], self.config.integer_times))
-            row.setflags(write=False)
-            self._transfer_rows[key] = row
-        return row
-
-    def data_ready_times(self, task: TaskRun) -> np.ndarray:
-        cached = task.dr_cache
-        if cached is not None:
-            return cached
-        app = task.job.app
-        preds = app.preds[task.index]
-        if not preds:
-            out = np.full(self.n_pes, self.now)
-        else:
-            tasks = task.job.tasks
-            out = None
-            for p, vol in zip(preds, app.volumes[task.index], strict=True):
-                pt = tasks[p]
-                arrival = pt.finish + self.transfer_times(vol, pt.pe)  # a new array
-                if out is None:
-                    out = arrival
-                else:
-                    np.maximum(out, arrival, out=out)
-        out.setflags(write=False)  # shared with the scheduler and reused when binding
-        task.dr_cache = out
-        return out
-
-    def pe_idle(self) -> np.ndarray:
-        return np.array([r is None for r in self.pe_running])
-
-    def pe_expected_free(self) -> np.ndarray:
-        now = self.now
-        return np.array(
-            [now if r is None else max(now, r.start + r.expected) for r in self.pe_running]
-        )
-
-    def pe_queue_lengths(self) -> np.ndarray:
-        lengths = np.array([len(q) for q in self.pe_queue])
-        for held in self._held.values():  # bound tasks waiting for their plan predecessor
-            for task in held:
-                lengths[task.pe] += 1
-        return lengths
-
-    def request_opp(self, cluster: int, level: int) -> None:
-        """Ask for operating point `level` (index into the cluster's OPPs, 0 = slowest) on
-        `cluster` from the next sampling instant: the cluster leaves its governor (an agent or a
-        DVFS-aware scheduler owns it). Builds the DVFS controller if the run had none."""
-        self.enable_dvfs().set_policy_level(cluster, level, self.now)
-
-    def enable_dvfs(self) -> DvfsController:
-        """The run's DVFS controller, built now if every cluster was at `performance`. It must
-        exist before the first task starts (it times every task it may later rescale)."""
-        if self.dvfs is None:
-            if any(t is not None for t in self.pe_running) or self.tasks_done:
-                raise SchedulerError("DVFS must be enabled before the first task starts: call "
-                                     "enable_dvfs() (or request_opp) from reset() or at time 0")
-            self.dvfs = DvfsController(self, self.config.throttling)
-        return self.dvfs
-
-    def pe_slowdown(self) -> np.ndarray:
-        """f_max / f of every PE's cluster now (all ones at the performance governor)."""
-        if self.dvfs is None:
-            return np.ones(self.n_pes)
-        return np.asarray(self.dvfs.ratio)[self.pe_cluster]
-
-    def pe_power_w(self) -> np.ndarray:
-        """Power (W) of one busy core of every PE at its cluster's current operating point
-        (dssoc.energy.busy_core_power_w): a task's energy estimate is this times its time."""
-        levels = None if self.dvfs is None else tuple(self.dvfs.level)
-        cache = self._power_cache
-        row = cache.get(levels)
-        if row is None:
-            from dssoc.energy import busy_core_power_w
-
-            opps = None if self.dvfs is None else [
-                o[lv] if o else None for o, lv in zip(self.dvfs.opps, self.dvfs.level, strict=True)]
-            row = cache[levels] = np.asarray(busy_core_power_w(self.soc, opps))[self.pe_cluster]
-            row.setflags(write=False)
-        return row
-
     def result(self, scheduler_name: str = "") -> SimResult:
+        """The metrics of the run so far (`dssoc.metrics.SimResult`)."""
         from dssoc.metrics import SimResult
 
         return SimResult.from_simulation(self, scheduler_name)
-
-
-def _base_on_arrival():
-    from dssoc.schedulers.base import Scheduler
-
-    return Scheduler.on_job_arrival

@@ -1,4 +1,5 @@
-"""Live system state: what is running, what is queued, what is left of each job, right now.
+"""The engine's implementation of `dssoc.view.SimView`: expected times, transfers, data-ready
+times, and the live system state (what is running, what is queued, what is left of each job).
 
 DS3's heuristics keep their own per-PE estimate (`available_time`, the planned finish of the last
 task given to a PE), which real completions never correct. The methods here read the engine's
@@ -12,7 +13,9 @@ ones), and are available under both bindings:
 - per job: remaining critical path (expected), age, tasks done;
 - per (ready task, PE): the data-ready time (`Simulation.data_ready_times`).
 
-`LiveState` is a mixin of `dssoc.engine.Simulation`; it only reads the engine's fields.
+`LiveState` is a mixin of `dssoc.engine.Simulation`; it only reads the engine's fields (the
+engine itself answers the requests that change something: `hold_after`, `request_opp`,
+`enable_dvfs`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dssoc.model import transfer_time
+from dssoc.schedulers.ranks import mean_exec
+
 if TYPE_CHECKING:
-    from dssoc.engine import CompiledApp, JobRun, TaskRun
+    from dssoc.config import SimConfig
+    from dssoc.dvfs import DvfsController
+    from dssoc.model import SoC
+    from dssoc.runtime import CompiledApp, JobRun, TaskRun
 
 
 def reverse_topological(app: CompiledApp) -> tuple[int, ...]:
@@ -59,6 +68,7 @@ class LiveCache:
         # plain lists: the hot paths index them with Python ints
         self.rank = [best_time_rank(a).tolist() for a in apps]
         self.best = [a.exec_pe.min(axis=1).tolist() for a in apps]
+        self.mean = [mean_exec(a.exec_pe).tolist() for a in apps]
         # bit p set when PE p supports the task: a decision-point test without numpy
         self.support_mask = [
             tuple(sum(1 << int(p) for p in np.flatnonzero(np.isfinite(a.exec_pe[i]))) for i in range(a.n))
@@ -67,7 +77,128 @@ class LiveCache:
 
 
 class LiveState:
-    """Live-state queries, mixed into `Simulation` (reads `now`, `pe_running`, `pe_queue`, ...)."""
+    """`SimView` queries, mixed into `Simulation` (reads `now`, `pe_running`, `pe_queue`, ...)."""
+
+    # the engine's fields the queries read (set by `Simulation.__init__`)
+    now: float
+    config: SimConfig
+    soc: SoC
+    n_pes: int
+    pe_cluster: np.ndarray
+    pe_bandwidth: np.ndarray
+    ready: list[TaskRun]
+    pe_running: list[TaskRun | None]
+    pe_queue: list[list[tuple[int, int, TaskRun]]]
+    active_jobs: dict[int, JobRun]
+    dvfs: DvfsController | None
+    tasks_done: int
+    _held: dict[int, list[TaskRun]]
+    _live: LiveCache
+    _transfer_rows: dict[tuple[float, int], np.ndarray]
+    _power_cache: dict[tuple[int, ...] | None, np.ndarray]
+
+    # ------------------------------------------------------- expected times
+    def exec_times(self, task: TaskRun) -> np.ndarray:
+        """Expected execution time of `task` on every PE (inf where unsupported); read-only."""
+        return task.job.app.exec_pe[task.index]
+
+    def mean_exec_time(self, task: TaskRun) -> float:
+        """Mean expected execution time of `task` over the PEs that support it."""
+        return self._live.mean[task.job.app.index][task.index]
+
+    def best_time(self, task: TaskRun) -> float:
+        """Expected execution time of `task` on its fastest PE."""
+        return self._live.best[task.job.app.index][task.index]
+
+    def best_time_rank(self, task: TaskRun) -> float:
+        """Critical path from `task` (included) to its job's end on the fastest PEs, no transfers."""
+        return self._live.rank[task.job.app.index][task.index]
+
+    def transfer_times(self, volume: float, src_pe: int) -> np.ndarray:
+        """Time to move `volume` from `src_pe` to every PE (cached per volume and source)."""
+        key = (volume, src_pe)
+        row = self._transfer_rows.get(key)
+        if row is None:
+            row = np.asarray(transfer_time(volume, self.pe_bandwidth[src_pe], self.config.integer_times))
+            row.setflags(write=False)
+            self._transfer_rows[key] = row
+        return row
+
+    def data_ready_times(self, task: TaskRun) -> np.ndarray:
+        """Earliest time the inputs of a *ready* task are on each PE (cached on the task, read-only)."""
+        cached = task.dr_cache
+        if cached is not None:
+            return cached
+        app = task.job.app
+        preds = app.preds[task.index]
+        if not preds:
+            out = np.full(self.n_pes, self.now)
+        else:
+            tasks = task.job.tasks
+            out = None
+            for p, vol in zip(preds, app.volumes[task.index], strict=True):
+                pt = tasks[p]
+                arrival = pt.finish + self.transfer_times(vol, pt.pe)  # a new array
+                if out is None:
+                    out = arrival
+                else:
+                    np.maximum(out, arrival, out=out)
+        assert out is not None
+        out.setflags(write=False)  # shared with the scheduler and reused when binding
+        task.dr_cache = out
+        return out
+
+    # --------------------------------------------------------- PEs (DS3's)
+    def pe_idle(self) -> np.ndarray:
+        """True for PEs that run nothing right now."""
+        return np.array([r is None for r in self.pe_running])
+
+    def pe_expected_free(self) -> np.ndarray:
+        """Expected time each PE finishes its running task (now if idle)."""
+        now = self.now
+        return np.array(
+            [now if r is None else max(now, r.start + r.expected) for r in self.pe_running]
+        )
+
+    def pe_queue_lengths(self) -> np.ndarray:
+        """Number of bound tasks waiting for each PE (not counting the running one)."""
+        lengths = np.array([len(q) for q in self.pe_queue])
+        for held in self._held.values():  # bound tasks waiting for their plan predecessor
+            for task in held:
+                lengths[task.pe] += 1
+        return lengths
+
+    def note_planned_start(self, task: TaskRun, start: float) -> None:
+        """Record when the scheduler plans `task` to start (traces' `planned_start`, plan drift)."""
+        task.planned_start = start
+
+    # ----------------------------------------------------------------- DVFS
+    def pe_slowdown(self) -> np.ndarray:
+        """f_max / f of every PE's cluster now (all ones at the performance governor)."""
+        if self.dvfs is None:
+            return np.ones(self.n_pes)
+        return np.asarray(self.dvfs.ratio)[self.pe_cluster]
+
+    def pe_power_w(self) -> np.ndarray:
+        """Power (W) of one busy core of every PE at its cluster's current operating point
+        (dssoc.energy.busy_core_power_w): a task's energy estimate is this times its time."""
+        levels = None if self.dvfs is None else tuple(self.dvfs.level)
+        cache = self._power_cache
+        row = cache.get(levels)
+        if row is None:
+            from dssoc.energy import busy_core_power_w
+
+            opps = None if self.dvfs is None else [
+                o[lv] if o else None for o, lv in zip(self.dvfs.opps, self.dvfs.level, strict=True)]
+            row = cache[levels] = np.asarray(busy_core_power_w(self.soc, opps))[self.pe_cluster]
+            row.setflags(write=False)
+        return row
+
+    # ------------------------------------------------------------ live state
+    def pe_waiting(self) -> list[list[TaskRun]]:
+        """Per PE, the bound tasks waiting for it: its queue in order, then any task held behind a
+        plan predecessor that has not started yet (plan execution, early binding)."""
+        return self._bound_waiting()
 
     def _bound_waiting(self) -> list[list[TaskRun]]:
         """Per PE, the tasks bound to it and not started: its queue in order, then any task held

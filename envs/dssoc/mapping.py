@@ -184,6 +184,7 @@ def map_workload(workload: Workload, soc: SoC, mapping: str | Path | WorkflowMap
     m = load_mapping(mapping)
     workflows = [a for a in workload.applications if any(t.work is not None for t in a.tasks)]
     m = m.resolved(workflows)
+    time_scale_us, data_scale = float(m.time_scale_us or 0.0), float(m.data_scale or 0.0)  # resolved: set
     is_workflow = {id(a) for a in workflows}
     extra: list[dict[str, float]] = [{} for _ in soc.clusters]
     apps = []
@@ -206,10 +207,10 @@ def map_workload(workload: Workload, soc: SoC, mapping: str | Path | WorkflowMap
             type_name = f"{app.name}/{t.name}"
             work = t.work or 0.0
             for c, f in factors.items():
-                us = float(round(work * m.time_scale_us * f)) if work > 0 else 0.0
+                us = float(round(work * time_scale_us * f)) if work > 0 else 0.0
                 extra[c][type_name] = max(us, m.min_exec_us) if work > 0 else 0.0
             tasks.append(Task(type_name, t.predecessors, t.category, None))
-        volumes = {e: v * m.data_scale for e, v in app.volumes.items()}
+        volumes = {e: v * data_scale for e, v in app.volumes.items()}
         apps.append(Application(app.name, tuple(tasks), volumes,
                                 f"{app.description}; mapped with {m.spec}".lstrip("; "),
                                 app.deadline_us))

@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dssoc.engine import Simulation
+    from dssoc.observers import FinishedRun
 
 TRACE_COLUMNS = ("job", "app", "task", "task_name", "pe", "pe_name", "job_arrival", "ready",
                  "bound", "data_ready", "start", "finish", "expected", "planned_start")
@@ -59,7 +59,7 @@ class SimResult:
                    "p99_lateness_us")
 
     @classmethod
-    def from_simulation(cls, sim: Simulation, scheduler: object) -> SimResult:
+    def from_simulation(cls, sim: FinishedRun, scheduler: object) -> SimResult:
         name = scheduler if isinstance(scheduler, str) else getattr(scheduler, "name", "")
         lat = np.frombuffer(sim.latencies, dtype=float).copy() if sim.latencies else np.zeros(0)
         n = lat.size

@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from dssoc.errors import ConfigError, InvalidDAGError, UnsupportedTaskError
+from dssoc.governors import check_governor
 
 
 def transfer_time(volume: float, bandwidth: float | np.ndarray, integer: bool) -> float | np.ndarray:
@@ -75,9 +76,8 @@ class Cluster:
     def __post_init__(self) -> None:
         if self.capacity < 1:
             raise ConfigError(f"capacity must be >= 1, got {self.capacity}", f"cluster {self.name}")
-        from dssoc.dvfs import check_governor
-
-        object.__setattr__(self, "governor", check_governor(self.governor, self, f"cluster {self.name}"))
+        opps = self.power.opps if self.power is not None else ()
+        object.__setattr__(self, "governor", check_governor(self.governor, opps, f"cluster {self.name}"))
         for task, t in self.exec_us.items():
             if not (t >= 0 and math.isfinite(t)):
                 raise ConfigError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -237,6 +238,7 @@ class ArrivalBurst:
     period_us: float
     name: str = "burst"
     uses_draw = False
+    acts_on = "arrivals"  # read by the arrival processes (dssoc.arrivals), not the engine
 
     def scale_at(self, scale_us: float, now: float) -> float:
         in_burst = (now % self.period_us) < self.length_us
@@ -251,11 +253,14 @@ ExecNoise = GaussianNoise | LogNormalNoise | ParetoNoise | PESlowdown | Persiste
 NoiseModel = ExecNoise | ArrivalBurst
 
 
-def noise_runtime(models: list[ExecNoise], seed: np.random.SeedSequence, soc: SoC) -> list:
+def noise_runtime(models: Sequence[NoiseModel], seed: np.random.SeedSequence, soc: SoC) -> list:
     """The execution-noise models of one simulation: stateless models as they are, stateful
-    ones (`runtime`) instantiated on child streams of the noise seed, one per model in order."""
+    ones (`runtime`) instantiated on child streams of the noise seed, one per model in order.
+    Models acting on arrivals (`acts_on = "arrivals"`: bursts) are left to the arrival process."""
     out = []
     for m in models:
+        if getattr(m, "acts_on", "execution") != "execution":
+            continue
         if getattr(m, "stateful", False):
             out.append(m.runtime(seed.spawn(1)[0], soc))  # type: ignore[union-attr]
         else:

@@ -200,7 +200,7 @@ class SoCDoc(_Schema):
     name: Name
     description: str = ""
     clusters: list[ClusterDoc] = Field(min_length=1)
-    bandwidth: BandwidthDoc = Field(default_factory=BandwidthDoc)
+    bandwidth: BandwidthDoc = Field(default_factory=lambda: BandwidthDoc.model_validate({}))
 
     @field_validator("clusters")
     @classmethod

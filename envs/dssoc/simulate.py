@@ -8,7 +8,7 @@ from pathlib import Path
 from dssoc.config import SimConfig
 from dssoc.engine import Simulation
 from dssoc.metrics import SimResult
-from dssoc.schedulers.base import Scheduler, make_scheduler
+from dssoc.schedulers import Scheduler, make_scheduler
 
 
 def simulate(

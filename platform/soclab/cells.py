@@ -12,13 +12,13 @@ import hashlib
 import itertools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from dssoc import SimConfig
 from dssoc.errors import ConfigError
-from soclab.spec import POINT_AXES, AgentSpec, ExperimentSpec, axis_kind
+from soclab.spec_schema import POINT_AXES, AgentSpec, ExperimentSpec, agent_at, axis_kind, point_inputs
 
 #: `simulation:` keys left out of a cell's key while they hold their default, so cells of specs
 #: written before the key existed keep their hashes (resuming an old store finds them).
@@ -37,7 +37,9 @@ class Cell:
 
     `point` holds the axis values in axis order (extra axes, then `noise` and
     `rate_jobs_per_ms`, which every point has); its key, label, MLflow params, results columns
-    and report grouping all derive from it. `simulation` is the spec's `simulation:` block.
+    and report grouping all derive from it. `simulation` is the spec's `simulation:` block (the
+    SimConfig input the point's values override); `agent` is the spec's agent with the point's
+    `agent.PARAM` values it takes in its params.
     """
 
     spec_name: str
@@ -49,6 +51,9 @@ class Cell:
     #: hyperparameters chosen by a search (soclab.rl.tuning) for an agent with a search_space;
     #: not part of the key: the cell stays the same experiment whatever the search found.
     tuned: dict[str, Any] | None = None
+    #: the cell's SimConfig per workload seed, built once (key, params, runs all read it); not
+    #: an init field, so `dataclasses.replace(cell, point=...)` starts with an empty cache
+    _configs: dict[int, SimConfig] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def governor(self) -> str | None:
@@ -71,8 +76,13 @@ class Cell:
 
     @property
     def extra_axes(self) -> dict[str, Any]:
-        """The point's axes beyond noise and rate (e.g. soc, max_jobs_in_flight)."""
+        """The point's axes beyond noise and rate (e.g. soc, max_jobs_in_flight, agent.PARAM)."""
         return {k: v for k, v in self.point if k not in POINT_AXES}
+
+    @property
+    def agent_axes(self) -> dict[str, Any]:
+        """The point's agent-parameter axes (`agent.PARAM`)."""
+        return {k: v for k, v in self.extra_axes.items() if axis_kind(k) == "agent"}
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -88,14 +98,15 @@ class Cell:
         return {k: v for k, v in self.extra_axes.items() if axis_kind(k) == "config"}
 
     def sim_config(self, seed: int | None = None) -> SimConfig:
-        """The simulated system; a generated workload (`wfcommons:RECIPE:TASKS`) is generated with
-        `seed` (default: the cell's first seed), so each evaluation seed gets its own instance."""
-        s = dict(self.settings)
-        workload, soc = s.pop("workload"), s.pop("soc", None)
-        return SimConfig.build(
-            workload, soc, rate_jobs_per_ms=self.rate_jobs_per_ms, noise=self.noise,
-            workload_seed=self.seeds[0] if seed is None else seed, **s, **self.config_axes,
-        )
+        """The simulated system (built once per workload seed, then cached); a generated workload
+        (`wfcommons:RECIPE:TASKS`) is generated with `seed` (default: the cell's first seed), so
+        each evaluation seed gets its own instance."""
+        seed = self.seeds[0] if seed is None else int(seed)
+        config = self._configs.get(seed)
+        if config is None:
+            config = SimConfig.model_validate(point_inputs(self.simulation, self.coordinates, seed))
+            self._configs[seed] = config
+        return config
 
     @cached_property
     def key(self) -> dict[str, Any]:
@@ -110,6 +121,8 @@ class Cell:
             "system_fingerprint": self.sim_config().fingerprint(),
             "budget": self.budget if self.agent.kind == "rl" else None,
             **self.config_axes,
+            # only with agent axes, so the cells of specs without them keep their hashes
+            **({"agent_axes": self.agent_axes} if self.agent_axes else {}),
         }
 
     @cached_property
@@ -191,13 +204,14 @@ def plan_cells(spec: ExperimentSpec, at: Mapping[str, Any] | None = None,
             raise ConfigError(f"no axis {unknown} in the spec; axes: {', '.join(axes)}", spec.name)
         axes = {k: [at[k]] if k in at and at[k] is not None else v[:1] for k, v in axes.items()}
     names = list(axes)
-    sim = spec.simulation.model_dump(mode="json")
+    sim = spec.settings
     budget = spec.budget.model_dump(mode="json")
     seeds = tuple(spec.axes.seed_list)
+    points = [tuple(zip(names, values, strict=True)) for values in itertools.product(*axes.values())]
     return [
-        Cell(spec.name, agent, tuple(zip(names, values, strict=True)), seeds, sim, budget)
+        Cell(spec.name, agent_at(agent, dict(point)), point, seeds, sim, budget)
         for agent in (spec.all_agents() if agents is None else agents)
-        for values in itertools.product(*axes.values())
+        for point in points
     ]
 
 

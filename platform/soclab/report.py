@@ -15,6 +15,7 @@ import base64
 import html
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,12 @@ def _group(spec: ExperimentSpec) -> list[str]:
 def _design_axes(spec: ExperimentSpec) -> list[str]:
     """The axes beyond agent, noise and rate (e.g. soc, max_jobs_in_flight)."""
     return [c for c in _group(spec)[1:] if c not in ("noise", "rate_jobs_per_ms")]
+
+
+def _records(table: pd.DataFrame) -> list[SimpleNamespace]:
+    """The rows as attribute records under their own column names (itertuples renames columns
+    that are not identifiers, such as an `agent.PARAM` axis)."""
+    return [SimpleNamespace(**r) for r in table.to_dict("records")]
 
 
 def _point_cells(row: Any, spec: ExperimentSpec) -> list[str]:
@@ -187,7 +194,7 @@ def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> st
     table = sm.table[sm.table.agent.isin(shown)]
     rows = [[r.agent, *_point_cells(r, spec), str(r.n),
              info.fmt_ci(r.mean, r.mean_low, r.mean_high), info.fmt_ci(r.iqm, r.iqm_low, r.iqm_high)]
-            for r in table.itertuples(index=False)]
+            for r in _records(table)]
     parts.append(f"### {info.label.capitalize()} per agent ({info.unit}, the primary metric)\n\n"
                  + _md_table(["agent", *axes_head, "seeds", "mean [95% CI]", "IQM [95% CI]"], rows))
     better = (f"a ratio {'below' if lower else 'above'} 1 and a positive improvement mean a better "
@@ -197,7 +204,7 @@ def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> st
         rows = [[r.agent, *_point_cells(r, spec),
                  _ratio_cell(getattr(r, f"ratio_to_{b}"), r.ratio_low, r.ratio_high),
                  metrics.IMPROVEMENT.fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high),
-                 metrics.PROBABILITY.fmt(r.prob_improvement)] for r in cmp.itertuples(index=False)]
+                 metrics.PROBABILITY.fmt(r.prob_improvement)] for r in _records(cmp)]
         parts.append(f"### Compared with {b}\n\nSame seeds; {better} than {b}.\n\n" + _md_table(
             ["agent", *axes_head, f"ratio to {b} [95% CI]", "improvement % [95% CI]",
              f"P(better than {b})"], rows))

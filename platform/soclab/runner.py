@@ -21,60 +21,22 @@ def build_sim_config(
     workload: str | Path = "wifi-tx-rx",
     soc: str | Path | None = None,
     ds3_config: str | Path | None = None,
-    probabilities: list[float] | None = None,
-    scale_us: float | None = None,
-    rate_jobs_per_ms: float | None = None,
-    duration_us: float | None = None,
-    warmup_us: float | None = None,
-    max_jobs: int | None = None,
-    noise: str | None = None,
-    arrivals: str | None = None,
-    mapping: str | None = None,
-    workload_seed: int = 0,
-    **extra: object,
+    **options: Any,
 ) -> SimConfig:
-    """A SimConfig from CLI/spec options; a DS3 .ini supplies defaults that options override.
-    `arrivals` and `mapping` are spec strings (dssoc.arrivals, dssoc.mapping); `workload_seed`
-    seeds generated workloads (`wfcommons:RECIPE:TASKS`)."""
-    if rate_jobs_per_ms is not None and scale_us is not None:
-        raise ConfigError("give either --scale or --rate, not both", "arrivals")
-    if rate_jobs_per_ms is not None:
-        if not rate_jobs_per_ms > 0:
-            raise ConfigError(f"rate must be > 0 jobs/ms, got {rate_jobs_per_ms}", "--rate")
-        scale_us = 1000.0 / rate_jobs_per_ms
-    if ds3_config is not None:
-        from dssoc.ds3 import read_ds3_config
+    """A SimConfig from CLI options: SimConfig inputs by name (None = not given, e.g.
+    `rate_jobs_per_ms`, `noise`, `max_jobs`; only `max_jobs` given means no time limit). A DS3
+    .ini supplies the defaults that the options override (`SimConfig.replace`)."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if "max_jobs" in given and "duration_us" not in given:
+        given["duration_us"] = None
+    if ds3_config is None:
+        return SimConfig.model_validate({"workload": workload, "soc": soc, **given})
+    if "mapping" in given:
+        raise ConfigError("a DS3 configuration has no imported workflow to map", "--mapping")
+    from dssoc.ds3 import read_ds3_config
 
-        cfg = read_ds3_config(Path(ds3_config)).to_sim_config(
-            scale_us=scale_us, duration_us=duration_us, warmup_us=warmup_us,
-            probabilities=probabilities,
-        )
-        changes: dict[str, object] = dict(extra)
-        if max_jobs is not None:
-            changes.update(max_jobs=max_jobs, duration_us=duration_us)
-        if noise is not None:
-            from dssoc.noise import parse_noise
-
-            changes["noise"] = parse_noise(noise)
-        if arrivals is not None:
-            from dssoc.arrivals import parse_arrivals
-
-            changes["arrivals"] = parse_arrivals(arrivals)
-        if mapping is not None:
-            raise ConfigError("a DS3 configuration has no imported workflow to map", "--mapping")
-        return cfg.replace(**changes) if changes else cfg
-    kwargs: dict[str, object] = dict(extra)
-    if warmup_us is not None:
-        kwargs["warmup_us"] = warmup_us
-    if max_jobs is not None:
-        kwargs["max_jobs"] = max_jobs
-        kwargs["duration_us"] = duration_us
-    elif duration_us is not None:
-        kwargs["duration_us"] = duration_us
-    return SimConfig.build(
-        workload, soc, scale_us=scale_us, probabilities=probabilities, noise=noise, arrivals=arrivals,
-        mapping=mapping, workload_seed=workload_seed, **kwargs
-    )
+    base = read_ds3_config(Path(ds3_config)).to_sim_config()
+    return base.replace(**given) if given else base
 
 
 def resolve_scheduler(spec: str | Scheduler, params: dict[str, Any] | None = None) -> Scheduler:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dssoc.errors import ConfigError
 from soclab import metrics
-from soclab.spec import ExperimentSpec
+from soclab.spec_schema import ExperimentSpec
 from soclab.tracking import CELL_KIND, SWEEP_KIND, Tracker, resolve_tracking_uri, with_retry
 
 BASE_COLUMNS = {

@@ -24,7 +24,7 @@ from dssoc.errors import ConfigError
 
 if TYPE_CHECKING:
     from dssoc import SimConfig
-    from soclab.spec import ExperimentSpec
+    from soclab.spec_schema import ExperimentSpec
 
 T = TypeVar("T")
 
@@ -39,12 +39,18 @@ MAX_ITERATIONS = 1_000_000
 def _at(key: str, fn: Callable[[], T]) -> T:
     """Run `fn`; a ConfigError it raises is re-raised at `key` (a SimConfig field of the
     `simulation` section becomes `simulation.<field>`; any other place stays in the message)."""
+    from dssoc.config import CONFIG_KEYS
+
     try:
         return fn()
     except ConfigError as e:
         inner = e.where or ""
         if key == "simulation" and inner.startswith("config."):
             raise ConfigError(e.reason, f"simulation.{inner[len('config.'):]}") from None
+        if key == "simulation" and inner in CONFIG_KEYS:  # an input key: workload, mapping, ...
+            raise ConfigError(e.reason, f"simulation.{inner}") from None
+        if key == "simulation" and inner.startswith("arrivals spec"):  # dssoc.arrivals' place
+            raise ConfigError(str(e), "simulation.arrivals") from None
         if inner and key.endswith(inner):  # the same place, said twice
             raise ConfigError(e.reason, key) from None
         raise ConfigError(str(e), key) from None
@@ -62,7 +68,7 @@ def _unique(values: list[Any], key: str, canonical: Callable[[Any], Any] = lambd
 
 def check_seeds(spec: ExperimentSpec) -> None:
     """The seed set: non-empty, distinct, each in [0, 2**32 - 1], at most `checks.MAX_SEEDS`."""
-    from soclab.spec import SeedRange
+    from soclab.spec_schema import SeedRange
 
     seeds = spec.axes.seeds
     if isinstance(seeds, SeedRange):
@@ -103,7 +109,7 @@ def check_spec(spec: ExperimentSpec) -> None:
 
     sim = spec.simulation
     _at("simulation.workload", lambda: load_workload(sim.workload))
-    if sim.soc is not None:
+    if isinstance(sim.soc, str):  # a mapping (cluster settings) is checked with the block
         _at("simulation.soc", lambda: load_soc(sim.soc))
 
     def build(rate: float, noise: str | None = None) -> SimConfig:
@@ -116,17 +122,27 @@ def check_spec(spec: ExperimentSpec) -> None:
     _unique(list(axes.rates_jobs_per_ms), "axes.rates_jobs_per_ms", float)
     _unique(list(axes.noise), "axes.noise", lambda n: noise_spec(parse_noise(n)))
     slowest = min(axes.rates_jobs_per_ms)  # the rate least likely to be the problem itself
+
+    def block(rate: float) -> SimConfig:  # the `simulation:` block alone, no other axis applied
+        from dssoc import SimConfig
+        from soclab.spec_schema import point_inputs
+
+        point = {"rate_jobs_per_ms": float(rate), "noise": "none"}
+        return SimConfig.model_validate(point_inputs(spec.settings, point, spec.axes.seed_list[0]))
+
     if sim.probabilities is not None:
-        _at("simulation.probabilities", lambda: build(slowest))
-    _at("simulation", lambda: build(slowest))
+        _at("simulation.probabilities", lambda: block(slowest))
+    _at("simulation", lambda: block(slowest))
+    for name, values in axes.extra_axes.items():  # e.g. soc, workload, max_jobs_in_flight
+        if name.startswith("agent."):
+            continue  # agent parameters: checked with the agents (ExperimentSpec)
+        for i, v in enumerate(values):
+            _at(f"axes.{name}[{i}]", lambda name=name, v=v: sim_config(spec, slowest, None, **{name: v}))
     for i, rate in enumerate(axes.rates_jobs_per_ms):
         _at(f"axes.rates_jobs_per_ms[{i}]", lambda rate=rate: build(rate))
     fastest = max(axes.rates_jobs_per_ms)
     for i, noise in enumerate(axes.noise):
         _at(f"axes.noise[{i}]", lambda noise=noise: build(fastest, noise))
-    for name, values in axes.extra_axes.items():  # e.g. soc, workload, max_jobs_in_flight
-        for i, v in enumerate(values):
-            _at(f"axes.{name}[{i}]", lambda name=name, v=v: sim_config(spec, slowest, None, **{name: v}))
 
     for i, agent in enumerate(spec.agents):
         if agent.kind == "heuristic":
@@ -205,7 +221,10 @@ def option_count(value: int | None, option: str, ge: int = 1, le: int | None = N
 
 def simulate_options(*, scale: float | None, rate: float | None, duration: float | None,
                      warmup: float | None, max_jobs: int | None, seed: int) -> None:
-    """The numeric options of `soclab simulate`, named as the user typed them."""
+    """The numeric options of `soclab simulate`, named as the user typed them (SimConfig checks
+    the values together; this names the options)."""
+    if scale is not None and rate is not None:
+        raise ConfigError("give either --scale or --rate, not both", "--rate")
     option_number(scale, "--scale", gt=0, unit="microseconds")
     option_number(rate, "--rate", gt=0, unit="jobs/ms")
     option_number(duration, "--duration", gt=0, le=checks.MAX_DURATION_US, unit="microseconds")

@@ -18,8 +18,10 @@ MAX_LINES = 80
 #: Parsing code: every file format and value read at an edge (folders: all their modules).
 PARSING = ["ds3", "importers", "schemas.py", "checks.py", "mapping.py", "arrivals.py",
            "catalog.py"]
-#: Hot code run at every decision: observation builders, live state, schedulers.
-HOT = ["env/observation.py", "env/late_observation.py", "live.py", "schedulers"]
+#: Hot code run at every event or decision: the engine and its records, observers and view,
+#: observation builders, live state, schedulers.
+HOT = ["engine.py", "runtime.py", "observers.py", "view.py", "env/observation.py",
+       "env/late_observation.py", "live.py", "schedulers"]
 
 
 def _modules(entries: list[str]) -> list[Path]:

@@ -57,7 +57,7 @@ def test_power_tables_multiple_bal(model: PowerModel) -> None:
         # n busy cores (dynamic + leakage) and the idle ones (leakage) add up to the profile
         assert table[1:] == pytest.approx(cp.row_w)
     assert model.cluster_power_w[A15][1] == pytest.approx(3.32)
-    assert model.base_power_w == pytest.approx(BASE_POWER_W * 17 / 16)  # the memory PE's share too
+    assert model.base_power_w == pytest.approx(BASE_POWER_W)  # DS3 gives the memory PE no share
     assert PowerModel.for_soc(SoC("bare", (Cluster("c", "CPU", 1, {"t": 1.0}),))) is None
 
 

@@ -42,7 +42,7 @@ def test_single_job_latency_and_energy_equal_ds3(ref: dict) -> None:
     assert result.avg_latency_us == ref["latency_us"]
     # DS3 in validation mode keeps charging idle power until its simulation length; the reference
     # stops one microsecond after the job, as a job-limited dssoc run does.
-    assert result.energy_j == pytest.approx(ref["energy_j_sim_until_completion"], rel=0.02)
+    assert result.energy_j == pytest.approx(ref["energy_j_sim_until_completion"], rel=1e-5)
 
 
 def _run_like_ds3(key: tuple[str, str, float]) -> tuple[list[dssoc.SimResult], list[dict]]:

@@ -194,3 +194,58 @@ def test_tuning_objective_follows_the_primary_metric():
     assert objective(_spec({}, metrics={"primary": "edp"})) == ("edp", "min")
     assert objective(_spec({}, metrics={"primary": "throughput_jobs_per_ms"})) == (
         "throughput_jobs_per_ms", "max")
+
+
+def test_agent_parameter_axes_set_the_params_of_the_agents_that_take_them():
+    """`agent.PARAM` is an axis like any other: MET runs once per value with the value in its
+    params (and key, label, MLflow params, rows); ETF and HEFT take no such argument and run
+    unchanged at every point, so every point has its baselines and the report pairs on them."""
+    spec = spec_from_dict({**BASE, "agents": [{"name": "MET"}], "baselines": ["ETF"],
+                           "axes": {"agent.ds3_tie_quirk": [True, False], "seeds": [0, 1]}})
+    cells = plan_cells(spec)
+    assert [(c.agent.name, c.coordinates["agent.ds3_tie_quirk"]) for c in cells] == [
+        ("MET", True), ("MET", False), ("ETF", True), ("ETF", False)]
+    assert group_columns(spec) == ["agent", "agent.ds3_tie_quirk", "noise", "rate_jobs_per_ms"]
+    met_on, met_off, etf_on, etf_off = cells
+    assert met_on.agent.params == {"ds3_tie_quirk": True}
+    assert met_off.agent.params == {"ds3_tie_quirk": False} and etf_off.agent.params == {}
+    assert met_off.params()["param.ds3_tie_quirk"] is False
+    assert etf_off.params()["agent.ds3_tie_quirk"] is False and "param.ds3_tie_quirk" not in etf_off.params()
+    assert "agent.ds3_tie_quirk=False" in met_off.label
+    assert len({c.hash for c in cells}) == 4 and etf_on.key["agent_axes"] == {"agent.ds3_tie_quirk": True}
+    frames = [evaluate_cell(c)[0] for c in cells]
+    df = pd.concat(frames, ignore_index=True)
+    assert set(df.columns) >= {"agent.ds3_tie_quirk", "agent", "seed"}
+    etf = df[df.agent == "ETF"].groupby("agent.ds3_tie_quirk").avg_latency_us.sum()
+    assert etf[True] == etf[False]  # the value does not reach a scheduler that does not take it
+    md = detail_markdown(df, spec, Summaries.of(df, spec))
+    section = md.split("## Compared with ETF")[1].split("##")[0]
+    assert len([ln for ln in section.splitlines() if ln.startswith("| MET |")]) == 2  # one per value
+
+
+def test_agent_parameter_axes_are_checked():
+    with pytest.raises(SpecError, match=r"axes\.agent\.rank: no agent's scheduler takes"):
+        spec_from_dict({**BASE, "axes": {"agent.rank": ["mean", "best"]}})
+    with pytest.raises(SpecError, match=r"unknown axis 'agent\.'"):
+        spec_from_dict({**BASE, "axes": {"agent.": [1]}})
+    plain = plan_cells(spec_from_dict({**BASE, "axes": {"seeds": [0]}}))
+    assert all("agent_axes" not in c.key for c in plain)  # specs without agent axes keep their keys
+
+
+def test_nested_soc_axis_sweeps_an_accelerator_count():
+    """DS3's design-space knob as one axis line: `soc.FFT.capacity` over the block's SoC; the
+    value is in the key, label, params and rows, the SoC's resolved name tells them apart."""
+    spec = _spec({"soc.FFT.capacity": [4, 8], "rate_jobs_per_ms": [20], "seeds": [0]})
+    cells = plan_cells(spec)
+    assert [c.sim_config().soc.name for c in cells[:2]] == ["MULTIPLE_BAL+FFT.capacity=4",
+                                                           "MULTIPLE_BAL+FFT.capacity=8"]
+    four, eight = cells[:2]
+    assert four.hash != eight.hash and eight.key["soc.FFT.capacity"] == 8
+    assert eight.params()["soc.FFT.capacity"] == 8 and "soc.FFT.capacity=8" in eight.label
+    rows, _ = evaluate_cell(eight)
+    assert (rows["soc.FFT.capacity"] == 8).all()
+    # written before the soc axis, the nested value still refines each SoC of it
+    both = plan_cells(_spec({"soc.FFT.capacity": [2], "soc": ["MULTIPLE_BAL", "MULTIPLE_BAL_FFT8"],
+                             "seeds": [0]}))
+    assert {c.sim_config().soc.name for c in both} == {"MULTIPLE_BAL+FFT.capacity=2",
+                                                       "MULTIPLE_BAL_FFT8+FFT.capacity=2"}

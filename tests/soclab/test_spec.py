@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from soclab.cells import plan_cells, plan_units
-from soclab.spec import SpecError, load_spec
+from soclab.spec import SpecError, load_spec, spec_from_dict
 from tests.conftest import REPO
 
 SPECS = sorted((REPO / "experiments").glob("*.yaml"))
@@ -85,3 +86,43 @@ def test_units_group_cheap_cells(tmp_path: Path) -> None:
     assert len(units) == 2  # one group per parallel slot
     assert sorted(len(u["cells"]) for u in units) == [6, 6]
     assert sum(len(u["cells"]) for u in units) == len(cells) == 12
+
+
+def _doc(simulation: dict, **extra: object) -> dict:
+    return {"name": "block", "agents": [{"name": "ETF"}], "baselines": [], "simulation": simulation,
+            **extra}
+
+
+def test_simulation_block_is_simconfig_input() -> None:
+    """Any SimConfig field is settable in `simulation:` (energy, fixed_rate, integer_times,
+    max_jobs ...); the cell's SimConfig has them, and is built once per seed."""
+    spec = spec_from_dict(_doc({"duration_us": 3000, "warmup_us": 300, "energy": False,
+                                "fixed_rate": True, "integer_times": False, "max_jobs": 40},
+                               axes={"seeds": [0, 1]}))
+    cell = plan_cells(spec)[0]
+    cfg = cell.sim_config()
+    assert (cfg.energy, cfg.fixed_rate, cfg.integer_times, cfg.max_jobs) == (False, True, False, 40)
+    assert cell.sim_config() is cfg and cell.sim_config(0) is cfg  # cached, not rebuilt
+    moved = dataclasses.replace(cell, point=(("noise", "none"), ("rate_jobs_per_ms", 8.0)))
+    assert moved.sim_config().rate_jobs_per_ms == 8.0 and cell.sim_config() is cfg
+    assert cell.key["simulation"]["energy"] is False
+    fft8 = plan_cells(spec_from_dict(_doc({"soc": {"name": "MULTIPLE_BAL", "FFT": {"capacity": 8}}})))[0]
+    assert [c.capacity for c in fft8.sim_config().soc.clusters if c.name == "FFT"] == [8]
+    with pytest.raises(SpecError, match=r"simulation\.soc\.FFX: unknown cluster"):
+        spec_from_dict(_doc({"soc": {"FFX": {"capacity": 8}}}))
+    with pytest.raises(SpecError, match=r"simulation\.energy"):
+        spec_from_dict(_doc({"energy": "maybe"}))
+    with pytest.raises(SpecError, match=r"simulation\.colour"):
+        spec_from_dict(_doc({"colour": "red"}))
+
+
+def test_noise_and_rate_in_the_block_are_their_axes() -> None:
+    a = plan_cells(spec_from_dict(_doc({"noise": "gaussian:0.1", "rate_jobs_per_ms": 4})))
+    b = plan_cells(spec_from_dict(_doc({}, axes={"noise": ["gaussian:0.1"], "rates_jobs_per_ms": [4]})))
+    assert [c.hash for c in a] == [c.hash for c in b]
+    c = plan_cells(spec_from_dict(_doc({"scale_us": 250})))[0]
+    assert c.rate_jobs_per_ms == 4.0
+    with pytest.raises(SpecError, match=r"simulation\.noise and axes\.noise: give one"):
+        spec_from_dict(_doc({"noise": "none"}, axes={"noise": ["none"]}))
+    with pytest.raises(SpecError, match=r"simulation\.warmup_us: warm-up 3000"):
+        spec_from_dict(_doc({"duration_us": 2000, "warmup_us": 3000}))

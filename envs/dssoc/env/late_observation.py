@@ -38,7 +38,8 @@ from dssoc.config import SimConfig
 from dssoc.errors import ConfigError
 
 if TYPE_CHECKING:
-    from dssoc.engine import Simulation, TaskRun
+    from dssoc.runtime import TaskRun
+    from dssoc.view import SimView
 
 HIGH = float(np.finfo(np.float32).max)
 PAIR_FEATURES = ("supported", "exec", "data_ready", "finish")
@@ -58,7 +59,7 @@ def valid_actions(obs: dict[str, Any]) -> np.ndarray:
 
 
 class LateObservation:
-    """Builds v1 observations from a late-binding `Simulation` and decodes actions."""
+    """Builds v1 observations from a late-binding simulation's `SimView` and decodes actions."""
 
     def __init__(self, config: SimConfig, *, max_ready: int | None = None, time_scale: float,
                  ratio_window: int | None = None) -> None:
@@ -87,7 +88,7 @@ class LateObservation:
         self.n_jobs = config.max_jobs_in_flight
         self.observation_space = self._make_space()
         self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
-        self.sim: Simulation | None = None
+        self.sim: SimView | None = None
 
     def _make_space(self) -> spaces.Dict:
         r, p, c, f32 = self.max_ready, self.n_pes, self.n_clusters, np.float32
@@ -103,7 +104,7 @@ class LateObservation:
         })
 
     # --------------------------------------------------------------- episode
-    def reset(self, sim: Simulation) -> None:
+    def reset(self, sim: SimView) -> None:
         self.sim = sim
         k = self.ratio_window
         self._ring = [[0.0] * k for _ in range(self.n_clusters)]
@@ -174,12 +175,12 @@ class LateObservation:
                                  "clusters": self._cluster_rows(free),
                                  "global": self._global_row(sim, len(ready), n_free, now)}}
 
-    def _pe_rows(self, sim: Simulation, now: float) -> tuple[np.ndarray, np.ndarray]:
+    def _pe_rows(self, sim: SimView, now: float) -> tuple[np.ndarray, np.ndarray]:
         """The PE features (free, busy, elapsed, expected remaining, queued work, available -
         now; times scaled) from one pass over the live state, and the absolute live
         availability per PE (when its running and bound tasks are expected to be done)."""
         rows = []
-        for run, queue in zip(sim.pe_running, sim.pe_queue, strict=True):
+        for run, queue in zip(sim.pe_running, sim.pe_waiting(), strict=True):
             if run is None:
                 if not queue:
                     rows.append((1.0, 0.0, 0.0, 0.0, 0.0, now))
@@ -192,7 +193,7 @@ class LateObservation:
                 busy, elapsed = 1.0, now - run.start
             left = t - now
             work = 0.0
-            for _, _, task in queue:
+            for task in queue:
                 t = max(t, task.data_at) + task.expected
                 work += task.expected
             rows.append((0.0, busy, elapsed, left, work, t))
@@ -202,11 +203,11 @@ class LateObservation:
         pe[:, 2:] *= 1.0 / self.time_scale
         return pe, avail
 
-    def _pair_rows(self, sim: Simulation, slots: list[TaskRun], avail: np.ndarray, now: float,
+    def _pair_rows(self, sim: SimView, slots: list[TaskRun], avail: np.ndarray, now: float,
                    pairs: np.ndarray) -> np.ndarray:
         """Fill the (slot, PE) features of the occupied slots into `pairs`; returns where each
         slot's task is supported."""
-        ex = np.array([t.job.app.exec_pe[t.index] for t in slots])
+        ex = np.array([sim.exec_times(t) for t in slots])
         start = np.array([sim.data_ready_times(t) for t in slots])
         np.maximum(start, now, out=start)
         sup = ex < np.inf
@@ -222,16 +223,14 @@ class LateObservation:
         block[:, :, 1:] *= sup[:, :, None] * (1.0 / self.time_scale)  # zero where unsupported
         return sup
 
-    def _ready_rows(self, sim: Simulation, slots: list[TaskRun],
+    def _ready_rows(self, sim: SimView, slots: list[TaskRun],
                     now: float) -> list[tuple[float, ...]]:
         """The per-slot features (`READY_FEATURES` order) of the occupied slots."""
         scale = 1.0 / self.time_scale
-        cache = sim._live
         remaining = sim.jobs_remaining_critical_path()
         position = {jid: k for k, jid in enumerate(sim.active_jobs)}
         denom = 1.0 / max(self.n_jobs - 1, 1)
-        return [(1.0, cache.best[t.job.app.index][t.index] * scale,
-                 cache.rank[t.job.app.index][t.index] * scale,
+        return [(1.0, sim.best_time(t) * scale, sim.best_time_rank(t) * scale,
                  (now - t.ready_at) * scale, (now - t.job.arrival) * scale,
                  remaining.get(t.job.id, 0.0) * scale,
                  (t.job.app.n - t.job.remaining) / t.job.app.n,
@@ -246,7 +245,7 @@ class LateObservation:
                          zip(self._ring_sum, self._ring_n, free_c.tolist(), strict=True)],
                         dtype=np.float32)
 
-    def _global_row(self, sim: Simulation, n_ready: int, n_free: int, now: float) -> np.ndarray:
+    def _global_row(self, sim: SimView, n_ready: int, n_free: int, now: float) -> np.ndarray:
         """`observations["global"]`, in `GLOBAL_FEATURES` order."""
         cfg, r_max = self.config, self.max_ready
         return np.array([

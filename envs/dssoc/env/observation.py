@@ -22,16 +22,18 @@ from gymnasium import spaces
 
 from dssoc import checks
 from dssoc.config import SimConfig
-from dssoc.engine import CompiledApp
 from dssoc.env.actions import action_index, invalid_action_mode, resolve_action
 from dssoc.errors import ConfigError
 from dssoc.live import best_time_rank
+from dssoc.runtime import CompiledApp
 from dssoc.schedulers.base import earliest_finish
 from dssoc.schedulers.greedy import EarliestFinishTime
 
 if TYPE_CHECKING:
-    from dssoc.engine import JobRun, Simulation, TaskRun
+    from dssoc.runtime import JobRun, TaskRun
+    from dssoc.view import SimView
 
+_EFT_RNG = np.random.default_rng(0)  # the EFT placement draws nothing; reset() wants a stream
 ACTION_MODES = ("task", "task_pe")
 GRAPH_MODES = ("children", "adjacency")
 DEFAULT_MAX_TASKS_CAP = 256
@@ -171,7 +173,7 @@ class ObservationBuilder:
         self.pe_features = pe_feature_names(self.cluster_names)
         self.observation_space = self._make_space()
         self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
-        self.sim: Simulation | None = None
+        self.sim: SimView | None = None
 
     # ------------------------------------------------------------------ spaces
     def _make_space(self) -> spaces.Dict:
@@ -195,7 +197,7 @@ class ObservationBuilder:
         })
 
     # --------------------------------------------------------------- episode
-    def reset(self, sim: Simulation) -> None:
+    def reset(self, sim: SimView) -> None:
         """Start tracking a fresh simulation (before its first `advance()`)."""
         if sim.config is not self.config and sim.config != self.config:
             raise ConfigError("the simulation runs a different configuration than the builder's",
@@ -228,7 +230,7 @@ class ObservationBuilder:
         self._qwork = np.zeros(n_p)
         self._qlen = np.zeros(n_p)
         self._eft = EarliestFinishTime()
-        self._eft.reset(sim, sim.scheduler_rng)
+        self._eft.reset(sim, _EFT_RNG)
         self._slot_rows: np.ndarray | None = None
         self._mask = np.zeros(0, dtype=bool)
         self._has_choice = False
@@ -451,7 +453,7 @@ class ObservationBuilder:
             action_mask[0] = 1.0
         return action_mask
 
-    def _pe_rows(self, sim: Simulation, avail: np.ndarray, now: float) -> np.ndarray:
+    def _pe_rows(self, sim: SimView, avail: np.ndarray, now: float) -> np.ndarray:
         """`observations["pes"]`: busy, time to free, queued work, queue length, EFT
         availability, cluster one-hot."""
         scale = self.time_scale
@@ -464,7 +466,7 @@ class ObservationBuilder:
         pes[:, 5:] = self._pe_onehot
         return pes
 
-    def _global_row(self, sim: Simulation, n_ready_all: int, n_unfinished: int,
+    def _global_row(self, sim: SimView, n_ready_all: int, n_unfinished: int,
                     now: float) -> np.ndarray:
         """`observations["global"]`, in `GLOBAL_FEATURES` order."""
         cfg, m = self.config, self.max_tasks

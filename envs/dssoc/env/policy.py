@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from dssoc.engine import JobRun, Simulation
 from dssoc.env.actions import invalid_action_mode, resolve_action
 from dssoc.env.late_observation import LateObservation
 from dssoc.env.observation import ObservationBuilder, default_time_scale
 from dssoc.errors import SchedulerError
-from dssoc.schedulers.base import Assignment, Scheduler, SystemView
+from dssoc.runtime import JobRun
+from dssoc.schedulers.base import Assignment, Scheduler
+from dssoc.view import SimDriver, SimView
 
 Policy = Callable[[dict[str, Any]], "int | np.integer"]
 
@@ -22,12 +23,14 @@ class PolicyScheduler(Scheduler):
     `Scheduler` for `dssoc.simulate`. At each decision instant it asks the policy once per ready
     task, exactly as the environment does, so env rollouts and simulations coincide.
 
-    The system must be a `dssoc.Simulation` driven by `Simulation.run` (which installs the
-    arrival hook). A masked-out action raises `InvalidActionError`, as in the environment, unless
+    It sees the run through `dssoc.view.SimView` only, and hears of arrivals through the
+    scheduler arrival hook (`observes_arrivals`), which `Simulation.run` installs. A masked-out
+    action raises `InvalidActionError`, as in the environment, unless
     `invalid_action="replace"` (then the first valid action is taken; `invalid_actions` counts).
     """
 
     name = "policy"
+    observes_arrivals = True
 
     def __init__(
         self,
@@ -48,19 +51,17 @@ class PolicyScheduler(Scheduler):
     def invalid_actions(self) -> int:
         return self.builder.invalid_actions if self.builder else 0
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
-        if not isinstance(system, Simulation):
-            raise SchedulerError(f"PolicyScheduler needs a dssoc Simulation, got {type(system)}")
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         b = self.builder
         if b is None or b.config is not system.config:
             b = self.builder = ObservationBuilder(system.config, **self.options)  # type: ignore[arg-type]
         b.reset(system)
 
-    def on_job_arrival(self, job: JobRun, system: SystemView) -> None:
+    def on_job_arrival(self, job: JobRun, system: SimView) -> None:
         assert self.builder is not None
         self.builder.on_arrival(job)
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         b = self.builder
         assert b is not None, "reset() was not called"
         b.sync()
@@ -90,17 +91,19 @@ class LatePolicyScheduler(Scheduler):
                  invalid_action: str = "raise") -> None:
         self.policy = policy
         self.invalid_action = invalid_action_mode(invalid_action)
-        self.options = {"max_ready": max_ready, "time_scale_us": time_scale_us,
-                        "ratio_window": ratio_window}
+        self.options: dict[str, Any] = {"max_ready": max_ready, "time_scale_us": time_scale_us,
+                                        "ratio_window": ratio_window}
         self.builder: LateObservation | None = None
 
     @property
     def invalid_actions(self) -> int:
         return self.builder.invalid_actions if self.builder else 0
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
-        if not isinstance(system, Simulation):
-            raise SchedulerError(f"LatePolicyScheduler needs a dssoc Simulation, got {type(system)}")
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
+        if not all(callable(getattr(system, m, None)) for m in ("assign", "has_decision")):
+            raise SchedulerError("LatePolicyScheduler binds as it decides: it needs a simulation it "
+                                 f"can drive (dssoc.view.SimDriver), got {type(system).__name__}")
+        self._driver: SimDriver = system  # type: ignore[assignment]
         b = self.builder
         if b is None or b.config is not system.config:
             scale = self.options["time_scale_us"] or default_time_scale(system.config)
@@ -109,10 +112,10 @@ class LatePolicyScheduler(Scheduler):
                                                ratio_window=self.options["ratio_window"])
         b.reset(system)
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         b = self.builder
         assert b is not None, "reset() was not called"
-        sim = b.sim
+        sim = self._driver
         b.collect()
         while True:
             a, valid = resolve_action(self.policy(b.observe()), b.mask, self.invalid_action)

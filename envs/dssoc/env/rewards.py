@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dssoc.engine import JobRun
+    from dssoc.runtime import JobRun
 
 REWARDS = ("time_in_system", "latency", "throughput", "latency_energy", "edp")
 VECTOR_OBJECTIVES = ("latency", "energy")

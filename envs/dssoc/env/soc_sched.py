@@ -10,47 +10,50 @@ import numpy as np
 
 from dssoc import checks
 from dssoc.checks import known_keys
-from dssoc.config import SimConfig
+from dssoc.config import CONFIG_KEYS, SimConfig
 from dssoc.engine import JobRun, Simulation
 from dssoc.env.observation import ObservationBuilder
 from dssoc.env.rewards import DEFAULT_ENERGY_WEIGHT, VECTOR_OBJECTIVES, RewardTracker
 from dssoc.errors import ConfigError
 
-SIM_KEYS = ("workload", "soc", "rate_jobs_per_ms", "scale_us", "noise", "duration_us", "max_jobs",
-            "warmup_us", "max_jobs_in_flight", "fixed_rate", "integer_times", "probabilities",
-            "arrivals", "mapping", "workload_seed",
-            "governor", "throttling", "deadline_factor")
 ENV_KEYS = ("action_mode", "reward", "max_tasks", "seed", "max_steps", "graph", "time_scale_us",
             "invalid_action", "energy_weight", "frequency_action")
+#: The env-config key holding a whole `SimConfig` (what soclab's RL configs carry).
+SIM_CONFIG_KEY = "sim_config"
 
 
 def split_env_config(config: Mapping[str, Any] | None,
                      env_keys: tuple[str, ...] = ENV_KEYS) -> tuple[SimConfig, dict[str, Any]]:
     """Turn a flat dict (e.g. RLlib's `env_config`) into a `SimConfig` and the env options.
 
-    Simulation keys: workload, soc, rate_jobs_per_ms or scale_us, noise (spec string),
-    duration_us and/or max_jobs (giving only max_jobs means no duration limit), warmup_us,
-    max_jobs_in_flight, fixed_rate, integer_times, probabilities, arrivals and mapping (spec
-    strings, see dssoc.arrivals and dssoc.mapping), workload_seed. Env keys: `env_keys` (v0's
-    `ENV_KEYS` by default).
+    `sim_config` holds a SimConfig; any other simulation key (a SimConfig field or input such
+    as `rate_jobs_per_ms`, see `dssoc.config.CONFIG_KEYS`) overrides its field by name. Without
+    `sim_config` the simulation keys are the SimConfig's inputs (workload, soc, noise spec, ...);
+    giving only max_jobs means no duration limit. Env keys: `env_keys` (v0's `ENV_KEYS` by
+    default).
     """
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"expected a mapping of options, got {type(config).__name__}", "env_config")
     raw = dict(config or {})
-    known_keys(raw, SIM_KEYS + env_keys, "env_config", "key")
+    known_keys(raw, (SIM_CONFIG_KEY, *CONFIG_KEYS, *env_keys), "env_config", "key")
     env_opts = {k: raw.pop(k) for k in env_keys if k in raw}
+    base = raw.pop(SIM_CONFIG_KEY, None)
     if "max_jobs" in raw and "duration_us" not in raw:
         raw["duration_us"] = None
-    workload = raw.pop("workload", "wifi-tx-rx")
-    return SimConfig.build(workload, **raw), env_opts
+    if base is None:
+        return SimConfig.model_validate(raw), env_opts
+    if not isinstance(base, SimConfig):
+        raise ConfigError(f"expected a SimConfig, got {type(base).__name__}", f"env_config.{SIM_CONFIG_KEY}")
+    return (base.replace(**raw) if raw else base), env_opts
 
 
 def resolve_env_config(config: SimConfig | Mapping[str, Any] | None, sim_options: Mapping[str, Any],
                        given: Mapping[str, Any], env_keys: tuple[str, ...],
                        where: str) -> tuple[SimConfig, dict[str, Any]]:
     """An env's simulation config and options from its arguments (shared by v0 and v1): a SimConfig
-    as is (extra simulation keywords refused), else a flat dict split by `split_env_config`; the
+    as is (extra simulation keywords refused), else a dict split by `split_env_config`; the
     explicit keyword options (`given`, None = not given) override those in the dict."""
+    opts: dict[str, Any]
     if isinstance(config, SimConfig):
         if sim_options:
             raise ConfigError(f"simulation options {sorted(sim_options)} given with a "
@@ -282,12 +285,14 @@ class FrequencyAction:
         self.n_base = builder.n_actions
         self.n_actions = self.n_base * (1 + len(self.options))
         base = builder.observation_space
-        inner = dict(base["observations"].spaces)
+        observations = base["observations"]
+        assert isinstance(observations, spaces.Dict)
+        inner = dict(observations.spaces)
         inner["frequency"] = spaces.Box(0.0, 1.0, (len(clusters),), np.float32)
         self.observation_space = spaces.Dict({
             "action_mask": spaces.Box(0.0, 1.0, (self.n_actions,), np.float32),
             "observations": spaces.Dict(inner)})
-        self.action_space = spaces.Discrete(self.n_actions)
+        self.action_space: spaces.Discrete = spaces.Discrete(self.n_actions)
         self.sim: Simulation | None = None
 
     def attach(self, sim: Simulation) -> None:

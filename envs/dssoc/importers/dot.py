@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from dssoc.errors import ConfigError
-from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.importers.common import ImportResult, app_name_from, build_application
 from dssoc.schemas import read_text
 
 NODE_WORK = ("work", "runtime", "weight", "time", "cost", "exec", "size")
@@ -244,6 +244,7 @@ def import_dot(path: str | Path, name: str | None = None) -> ImportResult:
             no_work += 1
             w = 0.0
         elif w < 0:
+            assert key is not None  # a number was read, so under a key
             raise ConfigError(f"node {n!r}: {key} must be >= 0, got {attrs[key]}",
                               f"{p}:{parser.node_line[n]}")
         cat = next((attrs[k] for k in NODE_CATEGORY if k in attrs), "dot")
@@ -258,6 +259,7 @@ def import_dot(path: str | Path, name: str | None = None) -> ImportResult:
             raise ConfigError(f"self-loop on node {u!r} (a cycle)", f"{p}:{line}")
         key, vol = _number(attrs, EDGE_VOLUME)
         if vol is not None and vol < 0:
+            assert key is not None  # a number was read, so under a key
             raise ConfigError(f"edge {u} -> {v}: {key} must be >= 0, got {attrs[key]}", f"{p}:{line}")
         ignored.update(f"edge.{k}" for k in attrs if k != key)
         i, j = index[u], index[v]

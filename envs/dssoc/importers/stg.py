@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dssoc.errors import ConfigError
-from dssoc.importers import ImportResult, app_name_from, build_application
+from dssoc.importers.common import ImportResult, app_name_from, build_application
 from dssoc.schemas import read_text
 
 

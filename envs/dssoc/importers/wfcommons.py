@@ -19,7 +19,7 @@ from functools import cache
 import numpy as np
 
 from dssoc.errors import ConfigError
-from dssoc.importers import ImportResult
+from dssoc.importers.common import ImportResult
 from dssoc.importers.wfformat import parse_wfformat
 
 PREFIX = "wfcommons:"

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dssoc.errors import ConfigError
-from dssoc.importers import ImportResult, app_name_from, build_application, clean_name
+from dssoc.importers.common import ImportResult, app_name_from, build_application, clean_name
 from dssoc.schemas import read_text
 
 #: Task fields the model has no place for (reported, not an error).

@@ -9,7 +9,7 @@
   DS3's planning at arrival), but each task goes to the PE minimising an energy-delay product
   instead of its finish time, after the processor-selection options of the HEFT package DS3
   uses. With E(q) = P(q) w(q) the task's energy on PE q (P: power of one busy core at the
-  cluster's current operating point, `SystemView.pe_power_w`; w: execution time):
+  cluster's current operating point, `SimView.pe_power_w`; w: execution time):
 
   - absolute: ``E(q) * w(q)``, the task's own EDP; ignores queueing and transfers, so it favours
     efficient PEs (accelerators) even when they are busy;
@@ -27,23 +27,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dssoc.schedulers.base import Assignment, Scheduler, SystemView, register
+from dssoc.schedulers.base import Assignment, Scheduler, register
 from dssoc.schedulers.planning import JobPlan, WholeJobPlanner, plan_job
 from dssoc.schedulers.ranks import upward_rank
+from dssoc.view import SimView
 
 if TYPE_CHECKING:
-    from dssoc.engine import CompiledApp
+    from dssoc.runtime import CompiledApp
 
 
 @register("ETF_LB")
 class EtfLoadBalanced(Scheduler):
     """DS3's ETF_LB: frequency-aware ETF with load-balancing ties (see the module docstring)."""
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         self.available = np.zeros(system.n_pes)  # DS3's per-PE available_time (overwritten)
         self.assigned = np.zeros(system.n_pes, dtype=int)
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         now = system.now
         slow = system.pe_slowdown()
         remaining = list(ready)
@@ -75,7 +76,7 @@ class _HeftEdp(WholeJobPlanner):
 
     relative = False
 
-    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
+    def plan(self, app: CompiledApp, system: SimView) -> JobPlan:
         bw = system.pe_bandwidth
         rank = self.per_app(app, lambda: upward_rank(app, app.exec_pe, bw))
         power = system.pe_power_w()
@@ -124,15 +125,15 @@ class EdpDvfs(Scheduler):
     Ready tasks are taken in list order (EFT-style, with DS3's per-PE availability estimate).
     Only an idle cluster (nothing running or queued on it) may be retuned, so a choice never
     slows tasks already committed; the requested OPP holds from the next 10 us sampling instant
-    (`SystemView.request_opp`), so the estimate is optimistic for the first window. Clusters
+    (`SimView.request_opp`), so the estimate is optimistic for the first window. Clusters
     without operating points keep their speed and cost 0.
     """
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         from dssoc.energy import opp_power_table
 
-        soc = system.config.soc  # type: ignore[attr-defined]
-        system.enable_dvfs()  # type: ignore[attr-defined]  (before any task starts)
+        soc = system.soc
+        system.enable_dvfs()  # before any task starts
         self.available = np.zeros(system.n_pes)
         self.power = opp_power_table(soc)  # [cluster][level] W
         self.fmax = [c.power.max_opp[0] if c.power is not None and c.power.opps else 0
@@ -140,7 +141,7 @@ class EdpDvfs(Scheduler):
         self.freqs = [[f for f, _ in c.power.opps] if c.power is not None else [] for c in soc.clusters]
         self.pc = [int(c) for c in system.pe_cluster]
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         now = system.now
         slow = system.pe_slowdown()
         queued = system.pe_queue_lengths()
@@ -151,7 +152,7 @@ class EdpDvfs(Scheduler):
             w = system.exec_times(task)
             start = np.maximum(np.maximum(system.data_ready_times(task), self.available), now)
             best = (np.inf, np.inf, -1, -1)
-            for q in np.flatnonzero(np.isfinite(w)):
+            for q in map(int, np.flatnonzero(np.isfinite(w))):
                 c = self.pc[q]
                 levels = range(len(self.freqs[c])) if c not in cluster_busy and self.freqs[c] else [None]
                 for lv in levels:

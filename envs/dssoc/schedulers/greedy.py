@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dssoc.schedulers.base import Assignment, Scheduler, SystemView, earliest_finish, register
+from dssoc.schedulers.base import Assignment, Scheduler, earliest_finish, register
+from dssoc.view import SimView
 
 
 @register("MET")
@@ -21,7 +22,7 @@ class MinimumExecutionTime(Scheduler):
     def __init__(self, ds3_tie_quirk: bool = True) -> None:
         self.ds3_tie_quirk = ds3_tie_quirk
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         idle = system.pe_idle()
         assigned = np.zeros(system.n_pes, dtype=int)
         out = []
@@ -50,7 +51,7 @@ class _AvailabilityTracking(Scheduler):
     """Keeps DS3's per-PE `available_time`: the planned finish of the last task given to the PE
     (overwritten at each assignment, not summed over its queue)."""
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         self.available = np.zeros(system.n_pes)
 
     def commit(self, pe: int, finish: float) -> None:
@@ -62,7 +63,7 @@ class _AvailabilityTracking(Scheduler):
 class EarliestFinishTime(_AvailabilityTracking):
     """Per ready task, in list order, the PE minimising exec + max(data ready, PE available)."""
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         out = []
         for task in ready:
             finish = earliest_finish(task, system, self.available)
@@ -77,7 +78,7 @@ class EarliestTaskFirst(_AvailabilityTracking):
     """Repeatedly bind the globally earliest-finishing (task, PE) pair among the ready tasks
     (first task and first PE win ties, as in DS3)."""
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         if len(ready) == 1:  # the common case: no matrix needed
             task = ready[0]
             finish = earliest_finish(task, system, self.available)
@@ -114,7 +115,7 @@ class ShortestTaskFirst(Scheduler):
     the fastest cluster; a deliberate imitation of DS3 (domain.md section 5).
     """
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         remaining = list(ready)
         out = []
         while remaining:

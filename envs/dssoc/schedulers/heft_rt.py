@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from dssoc.schedulers.base import Assignment, SystemView, earliest_finish, register
+from dssoc.schedulers.base import Assignment, earliest_finish, register
 from dssoc.schedulers.greedy import _AvailabilityTracking
 from dssoc.schedulers.planning import PlanOrder
-from dssoc.schedulers.ranks import mean_exec
+from dssoc.view import SimView
 
 if TYPE_CHECKING:
-    from dssoc.engine import TaskRun
+    from dssoc.runtime import TaskRun
 
 
 @register("HEFT_RT")
@@ -32,29 +32,22 @@ class HEFTRT(_AvailabilityTracking):
 
     follow_plan: ClassVar[bool] = True
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         super().reset(system, rng)
-        self._rank: dict[int, np.ndarray] = {}
         self.order = PlanOrder(system.n_pes)
 
-    def _rank_of(self, task: TaskRun) -> float:
-        app = task.job.app
-        rank = self._rank.get(app.index)
-        if rank is None:
-            rank = self._rank[app.index] = mean_exec(app.exec_pe)
-        return float(rank[task.index])
-
-    def schedule(self, ready: Sequence[TaskRun], system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence[TaskRun], system: SimView) -> list[Assignment]:
         out = []
-        for task in sorted(ready, key=lambda t: -self._rank_of(t)):
+        for task in sorted(ready, key=lambda t: -system.mean_exec_time(t)):
             finish = earliest_finish(task, system, self.available)
             pe = int(np.argmin(finish))
             end = float(finish[pe])
             self.commit(pe, end)
             # planned start >= the PE's previous planned finish: always appended to its order
-            task.planned_start = end - float(system.exec_times(task)[pe])
+            start = end - float(system.exec_times(task)[pe])
+            system.note_planned_start(task, start)
             if self.follow_plan:
-                self.order.insert(task, pe, task.planned_start, end, system)
+                self.order.insert(task, pe, start, end, system)
             out.append((task, pe))
         return out
 

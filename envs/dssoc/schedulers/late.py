@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dssoc.schedulers.base import Assignment, Scheduler, SystemView, register
+from dssoc.schedulers.base import Assignment, Scheduler, register
 from dssoc.schedulers.greedy import EarliestTaskFirst
-from dssoc.schedulers.ranks import mean_exec
+from dssoc.view import SimView
 
 if TYPE_CHECKING:
-    from dssoc.engine import TaskRun
+    from dssoc.runtime import TaskRun
 
 
 @register("ETF-live")
@@ -40,12 +40,12 @@ class LiveEarliestTaskFirst(EarliestTaskFirst):
 
     binding = "early"
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         self.available = system.pe_live_available()
         return super().schedule(ready, system)
 
 
-def _matrices(ready: Sequence[TaskRun], system: SystemView) -> tuple[np.ndarray, np.ndarray]:
+def _matrices(ready: Sequence[TaskRun], system: SimView) -> tuple[np.ndarray, np.ndarray]:
     """(exec, start) matrices over ready tasks x PEs; start = max(data ready, now)."""
     execs = np.array([system.exec_times(t) for t in ready])
     starts = np.array([system.data_ready_times(t) for t in ready])
@@ -63,7 +63,7 @@ class LateEarliestTaskFirst(_LateScheduler):
     smallest, among the tasks no busy PE would finish earlier (those wait); bind it there; that PE
     is then busy until the planned finish. First task and first PE win ties."""
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         free = system.pe_free()
         if not free.any():
             return []
@@ -72,7 +72,7 @@ class LateEarliestTaskFirst(_LateScheduler):
         finish = execs + np.maximum(starts, avail)
         busy_best = np.where(free, np.inf, finish).min(axis=1)  # best finish on a busy PE
         on_free = np.where(free, finish, np.inf)
-        out = []
+        out: list[Assignment] = []
         alive = np.ones(len(ready), dtype=bool)
         while True:
             best_free = on_free.min(axis=1)
@@ -93,23 +93,13 @@ class LateHEFTRT(_LateScheduler):
     """Late-binding HEFT_RT: ready tasks by decreasing mean execution time (stable); each to its
     min-finish PE on live availability if that PE is free (ties go to free PEs), else it waits."""
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
-        self._rank: dict[int, np.ndarray] = {}
-
-    def _rank_of(self, task: TaskRun) -> float:
-        app = task.job.app
-        rank = self._rank.get(app.index)
-        if rank is None:
-            rank = self._rank[app.index] = mean_exec(app.exec_pe)
-        return float(rank[task.index])
-
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         free = system.pe_free()
         if not free.any():
             return []
         avail = system.pe_live_available()
         out = []
-        for task in sorted(ready, key=lambda t: -self._rank_of(t)):
+        for task in sorted(ready, key=lambda t: -system.mean_exec_time(t)):
             start = np.maximum(system.data_ready_times(task), system.now)
             finish = system.exec_times(task) + np.maximum(start, avail)
             best_busy = float(np.where(free, np.inf, finish).min())
@@ -129,7 +119,7 @@ class LateMinimumExecutionTime(_LateScheduler):
     """Late-binding MET: each ready task (oldest job first) to the first free PE among its
     minimum-execution-time PEs; it waits while they are all busy. Ignores communication."""
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         free = system.pe_free()
         out = []
         for task in sorted(ready, key=lambda t: (t.job.id, t.index)):
@@ -148,14 +138,13 @@ class LateCriticalPath(_LateScheduler):
     first (ties: older job), its tasks by decreasing best-time rank, each to its min-finish free
     PE (exec + max(data ready, now)); never waits while a free PE can run the task."""
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         free = system.pe_free()
         if not free.any():
             return []
         remaining = system.jobs_remaining_critical_path()
-        ranks = system._live.rank  # type: ignore[attr-defined]  (best-time ranks per application)
         order = sorted(ready, key=lambda t: (remaining.get(t.job.id, 0.0), t.job.id,
-                                             -ranks[t.job.app.index][t.index], t.index))
+                                             -system.best_time_rank(t), t.index))
         now = system.now
         out = []
         for task in order:

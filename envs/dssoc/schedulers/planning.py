@@ -27,11 +27,12 @@ import numpy as np
 
 from dssoc.errors import SchedulerError
 from dssoc.model import transfer_time
-from dssoc.schedulers.base import Assignment, Scheduler, SystemView
+from dssoc.schedulers.base import Assignment, Scheduler
 from dssoc.schedulers.ranks import Dag
+from dssoc.view import SimView
 
 if TYPE_CHECKING:
-    from dssoc.engine import CompiledApp, JobRun, TaskRun
+    from dssoc.runtime import CompiledApp, JobRun, TaskRun
 
 Transfer = Callable[[float, int], np.ndarray]  # (volume, source PE) -> time to every PE
 Chooser = Callable[[int, np.ndarray, np.ndarray], int]  # (task, starts, finishes) -> PE
@@ -150,8 +151,8 @@ def plan_job(
             np.maximum(ready, finish[p] + transfer(vol, pe[p]), out=ready)
         w = exec_pe[t]
         starts = np.full(n_pes, np.inf)
-        for q in np.flatnonzero(np.isfinite(w)):
-            starts[q] = book.earliest_slot(int(q), float(ready[q]), float(w[q]))
+        for k in np.flatnonzero(np.isfinite(w)):
+            starts[k] = book.earliest_slot(int(k), float(ready[k]), float(w[k]))
         finishes = starts + w
         q = choose(t, starts, finishes)
         if not np.isfinite(finishes[q]):
@@ -170,14 +171,14 @@ def plan_job(
 
 class PlanOrder:
     """The planned order of the not yet started tasks on every PE, handed to the engine as each
-    task's plan predecessor (`SystemView.hold_after`)."""
+    task's plan predecessor (`SimView.hold_after`)."""
 
     def __init__(self, n_pes: int) -> None:
         self._keys: list[list[tuple[float, float, int]]] = [[] for _ in range(n_pes)]
         self._tasks: list[list[TaskRun]] = [[] for _ in range(n_pes)]
         self._count = 0
 
-    def insert(self, task: TaskRun, pe: int, start: float, finish: float, system: SystemView) -> None:
+    def insert(self, task: TaskRun, pe: int, start: float, finish: float, system: SimView) -> None:
         """Put `task`, planned on `pe` over `[start, finish)`, into that PE's order: it waits for
         the task planned before it, and the task planned after it now waits for it."""
         keys, tasks = self._keys[pe], self._tasks[pe]
@@ -200,16 +201,22 @@ class WholeJobPlanner(Scheduler):
     """DS3 semantics for static planners: plan the whole job at its arrival into the existing
     per-PE plans; bind each ready task to its planned PE, earliest planned start first, and
     (unless `follow_plan` is off: the work-conserving `-wc` variants) run each PE's tasks in
-    planned order."""
+    planned order.
+
+    The plans are the planner's own state (`plans`, by job id, kept until the job's last task
+    is bound); the engine only hears of plan predecessors (`SimView.hold_after`)."""
 
     follow_plan: ClassVar[bool] = True
+    observes_arrivals = True
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         self.book = PlanBook(system.n_pes, instants=self.follow_plan)
         self.order = PlanOrder(system.n_pes)
         self._per_app: dict[int, Any] = {}
+        self.plans: dict[int, JobPlan] = {}
+        self._unbound: dict[int, int] = {}  # job id -> tasks of its plan not bound yet
 
-    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
+    def plan(self, app: CompiledApp, system: SimView) -> JobPlan:
         """Plan one job of `app` into `self.book` at `system.now`."""
         raise NotImplementedError
 
@@ -220,22 +227,31 @@ class WholeJobPlanner(Scheduler):
             value = self._per_app[app.index] = compute()
         return value
 
-    def on_job_arrival(self, job: JobRun, system: SystemView) -> None:
+    def on_job_arrival(self, job: JobRun, system: SimView) -> None:
         self.book.prune(system.now)
         plan = self.plan(job.app, system)
-        job.plan = dict(enumerate(plan.pe))
+        self.plans[job.id] = plan
+        self._unbound[job.id] = job.app.n
         for i in plan.order:
             task = job.tasks[i]
-            task.planned_start = plan.start[i]
+            system.note_planned_start(task, plan.start[i])
             if self.follow_plan:
                 self.order.insert(task, plan.pe[i], plan.start[i], plan.finish[i], system)
 
-    def schedule(self, ready: Sequence[TaskRun], system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence[TaskRun], system: SimView) -> list[Assignment]:
+        plans = self.plans
         for task in ready:
-            if task.job.plan is None:  # driven without the arrival hook: plan on first sight
+            if task.job.id not in plans:  # driven without the arrival hook: plan on first sight
                 self.on_job_arrival(task.job, system)
-        ordered = sorted(ready, key=lambda t: t.planned_start)
-        return [(t, t.job.plan[t.index]) for t in ordered]  # type: ignore[index]
+        ordered = sorted(ready, key=lambda t: plans[t.job.id].start[t.index])
+        out = [(t, plans[t.job.id].pe[t.index]) for t in ordered]
+        unbound = self._unbound
+        for t in ordered:  # forget a job's plan once all its tasks are bound
+            jid = t.job.id
+            unbound[jid] -= 1
+            if not unbound[jid]:
+                del unbound[jid], plans[jid]
+        return out
 
 
 class ListPlanner(WholeJobPlanner):
@@ -253,7 +269,7 @@ class ListPlanner(WholeJobPlanner):
         """The processor choice, given `ranking`'s data."""
         return min_finish
 
-    def plan(self, app: CompiledApp, system: SystemView) -> JobPlan:
+    def plan(self, app: CompiledApp, system: SimView) -> JobPlan:
         bw = system.pe_bandwidth
         priority, data = self.per_app(app, lambda: self.ranking(app, bw))
         return plan_job(app, priority, bw, book=self.book, now=system.now,

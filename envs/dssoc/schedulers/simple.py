@@ -6,17 +6,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dssoc.schedulers.base import Assignment, Scheduler, SystemView, register
+from dssoc.schedulers.base import Assignment, Scheduler, register
+from dssoc.view import SimView
 
 
 @register("random")
 class RandomScheduler(Scheduler):
     """Each ready task to a uniformly random supported PE (the scheduler's own seeded stream)."""
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         self.rng = rng
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         out = []
         for task in ready:
             supported = np.flatnonzero(np.isfinite(system.exec_times(task)))
@@ -29,10 +30,10 @@ class RoundRobinScheduler(Scheduler):
     """Cycles through the PEs: each task goes to the next PE after the last one used that
     supports it."""
 
-    def reset(self, system: SystemView, rng: np.random.Generator) -> None:
+    def reset(self, system: SimView, rng: np.random.Generator) -> None:
         self.last = -1
 
-    def schedule(self, ready: Sequence, system: SystemView) -> list[Assignment]:
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
         out = []
         n = system.n_pes
         for task in ready:

@@ -1,9 +1,11 @@
 """The scheduling environment under RLlib: registration by name and JSON-able env configs.
 
 RLlib builds environments from a registered name and an `env_config` dict that crosses process
-boundaries (and goes into checkpoints), so the config is plain JSON: the `dssoc.env.SoCSchedEnv`
-keys (workload, soc, rate_jobs_per_ms, noise, duration_us / max_jobs, warmup_us, action_mode,
-reward, max_tasks, graph, time_scale_us, seed, ...) plus soclab's own:
+boundaries (pickled by Ray). It carries the simulation as one `SimConfig` under `sim_config`
+(other SimConfig field names override its fields, as a curriculum's `rate_jobs_per_ms` does),
+the `dssoc.env.SoCSchedEnv` options (action_mode, reward, max_tasks, graph, time_scale_us,
+seed, ...) and soclab's own; `json_env_config` is its JSON form for checkpoints and model
+cards. soclab's keys:
 
 - `reward_scale`: multiplies every reward (value targets of order 1 train better);
 - `exclude_seeds`: simulation seeds never used for training episodes (the evaluation seeds): an
@@ -38,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 from dssoc import SimConfig
+from dssoc.env.soc_sched import SIM_CONFIG_KEY
 from dssoc.errors import ConfigError
 
 ENV_NAME = "soclab-sched"
@@ -101,7 +104,7 @@ class _SoclabEnv(gym.Wrapper):
         base = self._base_config
         changes: dict[str, Any] = {}
         if self._rate is not None:
-            changes["scale_us"] = 1000.0 / self._rate
+            changes["rate_jobs_per_ms"] = self._rate
         if self.episode_mean_us is not None:
             agent_us = max(MIN_EPISODE_US, float(self._rng.exponential(self.episode_mean_us)))
             changes["duration_us"] = float(round(self.warm_start_us + agent_us))
@@ -219,28 +222,25 @@ def register() -> str:
     return ENV_NAME
 
 
-def sim_config_dict(config: SimConfig, workload: str, soc: str | None = None) -> dict[str, Any]:
-    """The simulation keys of an env config reproducing `config` (workload/soc by name)."""
-    from dssoc.noise import noise_spec
-
-    out: dict[str, Any] = {
-        "workload": workload,
-        "rate_jobs_per_ms": config.rate_jobs_per_ms,
-        "noise": noise_spec(config.noise) or "none",
-        "max_jobs_in_flight": config.max_jobs_in_flight,
-        "warmup_us": config.warmup_us,
-        "duration_us": config.duration_us,
-        "probabilities": list(config.workload.probabilities),
-    }
-    if soc is not None:
-        out["soc"] = soc
-    if config.arrivals is not None:
-        out["arrivals"] = config.arrivals.spec
-    if config.mapping is not None:
-        out["mapping"] = config.mapping
-    if config.max_jobs is not None:
-        out["max_jobs"] = config.max_jobs
+def json_env_config(env_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The env config as JSON for records (`soclab_env.json`, model cards): its SimConfig as
+    flat inputs (`SimConfig.json_inputs`: workload, soc, rate, noise, run length, ...), the
+    rest as is."""
+    out = dict(env_config)
+    sim = out.pop(SIM_CONFIG_KEY, None)
+    if isinstance(sim, SimConfig):
+        out = {**sim.json_inputs(), **out}
     return out
+
+
+def env_sim_config(env_config: Mapping[str, Any]) -> SimConfig:
+    """The simulation an env built from `env_config` runs (its SimConfig with any field
+    overrides, e.g. a curriculum's rate, applied)."""
+    from dssoc.env.late_env import V1_ENV_KEYS
+    from dssoc.env.soc_sched import ENV_KEYS, split_env_config
+
+    cfg = {k: v for k, v in env_config.items() if k not in SOCLAB_ENV_KEYS and k != "num_envs"}
+    return split_env_config(cfg, tuple(dict.fromkeys((*ENV_KEYS, *V1_ENV_KEYS))))[0]
 
 
 def training_duration_us(config: SimConfig, target_steps: int = DEFAULT_EPISODE_STEPS) -> float:
@@ -268,12 +268,12 @@ def env_config_for(
     reward_scale: float | None = None,
     exclude_seeds: tuple[int, ...] | list[int] = (),
     seed: int | None = None,
-    workload: str | None = None,
-    soc: str | None = None,
     env_id: str | None = None,
     **env_options: Any,
 ) -> dict[str, Any]:
-    """A JSON-able RLlib env config for training on a cell (`soclab.cells.Cell`) or a SimConfig.
+    """An RLlib env config for training on a cell (`soclab.cells.Cell`) or a SimConfig: the
+    SimConfig itself under `sim_config` (the run length set for training; Ray pickles it to the
+    env runners) plus the env options; `json_env_config` gives its JSON form for records.
 
     Training episodes are short so that every training iteration completes some: by default
     `training_duration_us(config)` (~400 decisions), with no warm-up (all jobs count in the
@@ -287,25 +287,20 @@ def env_config_for(
 
     if hasattr(source, "sim_config") and hasattr(source, "simulation"):  # a Cell
         config = source.sim_config()
-        workload = workload or source.settings["workload"]
-        soc = soc or source.settings.get("soc")
         exclude_seeds = tuple(exclude_seeds) or tuple(source.seeds)
     elif isinstance(source, SimConfig):
         config = source
-        if workload is None:
-            raise ConfigError("give the workload name (or file) of the SimConfig", "env_config_for")
     else:
         raise ConfigError(f"expected a Cell or a SimConfig, got {type(source).__name__}",
                           "env_config_for")
-    cfg = sim_config_dict(config, str(workload), None if soc is None else str(soc))
+    changes: dict[str, Any] = {"warmup_us": float(warmup_us)}
     if max_jobs is not None:
-        cfg["max_jobs"] = int(max_jobs)
-        cfg["duration_us"] = float(duration_us) if duration_us is not None else None
+        changes.update(max_jobs=int(max_jobs),
+                       duration_us=float(duration_us) if duration_us is not None else None)
     else:
-        cfg.pop("max_jobs", None)
-        cfg["duration_us"] = float(duration_us if duration_us is not None
-                                   else training_duration_us(config))
-    cfg["warmup_us"] = float(warmup_us)
+        changes.update(max_jobs=None, duration_us=float(
+            duration_us if duration_us is not None else training_duration_us(config)))
+    cfg: dict[str, Any] = {SIM_CONFIG_KEY: config.replace(**changes)}
     cfg.update(action_mode=action_mode, reward=reward, graph=graph,
                time_scale_us=float(time_scale_us or default_time_scale(config)),
                reward_scale=float(reward_scale if reward_scale is not None

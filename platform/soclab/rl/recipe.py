@@ -79,12 +79,12 @@ class Validator:
     def __init__(self, env_config: dict[str, Any], seeds: list[int], heuristics: list[str],
                  duration_us: float, warmup_us: float) -> None:
         from dssoc import simulate
-        from soclab.rl.evaluate import sim_config
+        from soclab.rl.env import env_sim_config
 
-        card = {**env_config, "binding": "late" if env_config.get("env_id", "").endswith("v1")
-                else "early", "soc": env_config.get("soc")}
-        self.config = sim_config(card, float(env_config["rate_jobs_per_ms"]),
-                                 str(env_config.get("noise", "none")), duration_us, warmup_us)
+        late = str(env_config.get("env_id", "")).endswith("v1")
+        self.config = env_sim_config(env_config).replace(
+            duration_us=duration_us, warmup_us=warmup_us, max_jobs=None,
+            **({"binding": "late"} if late else {}))
         self.env_config = env_config
         self.seeds = list(seeds)
         base = {h: float(sum(simulate(self.config, h, s).avg_latency_us for s in self.seeds))
@@ -97,7 +97,7 @@ class Validator:
         from soclab.rl.package import NetPolicy, policy_scheduler
 
         e = self.env_config
-        card = {"obs_dims": None, "name": "validation", "workload": e.get("workload")}
+        card = {"obs_dims": None, "name": "validation", "workload": self.config.workload.name}
         policy = NetPolicy(net, card)
         policy._checked = True  # the training env's own observation
         sched = policy_scheduler(policy, e, str(e.get("env_id", "dssoc/SoCSched-v0")))

@@ -145,7 +145,7 @@ def build_algorithm(cell: Any, hyperparameters: dict[str, Any] | None = None) ->
 def env_settings(env_config: dict[str, Any], cell: Any, hyperparameters: dict[str, Any],
                  iterations: int) -> dict[str, Any]:
     """What `soclab_env.json` records: enough to rebuild the observation of the policy."""
-    from soclab.rl.env import make_env
+    from soclab.rl.env import json_env_config, make_env
     from soclab.rl.late_nets import dims_from_spaces
 
     env = make_env(env_config)
@@ -168,7 +168,7 @@ def env_settings(env_config: dict[str, Any], cell: Any, hyperparameters: dict[st
         "workload": cell.settings["workload"],
         "soc": inner.config.soc.name,
         "obs_dims": dims_from_spaces(env.observation_space, env.action_space).to_dict(),
-        "env_config": env_config,
+        "env_config": json_env_config(env_config),
         "hyperparameters": hyperparameters,
         "iterations": iterations,
         "train_seed": train_seed(cell),

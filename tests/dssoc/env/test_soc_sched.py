@@ -403,3 +403,22 @@ def test_random_policy_scheduler_is_valid_even_with_overflow(
     result = dssoc.simulate(cfg, scheduler=sched, seed=seed, trace=True)
     assert check_schedule(result, cfg) == []
     assert result.completed_jobs == 8 and sched.invalid_actions == 0
+
+
+@pytest.mark.parametrize("env_id", [ENV_ID, "dssoc/SoCSched-v1"])
+def test_env_config_carries_a_sim_config_that_keys_override_by_name(env_id: str) -> None:
+    """Both env versions take `{"sim_config": SimConfig, FIELD: value, ...}` (what soclab's RL
+    configs are): every field of the SimConfig reaches the env (here the governor, the deadline
+    factor and the energy switch, which a flat dict of a few keys used to drop), named keys
+    override it, and a flat dict of SimConfig inputs still builds one."""
+    base = SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=5, governor="powersave", deadline_factor=2,
+                           energy=False, duration_us=2000)
+    env = gym.make(env_id, config={"sim_config": base, "rate_jobs_per_ms": 8, "seed": 1}).unwrapped
+    cfg = env.config
+    assert cfg.scale_us == 125.0 and cfg.deadline_factor == 2 and cfg.energy is False
+    assert {c.governor for c in cfg.soc.clusters} == {"powersave"}
+    assert cfg.binding == ("late" if env_id.endswith("v1") else "early")
+    flat = gym.make(env_id, config={**base.json_inputs(), "rate_jobs_per_ms": 8}).unwrapped.config
+    assert flat.replace(binding="early").fingerprint() == cfg.replace(binding="early").fingerprint()
+    with pytest.raises(ConfigError, match="expected a SimConfig"):
+        gym.make(env_id, config={"sim_config": {"workload": "wifi-tx"}})

@@ -32,7 +32,7 @@ def test_bc_warm_start_reproduces_the_teacher_on_held_in_states() -> None:
     """After supervised pre-training the greedy network picks ETF's task in (nearly) every state
     with a real choice; before it, it does not (so the test can fail)."""
     cfg = env_config_for(dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=8, noise="gaussian:0.3"),
-                         workload="wifi-tx-rx", duration_us=2000, reserved_seeds_below=1000)
+                         duration_us=2000, reserved_seeds_below=1000)
     data = bc.collect(cfg, "ETF", [1000, 1001, 1002])
     assert bc.choice_states(data).size >= 40
     env = make_env(cfg)
@@ -49,7 +49,7 @@ def test_bc_warm_start_reproduces_the_teacher_on_held_in_states() -> None:
 def test_etf_teacher_replays_etf_exactly() -> None:
     """The env with the ETF teacher's choices gives DS3-ETF's own simulation result."""
     sim = dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=6, duration_us=3000, noise="gaussian:0.3")
-    cfg = env_config_for(sim, workload="wifi-tx-rx", duration_us=3000)
+    cfg = env_config_for(sim, duration_us=3000)
     env = make_env(cfg)
     obs, _ = env.reset(seed=5)
     done, info = False, {}
@@ -120,7 +120,7 @@ def test_grouped_advantage_connector_replaces_gae_on_a_fake_batch() -> None:
 def test_group_seeds_give_every_env_of_a_runner_the_same_episodes() -> None:
     """Envs built from one config with `group_seeds` reset to the same simulation seeds, episode
     after episode, whatever seed RLlib passes; other env runners get other seeds."""
-    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6), workload="wifi-tx",
+    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6),
                          duration_us=500, group_seeds=100)
 
     def seeds(env: Any, first: int) -> list[int]:
@@ -157,7 +157,7 @@ def test_curriculum_schedule_gives_the_documented_values() -> None:
 
 def _wifi_env(**options: Any):
     sim = dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=10, noise="gaussian:0.3")
-    return make_env(env_config_for(sim, workload="wifi-tx-rx", duration_us=1000, **options))
+    return make_env(env_config_for(sim, duration_us=1000, **options))
 
 
 def test_warm_start_begins_the_episode_with_jobs_in_flight() -> None:
@@ -213,7 +213,7 @@ def test_training_on_an_unsupported_env_version_is_refused_at_spec_check() -> No
 def test_grouped_advantage_settings_are_checked() -> None:
     from soclab.rl.algos import build_config
 
-    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6), workload="wifi-tx")
+    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6))
     for hp, match in [({"group_size": 4}, "group_size is for advantage: grouped"),
                       ({"advantage": "grouped", "group_size": 1}, "group_size must be >= 2"),
                       ({"advantage": "decima"}, "unknown advantage")]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from dssoc.env import PolicyScheduler
 from dssoc.errors import ConfigError
 from dssoc.validate import check_schedule
 from soclab.cells import plan_cells
-from soclab.rl.env import env_config_for, make_env
+from soclab.rl.env import env_config_for, json_env_config, make_env
 from soclab.rl.nets import (
     MASK_VALUE,
     GraphSchedulerNet,
@@ -132,7 +133,7 @@ def perturbed(obs: dict[str, Any], slot: int) -> dict[str, Any]:
 
 def test_all_graph_parameters_get_gradients() -> None:
     env_config = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=4),
-                                workload="wifi-tx", duration_us=800)
+                                duration_us=800)
     for mode in ("task", "task_pe"):
         cfg = {**env_config, "action_mode": mode}
         env = make_env(cfg)
@@ -150,7 +151,7 @@ def test_all_graph_parameters_get_gradients() -> None:
 def test_packed_batch_equals_one_sample_at_a_time_and_padding_is_ignored(mode: str) -> None:
     """The network packs the occupied slots of a whole batch into one node list: a batch gives
     the same scores and embeddings as each sample alone, and garbage in empty slots is unseen."""
-    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=8), workload="wifi-tx-rx",
+    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=8),
                          duration_us=1000, action_mode=mode)
     env = make_env(cfg)
     obs = rollout_obs(cfg, 12)
@@ -179,7 +180,7 @@ def test_masked_sampling_never_picks_an_invalid_action() -> None:
 
     for mode in ("task", "task_pe"):
         cfg = env_config_for(dssoc.SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=8),
-                             workload="wifi-tx-rx", duration_us=1000, action_mode=mode)
+                             duration_us=1000, action_mode=mode)
         env = make_env(cfg)
         batch = stack(rollout_obs(cfg, 40))
         net = build_net(ObsDims.from_spaces(env.observation_space, env.action_space), "graph")
@@ -194,7 +195,7 @@ def test_masked_sampling_never_picks_an_invalid_action() -> None:
 
 
 def test_mlp_variant_and_unknown_model() -> None:
-    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=4), workload="wifi-tx")
+    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=4))
     env = make_env(cfg)
     dims = ObsDims.from_spaces(env.observation_space, env.action_space)
     scores, emb = build_net(dims, "mlp", hidden=32)(stack(rollout_obs(cfg, 4)))
@@ -221,13 +222,18 @@ def test_ordering_reaches_the_placement() -> None:
     assert not placed.equals(other)
 
 
-def test_env_config_is_json_and_holds_out_evaluation_seeds() -> None:
+def test_env_config_carries_the_cell_sim_config_and_holds_out_evaluation_seeds() -> None:
     spec = tiny_spec()
     cell = next(c for c in plan_cells(spec) if c.agent.kind == "rl")
     cfg = env_config_for(cell)
-    assert json.loads(json.dumps(cfg)) == cfg
-    assert cfg["exclude_seeds"] == [0, 1] and cfg["warmup_us"] == 0.0
-    assert cfg["duration_us"] < cell.simulation["duration_us"] + 1
+    sim = cfg["sim_config"]
+    assert pickle.loads(pickle.dumps(cfg))["sim_config"].fingerprint() == sim.fingerprint()
+    assert sim.warmup_us == 0.0 and sim.duration_us < cell.simulation["duration_us"] + 1
+    assert sim.replace(duration_us=cell.sim_config().duration_us, warmup_us=cell.sim_config().warmup_us
+                       ).fingerprint() == cell.sim_config().fingerprint()
+    record = json_env_config(cfg)  # the JSON form rebuilds the same simulation
+    assert json.loads(json.dumps(record)) == record and record["exclude_seeds"] == [0, 1]
+    assert make_env(record).unwrapped.config.fingerprint() == sim.fingerprint()
     env = make_env(cfg)
     env.reset(seed=5)
     drawn = env.unwrapped.sim.seed

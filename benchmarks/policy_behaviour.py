@@ -41,7 +41,7 @@ def run(model: str, teacher: str, rate: float, noise: str, seeds: list[int], dur
     net, card = load_net(model)
     policy = NetPolicy(net, card)
     sim = sim_config(card, rate, noise, duration, warmup)
-    cfg = env_config_for(sim, workload=card["workload"], duration_us=duration, warmup_us=warmup,
+    cfg = env_config_for(sim, duration_us=duration, warmup_us=warmup,
                          env_id=card["env_id"], time_scale_us=card["time_scale_us"],
                          max_ready=card["max_ready"], ratio_window=card["ratio_window"])
     out = {}

@@ -18,7 +18,7 @@ import torch
 import dssoc
 from dssoc.errors import ConfigError
 from soclab.rl import bc
-from soclab.rl.env import env_config_for, make_env
+from soclab.rl.env import env_config_for, json_env_config, make_env
 from soclab.rl.late_nets import LateObsDims, build_any, dims_from_spaces
 from soclab.rl.nets import masked_logits, obs_to_torch
 from soclab.spec import spec_from_dict
@@ -29,7 +29,7 @@ V1 = "dssoc/SoCSched-v1"
 def v1_config(workload: str = "wifi-tx-rx", rate: float = 6.9, duration: float = 1500,
               noise: str = "gaussian:0.3", **options: Any) -> dict[str, Any]:
     sim = dssoc.SimConfig.build(workload, rate_jobs_per_ms=rate, noise=noise)
-    return env_config_for(sim, workload=workload, duration_us=duration, env_id=V1,
+    return env_config_for(sim, duration_us=duration, env_id=V1,
                           reserved_seeds_below=1000, **options)
 
 
@@ -117,7 +117,7 @@ def test_late_teacher_replays_the_heuristic_exactly(name: str) -> None:
 
 
 def test_late_teacher_needs_the_late_env() -> None:
-    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6), workload="wifi-tx")
+    cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6))
     env = make_env(cfg)
     obs, _ = env.reset(seed=1)
     with pytest.raises(ConfigError, match="needs the late-binding env"):
@@ -169,7 +169,8 @@ def _fake_v1_model(tmp_path: Path, hidden: int = 16) -> Path:
             "max_jobs_in_flight": 12, "duration_us": 2000, "warmup_us": 200, "max_ready": 32,
             "ratio_window": 16, "time_scale_us": env.unwrapped.time_scale,
             "obs_dims": dims.to_dict(), "model": "graph", "hidden": hidden,
-            "training": {"env_config": cfg, "train_seeds": [1000], "validation_seeds": [900]}}
+            "training": {"env_config": json_env_config(cfg), "train_seeds": [1000],
+                         "validation_seeds": [900]}}
     out = tmp_path / "v1-test"
     out.mkdir()
     torch.save(net.state_dict(), out / WEIGHTS_FILE)

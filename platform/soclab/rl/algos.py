@@ -98,10 +98,14 @@ ALIASES = {"learning_rate": "lr", "batch_size": "train_batch_size_per_learner",
            "max_grad_norm": "grad_clip", "discount": "gamma"}
 ROLLOUT_FRAGMENT = {name: entry[2] for name, entry in ALGORITHM_TABLE.items()}
 DQN_STEPS_PER_ITERATION = 500  # PPO/APPO/IMPALA: an iteration samples one train batch
-#: engine metrics logged per training episode: every figure of merit of `soclab.metrics` (so a
-#: spec's `metrics.primary` can steer searches) plus the env's own counters.
-METRIC_KEYS = (*(m.key for m in metrics.all_metrics() if m.lower_is_better is not None),
-               "invalid_actions", "overflow_tasks")
+#: the env's own counters, logged per training episode beside the engine metrics
+ENV_COUNTERS = ("invalid_actions", "overflow_tasks")
+
+
+def episode_metric_keys() -> tuple[str, ...]:
+    """Engine metrics logged per training episode: every figure of merit declared in
+    `dssoc.metric_registry` (so any `metrics.primary` can steer searches) plus the env's counters."""
+    return (*metrics.rankable(), *ENV_COUNTERS)
 
 
 def config_class(algorithm: str) -> type:
@@ -197,7 +201,7 @@ def metrics_callback() -> type:
                     info = env.envs[env_index].unwrapped.episode_metrics()
                 except Exception:
                     info = {}
-            for key in METRIC_KEYS:
+            for key in episode_metric_keys():
                 try:
                     v = float(info[key])
                 except (KeyError, TypeError, ValueError):

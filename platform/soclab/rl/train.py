@@ -101,7 +101,8 @@ def cell_env_config(cell: Any, hyperparameters: dict[str, Any]) -> dict[str, Any
 
     a = cell.agent
     extra = {k: hyperparameters[k] for k in ("reserved_seeds_below", "warm_start_us",
-                                             "warm_start_teacher") if k in hyperparameters}
+                                             "warm_start_teacher", "max_ready", "ratio_window")
+             if k in hyperparameters}
     return env_config_for(
         cell, a.action_mode, a.reward,
         duration_us=hyperparameters.get("episode_us"),
@@ -149,24 +150,28 @@ def env_settings(env_config: dict[str, Any], cell: Any, hyperparameters: dict[st
                  iterations: int) -> dict[str, Any]:
     """What `soclab_env.json` records: enough to rebuild the observation of the policy."""
     from soclab.rl.env import json_env_config, make_env
-    from soclab.rl.nets import ObsDims
+    from soclab.rl.late_nets import dims_from_spaces
 
     env = make_env(env_config)
     inner = env.unwrapped
     b = inner.builder
+    if hasattr(b, "max_ready"):  # v1, late binding: ready slots x PEs + wait
+        observation = {"binding": "late", "max_ready": b.max_ready, "ratio_window": b.ratio_window,
+                       "env_id": env_config.get("env_id")}
+    else:
+        observation = {"binding": "early", "action_mode": b.action_mode, "max_tasks": b.max_tasks,
+                       "graph": b.graph}
     return {
         "format": 1,
         "agent": cell.agent.name,
         "algorithm": cell.agent.algorithm,
         "model": cell.agent.model,
-        "action_mode": b.action_mode,
-        "max_tasks": b.max_tasks,
-        "graph": b.graph,
+        **observation,
         "time_scale_us": b.time_scale,
         "reward": cell.agent.reward,
         "workload": cell.settings["workload"],
         "soc": inner.config.soc.name,
-        "obs_dims": ObsDims.from_spaces(env.observation_space, env.action_space).to_dict(),
+        "obs_dims": dims_from_spaces(env.observation_space, env.action_space).to_dict(),
         "env_config": json_env_config(env_config),
         "hyperparameters": hyperparameters,
         "iterations": iterations,
@@ -236,6 +241,7 @@ def train_agent(
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         algo.save_to_path(checkpoint_dir.as_posix())
         settings = env_settings(env_config, cell, hp, done)
+        settings["env_steps"] = last.get("env_steps")  # the budget actually trained
         (checkpoint_dir / ENV_FILE).write_text(json.dumps(settings, indent=1, default=str))
         (checkpoint_dir / CURVES_FILE).write_text(json.dumps(
             {k: [None if math.isnan(x) else x for x in v] for k, v in curves.items()}))

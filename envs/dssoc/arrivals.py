@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from dssoc.errors import ConfigError, UnknownNameError
-from dssoc.noise import ArrivalBurst
+from dssoc.noise import ArrivalNoise
 from dssoc.schemas import read_text
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class PoissonArrivals(ArrivalProcess):
     the piecewise-constant rate (exact, unlike a rate frozen at the draw)."""
 
     def __init__(self, scale_us: float, rng: np.random.Generator, mix: MixChooser,
-                 bursts: tuple[ArrivalBurst, ...] = (), integer: bool = True) -> None:
+                 bursts: tuple[ArrivalNoise, ...] = (), integer: bool = True) -> None:
         self.scale = scale_us
         self.rng = rng
         self.mix = mix
@@ -132,9 +132,7 @@ class PoissonArrivals(ArrivalProcess):
             edge = math.inf
             for b in self.bursts:
                 local = b.scale_at(local, t)
-                phase = t % b.period_us
-                nxt = (b.length_us - phase) if phase < b.length_us else (b.period_us - phase)
-                edge = min(edge, t + max(nxt, 1e-9))
+                edge = min(edge, b.next_change(t))
             room = (edge - t) / local
             if need <= room:
                 return t + need * local - now
@@ -194,7 +192,7 @@ class ModulatedPoissonArrivals(ArrivalProcess):
     candidates at the maximal rate, each kept with probability factor(t) / max factor. Exact for
     any bounded rate; the first job arrives at the first accepted candidate after 0."""
 
-    def __init__(self, scale_us: float, model: RateModulation, bursts: tuple[ArrivalBurst, ...],
+    def __init__(self, scale_us: float, model: RateModulation, bursts: tuple[ArrivalNoise, ...],
                  rng: np.random.Generator, mix: MixChooser, integer: bool) -> None:
         self.scale = scale_us
         self.model = model
@@ -202,14 +200,13 @@ class ModulatedPoissonArrivals(ArrivalProcess):
         self.rng = rng
         self.mix = mix
         self.integer = integer
-        self.peak = model.max_factor * math.prod(max(b.factor, 1.0) for b in bursts)
+        self.peak = model.max_factor * math.prod(b.peak_factor for b in bursts)
         self._t = 0.0  # the process's own clock (time of the last accepted candidate)
 
     def factor(self, t: float) -> float:
         f = self.model.factor(t)
         for b in self.bursts:
-            if (t % b.period_us) < b.length_us:
-                f *= b.factor
+            f *= b.factor_at(t)
         return f
 
     def next_arrival(self, now: float) -> Arrival | None:
@@ -276,7 +273,7 @@ class RateModulation:
 
     def make_process(self, config: ArrivalSettings, seed: int, arrival_rng: np.random.Generator,
                      app_rng: np.random.Generator) -> ArrivalProcess:
-        bursts = tuple(m for m in config.noise if isinstance(m, ArrivalBurst))
+        bursts = tuple(m for m in config.noise if isinstance(m, ArrivalNoise))
         ds3 = np.random.RandomState(seed) if config.arrival_streams == "ds3" else None
         mix = MixChooser(config.workload.probabilities, app_rng, ds3)
         return ModulatedPoissonArrivals(config.scale_us, self, bursts, arrival_rng, mix,
@@ -442,7 +439,7 @@ def make_arrival_process(config: ArrivalSettings, seed: int, arrival_rng: np.ran
     if config.arrivals is not None:
         return config.arrivals.make_process(config, seed, arrival_rng, app_rng)
     wl = config.workload
-    bursts = tuple(m for m in config.noise if isinstance(m, ArrivalBurst))
+    bursts = tuple(m for m in config.noise if isinstance(m, ArrivalNoise))
     ds3 = config.arrival_streams == "ds3"
     mix = MixChooser(wl.probabilities, app_rng, np.random.RandomState(seed) if ds3 else None)
     if config.fixed_rate:

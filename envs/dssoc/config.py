@@ -26,7 +26,7 @@ from dssoc.checks import MAX_DURATION_US, MAX_JOBS, MAX_JOBS_IN_FLIGHT, integer,
 from dssoc.errors import ConfigError, UnknownNameError
 from dssoc.mapping import WorkflowMapping, map_workload, needs_mapping
 from dssoc.model import SoC, Workload
-from dssoc.noise import NoiseModel, PESlowdown, noise_spec, parse_noise
+from dssoc.noise import NoiseModel, noise_spec, parse_noise
 
 DEFAULT_WORKLOAD = "wifi-tx-rx"
 DEFAULT_SOC = "MULTIPLE_BAL"
@@ -396,7 +396,7 @@ def _resolve_arrivals_and_noise(data: dict[str, Any], soc: SoC) -> None:
         raise ConfigError(f"expected a noise spec string (e.g. 'gaussian:0.2') or noise models, "
                           f"got {noise!r}", "noise")
     names = [c.name for c in soc.clusters]
-    data["noise"] = tuple(m.bind(names) if isinstance(m, PESlowdown) else m for m in models)
+    data["noise"] = tuple(m.bind(names) for m in models)  # names resolved against this SoC
 
 
 def _normalise(data: dict[str, Any]) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+import dssoc.metric_registry as metric_registry
+from dssoc.metric_registry import RunRecords, deadline_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,6 +19,9 @@ if TYPE_CHECKING:
 TRACE_COLUMNS = ("job", "app", "task", "task_name", "pe", "pe_name", "job_arrival", "ready",
                  "bound", "data_ready", "start", "finish", "expected", "planned_start")
 JOB_COLUMNS = ("job", "app", "arrival", "finish")
+
+__all__ = ["JOB_COLUMNS", "TRACE_COLUMNS", "RunRecords", "SimResult", "deadline_metrics",
+           "run_records"]
 
 
 @dataclass
@@ -52,50 +58,30 @@ class SimResult:
     _jobs: list[tuple] | None = field(default=None, repr=False)
     _pe_names: tuple[str, ...] = field(default=(), repr=False)
 
-    METRIC_KEYS = ("avg_latency_us", "p50_latency_us", "p95_latency_us", "p99_latency_us",
-                   "completed_jobs", "injected_jobs", "injection_rate_jobs_per_ms",
-                   "throughput_jobs_per_ms", "energy_j", "edp", "mean_slowdown", "sim_time_us",
-                   "wall_time_s", "energy_per_job_j", "deadline_miss_rate", "mean_tardiness_us",
-                   "p99_lateness_us")
+    #: metrics registered beyond the fields above (dssoc.metric_registry), by name
+    extra_metrics: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_simulation(cls, sim: FinishedRun, scheduler: object) -> SimResult:
+        """The result of a finished (or stopped) simulation: every registered metric of its
+        records (`run_records`), plus utilisation, per-application counts and traces."""
         name = scheduler if isinstance(scheduler, str) else getattr(scheduler, "name", "")
-        lat = np.frombuffer(sim.latencies, dtype=float).copy() if sim.latencies else np.zeros(0)
-        n = lat.size
-        end = sim.end_time if np.isfinite(sim.end_time) else sim.now
-        window = max(end - sim.warmup, 0.0)
-        busy_window = max(sim.last_completion - sim.warmup, 0.0)
-        pct = np.percentile(lat, [50, 95, 99]) if n else np.full(3, np.nan)
-        apps = (np.frombuffer(sim.completed_apps, dtype=np.int32) if sim.completed_apps
-                else np.zeros(0, np.int32))
-        counts = np.bincount(apps, minlength=len(sim.apps)) if n else np.zeros(len(sim.apps), int)
+        records = run_records(sim)
+        values = metric_registry.compute_all(records)
+        kept: dict[str, Any] = {k: values.pop(k) for k in _METRIC_FIELDS if k in values}
+        window, n = records.window_us, records.completed
+        counts = (np.bincount(records.apps, minlength=len(sim.apps)) if n
+                  else np.zeros(len(sim.apps), int))
         util = sim.busy_us / window if window > 0 else np.zeros(sim.n_pes)
-        miss, tardy, p99_late = deadline_metrics(np.frombuffer(sim.lateness, dtype=float)
-                                                 if sim.lateness else np.zeros(0))
         return cls(
             scheduler=str(name),
             seed=sim.seed,
             config=sim.config.summary(),
-            avg_latency_us=float(lat.mean()) if n else float("nan"),
-            p50_latency_us=float(pct[0]),
-            p95_latency_us=float(pct[1]),
-            p99_latency_us=float(pct[2]),
-            completed_jobs=int(n),
-            injected_jobs=int(sim.injected_after_warmup),
-            injection_rate_jobs_per_ms=sim.injected_after_warmup / window * 1000 if window else 0.0,
-            throughput_jobs_per_ms=n / busy_window * 1000 if busy_window > 0 else 0.0,
-            energy_j=float(sim.energy_j),
-            edp=float(sim.energy_j * busy_window * 1e-6),
-            mean_slowdown=float(np.mean(np.frombuffer(sim.slowdowns, dtype=float))) if n else float("nan"),
-            sim_time_us=float(end),
-            energy_per_job_j=float(sim.energy_j) / n if n else float("nan"),
-            deadline_miss_rate=miss,
-            mean_tardiness_us=tardy,
-            p99_lateness_us=p99_late,
+            **kept,
+            extra_metrics=values,
             frequency_trace=tuple(sim.dvfs.trajectory) if sim.dvfs is not None else (),
             utilization={p: float(u) for p, u in zip(sim.soc.pe_names, util, strict=True)},
-            latencies=lat,
+            latencies=records.latencies_us,
             completed_by_app={a.name: int(c) for a, c in zip(sim.apps, counts, strict=True)},
             total_injected=sim.jobs_injected,
             unfinished_job_ids=tuple(sorted(sim.active_jobs)),
@@ -106,8 +92,15 @@ class SimResult:
 
     # ------------------------------------------------------------------ output
     def metrics(self) -> dict[str, float]:
-        """The scalar metrics, as a flat dict (what MLflow and `--json` receive)."""
-        return {k: getattr(self, k) for k in self.METRIC_KEYS}
+        """Every registered metric (dssoc.metric_registry) by name, in declaration order: the
+        per-seed results that `--json`, MLflow and the report receive."""
+        out = {}
+        for m in metric_registry.all_metrics():
+            if m.name in _METRIC_FIELDS:
+                out[m.name] = getattr(self, m.name)
+            else:
+                out[m.name] = self.extra_metrics.get(m.name, float("nan"))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"scheduler": self.scheduler, "seed": self.seed, **self.metrics()}
@@ -153,17 +146,32 @@ class SimResult:
                           warmup_us=float(c.get("warmup_us") or 0.0))
 
 
-def deadline_metrics(lateness: np.ndarray) -> tuple[float, float, float]:
-    """(miss rate, mean tardiness, p99 lateness) of jobs with lateness = finish - deadline.
+#: the registered metrics kept as SimResult fields (the rest go to `extra_metrics`)
+_METRIC_FIELDS = frozenset(f.name for f in fields(SimResult)) & set(metric_registry.names())
 
-    A job misses when it finishes after its deadline (lateness > 0); tardiness is
-    max(0, lateness). All NaN when no job has a deadline.
-    """
-    late = np.asarray(lateness, dtype=float)
-    if late.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    return (float(np.mean(late > 0)), float(np.mean(np.maximum(late, 0.0))),
-            float(np.percentile(late, 99)))
+
+def run_records(sim: FinishedRun) -> RunRecords:
+    """The records a run's metrics are computed from: the engine's per-job accounting of the
+    counted jobs (finished after warm-up, by the end) and the run's totals. The arrays are
+    copies, so a running simulation can keep appending to its own (a result may be taken
+    mid-run)."""
+    end = sim.end_time if np.isfinite(sim.end_time) else sim.now
+    return RunRecords(
+        latencies_us=_copy(sim.latencies, float),
+        slowdowns=_copy(sim.slowdowns, float),
+        lateness_us=_copy(sim.lateness, float),
+        apps=_copy(sim.completed_apps, np.int32),
+        injected=int(sim.injected_after_warmup),
+        window_us=max(end - sim.warmup, 0.0),
+        busy_window_us=max(sim.last_completion - sim.warmup, 0.0),
+        energy_j=float(sim.energy_j),
+        end_us=float(end),
+    )
+
+
+def _copy(buffer: Any, dtype: Any) -> np.ndarray:
+    """A numpy copy of an `array.array` of per-job records (empty if it is)."""
+    return np.frombuffer(buffer, dtype=dtype).copy() if buffer else np.zeros(0, dtype)
 
 
 def _json_default(o: object) -> object:

@@ -255,7 +255,7 @@ def runs(
                                                                       date_format="iso"))
         return
     print_runs(df, select_columns(df, loaded, columns),
-               title=f"{loaded.experiment_name}: {len(df)} cell runs")
+               title=f"{loaded.experiment_name}: {len(df)} cell runs", primary=loaded.metrics.primary)
 
 
 def sort_runs(df: Any, spec: Any) -> Any:

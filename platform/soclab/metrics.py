@@ -1,13 +1,17 @@
-"""The one declaration of how each result metric is named, shown and compared.
+"""How soclab names and shows the metrics declared in `dssoc.metric_registry`.
 
-Every reader of results (the report, `soclab runs`, MLflow logging, `soclab train`) takes a
-metric's display name, unit, direction, number format and MLflow name from this registry, so a
-metric reads the same everywhere. A new metric (e.g. deadline misses) is one `register(...)` call.
+Every metric is declared once, in dssoc (name, unit, direction, description, computation). This
+module only derives the platform's view of each: its MLflow name (the declaration's dotted
+name), display unit and scale (`DISPLAY_UNITS`: J as mJ, J·s as µJ·s, fractions as %), number
+format, and which metrics are tracked (every figure of merit: those with a direction). Every
+reader of results (the report, `soclab runs`, MLflow logging, `soclab train`) goes through
+`get`/`tracked`/`all_metrics`, so a metric registered in dssoc appears everywhere.
 
 MLflow names are dotted, grouped by quantity: `latency.avg_us` is the mean over seeds,
-`latency.avg_us.ci_low` / `.ci_high` its bootstrap 95% interval (logged for the metrics marked
-`ci`; the per-seed values of every metric are in each cell's `results.parquet`); comparisons
-with a baseline are `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`),
+`latency.avg_us.ci_low` / `.ci_high` its bootstrap 95% interval (logged for the metrics declared
+with `interval`; the per-seed values of every metric are in each cell's `results.parquet`);
+comparisons with a baseline are `vs_<baseline>.latency_ratio` (+ `.ci_low` / `.ci_high`; named
+`vs_<baseline>.<primary>_ratio` when the spec's `metrics.primary` is not mean latency),
 `vs_<baseline>.improvement_pct` and `vs_<baseline>.p_improvement`; bookkeeping is
 `run.compute_s`, `run.attempts`.
 """
@@ -17,12 +21,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from dssoc import metric_registry as registry
+
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """How one per-seed result column is named, formatted and compared."""
+    """How one per-seed result column is named, formatted and compared (derived by `info_of`
+    from its dssoc declaration; the comparison formats below are built directly)."""
 
-    key: str  #: column of the per-seed results (`SimResult.metrics()`)
+    key: str  #: column of the per-seed results (`SimResult.metrics()`), the dssoc name
     mlflow: str  #: dotted MLflow metric name of its mean over seeds
     label: str  #: human name, e.g. "average latency"
     unit: str = ""  #: display unit, after `scale`
@@ -52,54 +59,44 @@ class MetricInfo:
         return f"{self.fmt(value)} [{self.fmt(low)}, {self.fmt(high)}]"
 
 
-_REGISTRY: dict[str, MetricInfo] = {}
+#: how a declared unit is shown: unit -> (display unit, factor); others are shown as declared
+DISPLAY_UNITS: dict[str, tuple[str, float]] = {"J": ("mJ", 1e3), "J·s": ("µJ·s", 1e6),
+                                               "fraction": ("%", 100.0)}
 
 
-def register(info: MetricInfo) -> MetricInfo:
-    """Add (or replace) a metric's declaration; returns it."""
-    _REGISTRY[info.key] = info
-    return info
+def info_of(m: registry.Metric) -> MetricInfo:
+    """The platform's view of a dssoc metric declaration."""
+    unit, scale = DISPLAY_UNITS.get(m.unit, (m.unit, 1.0))
+    lower = None if m.better is None else m.better == "lower"
+    return MetricInfo(m.name, m.dotted, m.label, unit, lower, m.decimals, scale,
+                      tracked=m.better is not None, ci=m.interval)
 
 
 def get(key: str) -> MetricInfo:
-    """The declaration of `key`; an undeclared metric gets a plain default (shown, not tracked)."""
-    return _REGISTRY.get(key) or MetricInfo(key, key.replace("_", "."), key.replace("_", " "),
-                                            tracked=False)
+    """The view of metric `key`; a column not declared in dssoc gets a plain default (shown, not
+    tracked)."""
+    try:
+        return info_of(registry.get(key))
+    except KeyError:
+        return MetricInfo(key, key.replace("_", "."), key.replace("_", " "), tracked=False)
 
 
 def tracked() -> list[MetricInfo]:
-    """The metrics logged for every cell, in declaration order."""
-    return [m for m in _REGISTRY.values() if m.tracked]
+    """The metrics logged for every cell (every figure of merit), in declaration order."""
+    return [info_of(m) for m in registry.figures_of_merit()]
 
 
 def all_metrics() -> list[MetricInfo]:
-    return list(_REGISTRY.values())
+    """Every declared metric, in declaration order."""
+    return [info_of(m) for m in registry.all_metrics()]
 
 
-PRIMARY = "avg_latency_us"  #: the metric reports and comparisons are about
+def rankable() -> list[str]:
+    """Names a spec's `metrics.primary` may take: the metrics with a direction."""
+    return [m.name for m in registry.figures_of_merit()]
 
-for _m in (
-    MetricInfo("avg_latency_us", "latency.avg_us", "average latency", "µs", True, 1, ci=True),
-    MetricInfo("p95_latency_us", "latency.p95_us", "p95 latency", "µs", True, 0, ci=True),
-    MetricInfo("p99_latency_us", "latency.p99_us", "p99 latency", "µs", True, 0),
-    MetricInfo("throughput_jobs_per_ms", "throughput.jobs_per_ms", "throughput", "jobs/ms",
-               False, 3),
-    MetricInfo("injection_rate_jobs_per_ms", "load.injected_jobs_per_ms", "injected rate",
-               "jobs/ms", None, 3, tracked=False),
-    MetricInfo("energy_j", "energy.total_j", "energy", "mJ", True, 1, scale=1000.0),
-    MetricInfo("edp", "energy.edp_js", "energy-delay product", "µJ·s", True, 2, scale=1e6),
-    MetricInfo("mean_slowdown", "latency.slowdown", "mean slowdown", "×", True, 2),
-    MetricInfo("completed_jobs", "jobs.completed", "completed jobs", "", False, 0),
-    MetricInfo("wall_time_s", "run.sim_wall_s", "simulation wall time", "s", None, 2,
-               tracked=False),
-    MetricInfo("energy_per_job_j", "energy.per_job_j", "energy per job", "mJ", True, 3, scale=1000.0),
-    # deadline metrics are NaN when no counted job has a deadline (the built-in applications)
-    MetricInfo("deadline_miss_rate", "deadline.miss_rate", "deadline misses", "%", True, 1,
-               scale=100.0),
-    MetricInfo("mean_tardiness_us", "deadline.mean_tardiness_us", "mean tardiness", "µs", True, 1),
-    MetricInfo("p99_lateness_us", "deadline.p99_lateness_us", "p99 lateness", "µs", True, 1),
-):
-    register(_m)
+
+PRIMARY = "avg_latency_us"  #: the default of a spec's `metrics.primary`
 
 #: ratio columns / comparisons (not per-seed columns, but formatted from here too)
 RATIO = MetricInfo("ratio", "latency_ratio", "latency ratio", "×", True, 3, tracked=False)
@@ -109,11 +106,15 @@ PROBABILITY = MetricInfo("prob_improvement", "p_improvement", "P(better)", "", F
                          tracked=False)
 
 
-def baseline_metric_names(baseline: str) -> dict[str, str]:
-    """MLflow names of the comparison with `baseline` (keys: ratio, low, high, improvement, poi)."""
+def baseline_metric_names(baseline: str, primary: str = PRIMARY) -> dict[str, str]:
+    """MLflow names of the comparison with `baseline` on the `primary` metric (keys: ratio, low,
+    high, improvement, poi). The ratio is named after what it divides: `vs_B.latency_ratio` for
+    the default (mean latency), `vs_B.<primary>_ratio` otherwise (`vs_B.p95_latency_us_ratio`),
+    so a run ranked by p95 or EDP never shows its ratio under a latency name."""
     p = f"vs_{baseline}."
-    return {"ratio": p + RATIO.mlflow, "low": p + RATIO.mlflow + ".ci_low",
-            "high": p + RATIO.mlflow + ".ci_high", "improvement": p + IMPROVEMENT.mlflow,
+    ratio = RATIO.mlflow if primary == PRIMARY else f"{primary}_ratio"
+    return {"ratio": p + ratio, "low": p + ratio + ".ci_low",
+            "high": p + ratio + ".ci_high", "improvement": p + IMPROVEMENT.mlflow,
             "poi": p + PROBABILITY.mlflow}
 
 

@@ -38,6 +38,25 @@ def pyplot() -> Any:
     return plt
 
 
+def _number_first(value: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def noise_key(level: str) -> tuple:
+    """Sort key of noise levels by magnitude: `none` first, then by model and its arguments in
+    numeric order (`gaussian:0.05` < `gaussian:0.2` < `gaussian:1`), text arguments by name."""
+    if str(level).strip() in ("", "none"):
+        return (0,)
+    parts = []
+    for part in str(level).split("+"):
+        kind, *args = part.strip().split(":")
+        parts.append((kind, *(_number_first(a) for a in args)))
+    return (1, *parts)
+
+
 def agent_colors(agents: Sequence[str]) -> dict[str, Any]:
     """A fixed colour per agent (tab10 in the given order, then tab20): the same in every figure."""
     plt = pyplot()
@@ -128,9 +147,12 @@ def plot_latency_vs_load(table: pd.DataFrame, noises: Sequence[str], colors: dic
 
 def plot_ratio_to_baseline(cmp: pd.DataFrame, baseline: str, noises: Sequence[str],
                            colors: dict[str, Any], apart: Sequence[str], path: Path,
-                           title: str) -> Path:
-    """Paired latency ratio agent / baseline vs injection rate (log axis, 1 marked, 95% CI
-    bands), one column per noise level; below 1 = lower latency than the baseline."""
+                           title: str, metric: str = metrics.PRIMARY) -> Path:
+    """Paired ratio agent / baseline of `metric` (a spec's primary) vs injection rate (log axis,
+    1 marked, 95% CI bands), one column per noise level."""
+    info = metrics.get(metric)
+    better = "better" if info.lower_is_better is not None else "lower"
+    side = "<" if info.lower_is_better is not False else ">"
     plt = pyplot()
     rows = 2 if apart else 1
     fig, axes = _grid(plt, rows, len(noises))
@@ -148,10 +170,10 @@ def plot_ratio_to_baseline(cmp: pd.DataFrame, baseline: str, noises: Sequence[st
             _plain_log_ticks(ax)
             ax.set_title(f"noise: {noise}" + (" · far-off agents" if row == 1 else ""))
             ax.set_xlabel("injection rate (jobs/ms)")
-            ax.set_ylabel(f"latency ratio to {baseline} (log)")
+            ax.set_ylabel(f"{info.label} ratio to {baseline} (log)")
             ax.set_xticks(sorted(cmp.rate_jobs_per_ms.unique()))
-    return _finish(plt, fig, f"{title}: latency / {baseline} on the same seeds\n"
-                   f"(< 1: faster than {baseline}; dashed: parity; {CI_LABEL})", path, axes)
+    return _finish(plt, fig, f"{title}: {info.label} / {baseline}'s on the same seeds\n"
+                   f"({side} 1: {better} than {baseline}; dashed: parity; {CI_LABEL})", path, axes)
 
 
 def _plain_log_ticks(ax: Any) -> None:
@@ -222,18 +244,20 @@ def plot_by_point(table: pd.DataFrame, design: Sequence[str], colors: dict[str, 
 
 def plot_learning_curves(curves: dict[str, dict[str, Sequence[float]]], path: Path, title: str,
                          colors: dict[str, Any] | None = None,
-                         references: dict[str, float] | None = None) -> Path:
-    """Per-iteration training curves of RL agents: episode return and training-episode latency,
-    raw (thin) and as a 5-iteration moving average (thick); `references` draws evaluated
-    latencies of heuristics as labelled horizontal lines."""
+                         references: dict[str, float] | None = None,
+                         metric: str = metrics.PRIMARY) -> Path:
+    """Per-iteration training curves of RL agents: episode return and the training episodes'
+    `metric` (a spec's primary), raw (thin) and as a 5-iteration moving average (thick);
+    `references` draws evaluated values of heuristics as labelled horizontal lines."""
     plt = pyplot()
     fig, axes = _grid(plt, 1, 2, width=5.2)
     colors = colors or agent_colors(list(curves))
+    info = metrics.get(metric)
     panels = (("train/episode_return_mean", "episode return"),
-              ("train/avg_latency_us", "training-episode average latency (µs)"))
+              (f"train/{metric}", f"training-episode {info.heading}"))
     for ax, (key, label) in zip(axes[0], panels, strict=True):
         for name, c in curves.items():
-            y = np.asarray(c.get(key, []), dtype=float)
+            y = np.asarray(c.get(key, []), dtype=float) * (info.scale if key != panels[0][0] else 1)
             if not y.size:
                 continue
             it = np.arange(1, y.size + 1)
@@ -241,10 +265,10 @@ def plot_learning_curves(curves: dict[str, dict[str, Sequence[float]]], path: Pa
             k = min(5, y.size)
             smooth = pd.Series(y).rolling(k, min_periods=1).mean().to_numpy()
             ax.plot(it, smooth, color=colors.get(name), linewidth=2, label=f"{name} ({k}-it. mean)")
-        if key.endswith("avg_latency_us"):
+        if key != panels[0][0]:
             for i, (ref, v) in enumerate((references or {}).items()):
-                ax.axhline(v, color="0.4", linestyle=(0, (3, 2 + i)), linewidth=1)
-                ax.annotate(f"{ref} eval {v:.0f}", (1, v), fontsize=7, color="0.3",
+                ax.axhline(v * info.scale, color="0.4", linestyle=(0, (3, 2 + i)), linewidth=1)
+                ax.annotate(f"{ref} eval {info.fmt(v)}", (1, v * info.scale), fontsize=7, color="0.3",
                             xytext=(2, 2), textcoords="offset points")
         ax.set_xlabel("training iteration")
         ax.set_ylabel(label)

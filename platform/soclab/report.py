@@ -85,7 +85,7 @@ def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker
     group = _group(spec)
     runs = df.groupby(group)["run_id"].first()
     for b in spec.baselines:
-        names = metrics.baseline_metric_names(b)
+        names = metrics.baseline_metric_names(b, spec.metrics.primary)
         for row in sm.vs[b].to_dict("records"):
             key = tuple(row[k] for k in group)
             if key not in runs.index or np.isnan(row[f"ratio_to_{b}"]):
@@ -125,6 +125,21 @@ def _sort_key(value: str) -> tuple[int, float, str]:
         return (0, float(value), "")
     except ValueError:
         return (1, 0.0, value)
+
+
+def sort_rows(frame: pd.DataFrame, keys: list[str], ascending: list[bool] | None = None
+              ) -> pd.DataFrame:
+    """`frame` sorted by `keys` (stable), noise levels by magnitude (`plots.noise_key`: none
+    first) rather than alphabetically."""
+    if frame.empty:
+        return frame
+    out = frame.assign(_noise=0)
+    if "noise" in frame.columns:
+        levels = sorted(set(frame.noise), key=plots.noise_key)
+        out["_noise"] = frame.noise.map({n: i for i, n in enumerate(levels)})
+    by = ["_noise" if k == "noise" else k for k in keys]
+    return out.sort_values(by, ascending=ascending if ascending is not None else True,
+                           kind="stable").drop(columns="_noise")
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -191,7 +206,7 @@ def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> st
     axes_head = [*_design_axes(spec), "noise", "rate (jobs/ms)"]
     shown = set(agent_order(spec, df)) | set(spec.baselines)
     parts = ["## Detailed tables"]
-    table = sm.table[sm.table.agent.isin(shown)]
+    table = sort_rows(sm.table[sm.table.agent.isin(shown)], group)
     rows = [[r.agent, *_point_cells(r, spec), str(r.n),
              info.fmt_ci(r.mean, r.mean_low, r.mean_high), info.fmt_ci(r.iqm, r.iqm_low, r.iqm_high)]
             for r in _records(table)]
@@ -200,7 +215,7 @@ def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> st
     better = (f"a ratio {'below' if lower else 'above'} 1 and a positive improvement mean a better "
               f"{info.label}")
     for b in spec.baselines:
-        cmp = sm.vs[b][(sm.vs[b].agent != b) & sm.vs[b].agent.isin(shown)]
+        cmp = sort_rows(sm.vs[b][(sm.vs[b].agent != b) & sm.vs[b].agent.isin(shown)], group)
         rows = [[r.agent, *_point_cells(r, spec),
                  _ratio_cell(getattr(r, f"ratio_to_{b}"), r.ratio_low, r.ratio_high),
                  metrics.IMPROVEMENT.fmt_ci(r.improvement_pct, r.improvement_low, r.improvement_high),
@@ -210,7 +225,8 @@ def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> st
              f"P(better than {b})"], rows))
     others = [m for m in metrics.tracked() if m.key in df.columns and m.key != metric
               and m.lower_is_better is not None]
-    agg = df[df.agent.isin(shown)].groupby(group, sort=True)[[m.key for m in others]].mean().reset_index()
+    agg = sort_rows(df[df.agent.isin(shown)].groupby(group, sort=True)[[m.key for m in others]]
+                    .mean().reset_index(), group)
     rows = [[str(r["agent"]), *_point_cells(r, spec), *[m.fmt(r[m.key]) for m in others]]
             for r in agg.to_dict("records")]
     parts.append("### Other metrics (means over seeds)\n\n" + _md_table(
@@ -224,8 +240,8 @@ def ranking(df: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
     metric, lower = _metric(spec)
     table = stats.summarize(df, metric, _group(spec))
     points = _group(spec)[1:]
-    table = table.sort_values([*points, "mean"], ascending=[True] * len(points) + [lower],
-                              kind="stable")
+    # noise by magnitude, not alphabetically ("none" before "gaussian:0.2")
+    table = sort_rows(table, [*points, "mean"], [True] * len(points) + [lower])
     table["rank"] = table.groupby(points, sort=False).cumcount() + 1
     return table.reset_index(drop=True)
 
@@ -267,7 +283,7 @@ def make_figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
     apart = plots.outliers(table, spec.report.outlier_factor, keep=spec.baselines)
     noises = [n for n in spec.axes.noise if n in set(data.noise)]
     note = (f" Far-off agents ({', '.join(apart)}: on average over {spec.report.outlier_factor:g}× "
-            "the best latency) are drawn in the lower row on their own log scale, with the best "
+            f"the best {info.label}) are drawn in the lower row on their own log scale, with the best "
             "other agent (squares) for reference." if apart else "")
     hidden = [a for a in spec.report.hide_agents if a in set(df.agent)]
     if hidden:
@@ -278,10 +294,11 @@ def make_figures(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
              "seeds." + note)]
     for b in spec.baselines:
         cmp = sm.vs[b][sm.vs[b].agent.isin(agents)]
+        side = "Below" if info.lower_is_better is not False else "Above"
         figs.append((plots.plot_ratio_to_baseline(cmp, b, noises, colors, apart,
-                                                  out_dir / f"ratio_to_{b}.png", spec.name),
-                     f"Latency of each agent divided by {b}'s on the same seeds (log axis; dashed "
-                     f"line: parity). Below the line is faster than {b}." + note))
+                                                  out_dir / f"ratio_to_{b}.png", spec.name, info.key),
+                     f"{info.label.capitalize()} of each agent divided by {b}'s on the same seeds "
+                     f"(log axis; dashed line: parity). {side} the line is better than {b}." + note))
     if len(noises) >= 2:
         normal = [a for a in agents if a not in apart]
         figs.append((plots.plot_robustness(table[table.agent.isin(normal)], noises,

@@ -54,14 +54,14 @@ def runs_table(spec: ExperimentSpec, tracking_uri: str | None = None,
     if df.empty:
         raise not_run(spec, spec_path, uri)
     cols = dict(BASE_COLUMNS)
-    primary = metrics.get(metrics.PRIMARY)
+    primary = spec.metrics.info
     for m in metrics.tracked():
         cols[f"metrics.{m.mlflow}"] = m.key
         if m.key == primary.key:
             cols[f"metrics.{m.mlflow}.ci_low"] = f"{m.key}_ci_low"
             cols[f"metrics.{m.mlflow}.ci_high"] = f"{m.key}_ci_high"
     for b in spec.baselines:
-        names = metrics.baseline_metric_names(b)
+        names = metrics.baseline_metric_names(b, spec.metrics.primary)
         cols[f"metrics.{names['ratio']}"] = f"ratio_to_{b}"
         cols[f"metrics.{names['poi']}"] = f"p_better_than_{b}"
     cols.update({"start_time": "start_time", "run_id": "run_id"})
@@ -76,8 +76,9 @@ def runs_table(spec: ExperimentSpec, tracking_uri: str | None = None,
 
 
 def default_columns(spec: ExperimentSpec) -> list[str]:
-    """agent, noise, rate, latency (mean with CI), ratio to each baseline, status: 80 columns."""
-    return ["agent", "noise", "rate", metrics.PRIMARY, *[f"ratio_to_{b}" for b in spec.baselines],
+    """agent, noise, rate, the primary metric (mean with CI), ratio to each baseline, status:
+    80 columns."""
+    return ["agent", "noise", "rate", spec.metrics.primary, *[f"ratio_to_{b}" for b in spec.baselines],
             "status"]
 
 
@@ -95,11 +96,10 @@ def select_columns(df: pd.DataFrame, spec: ExperimentSpec, columns: str | None) 
     return wanted
 
 
-def format_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Display strings: metrics in their units and decimals (latency with its CI), ratios with
-    three decimals, times to the second, rates as written."""
+def format_frame(df: pd.DataFrame, primary: str = metrics.PRIMARY) -> pd.DataFrame:
+    """Display strings: metrics in their units and decimals (the primary metric with its CI),
+    ratios with three decimals, times to the second, rates as written."""
     out = pd.DataFrame(index=df.index)
-    primary = metrics.PRIMARY
     for c in df.columns:
         col = df[c]
         if c == primary and f"{c}_ci_low" in df.columns:
@@ -124,12 +124,13 @@ def format_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def column_heading(c: str) -> str:
-    """Short headers for the terminal table: `latency µs`, `×HEFT`."""
+def column_heading(c: str, primary: str = metrics.PRIMARY) -> str:
+    """Short headers for the terminal table: `average latency µs`, `×HEFT`."""
     if c.startswith("ratio_to_"):
         return "×" + c.removeprefix("ratio_to_")
-    if c == metrics.PRIMARY:
-        return f"latency {metrics.get(c).unit} [95% CI]"
+    if c == primary:
+        info = metrics.get(c)
+        return f"{info.label} {info.unit}".strip()  # the cells show their CI in brackets
     info = metrics.get(c)
     return f"{c} ({info.unit})" if c in {m.key for m in metrics.all_metrics()} and info.unit else c
 

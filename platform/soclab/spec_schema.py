@@ -375,8 +375,8 @@ class ReportSpec(_Strict):
 
 class MetricsSpec(_Strict):
     """Which result metric the study is about: ratios to baselines, the report's tables and
-    figures, and RL hyperparameter searches all use `primary` (`soclab.metrics` declares each
-    metric once: name, unit, whether lower is better)."""
+    figures, and RL hyperparameter searches all use `primary`, any metric with a direction
+    declared in `dssoc.metric_registry` (name, unit, which way is better, computation)."""
 
     primary: str = Field("avg_latency_us", description="e.g. avg_latency_us, p95_latency_us, edp")
 
@@ -385,7 +385,7 @@ class MetricsSpec(_Strict):
     def _known(cls, v: str) -> str:
         from soclab import metrics
 
-        names = [m.key for m in metrics.all_metrics() if m.lower_is_better is not None]
+        names = metrics.rankable()
         if v not in names:
             raise ValueError(f"unknown primary metric {v!r}; valid: {', '.join(names)}")
         return v

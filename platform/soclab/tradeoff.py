@@ -130,19 +130,97 @@ def _has(df: pd.DataFrame, column: str) -> bool:
     return column in df.columns and bool(np.isfinite(df[column].to_numpy(dtype=float)).any())
 
 
+def _span(lo: pd.Series, hi: pd.Series, log: bool, pad: float) -> tuple[float, float]:
+    """Axis limits covering [min(lo), max(hi)] with a margin (`pad` of the span, in log space
+    for a log axis)."""
+    a, b = float(np.nanmin(lo)), float(np.nanmax(hi))
+    if log:
+        a, b = max(a, 1e-12), max(b, 1e-12)
+        la, lb = np.log10(a), np.log10(b)
+        m = max((lb - la) * pad, 0.03)
+        return 10 ** (la - m), 10 ** (lb + m)
+    m = max((b - a) * pad, abs(b) * 0.05, 1e-12)
+    return a - m, b + m
+
+
+def _off_scale(ax, rows: pd.DataFrame, styles: dict, en, lat, xlim, ylim) -> None:  # type: ignore[no-untyped-def]
+    """Far-off agents as arrows just inside the right edge (at their energy, clamped to the
+    axis, stacked where they would overlap), labelled with their latency and energy, instead of
+    points that would stretch the axes."""
+    y0, y1 = ylim
+    step = (y1 - y0) * 0.08
+    x = xlim[1] / 10 ** (0.015 * np.log10(xlim[1] / xlim[0]))
+    placed: list[float] = []
+    for r in rows.sort_values("latency").itertuples(index=False):
+        st = styles[r.agent]
+        y = min(max(r.energy * en.scale, y0 + step / 2), y1 - step / 2)
+        down = y > (y0 + y1) / 2  # stack towards the middle of the panel
+        while any(abs(y - p) < step * 0.9 for p in placed):
+            y += -step if down else step
+        placed.append(y)
+        ax.plot([x], [y], marker=">", markersize=9, color=st["color"], linestyle="none",
+                label=r.agent, zorder=4)
+        if r.pareto:
+            ax.scatter([x], [y], s=160, facecolors="none", edgecolors="black", zorder=3,
+                       label="Pareto front")
+        ax.annotate(f"{r.agent}: {lat.fmt(r.latency)} {lat.unit}, {en.fmt(r.energy)} {en.unit} →",
+                    (x, y), fontsize=7, color=st["color"], ha="right", va="center",
+                    xytext=(-8, 0), textcoords="offset points")
+
+
+def _plain_log_ticks(ax) -> None:  # type: ignore[no-untyped-def]
+    """Readable ticks on a log x axis of a few decades at most (matplotlib would label its minor
+    ticks as overlapping `2×10²`-style text): plain numbers, at most about six of them."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
+
+    lo, hi = ax.get_xlim()
+    if hi / lo >= 1000:
+        return
+    if hi / lo < 10:
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_minor_locator(NullLocator())
+    else:
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.4g}"))
+
+
 def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path,
                         colors: dict[str, object] | None = None) -> Path:
     """Mean latency vs mean energy per job, 95% CI crosses, Pareto front marked; one panel per
-    (noise, rate) group."""
+    (noise, rate) group. Far-off agents (`report.outlier_factor`, as in the latency figures)
+    that are off the Pareto front and would stretch a panel's axes are drawn as labelled arrows
+    on its right edge; the front itself (e.g. slow but frugal governors) is always drawn."""
+    plt, fig, axes = draw_latency_energy(df, spec, colors)
+    arrows = any(ln.get_marker() == ">" for ax in axes for ln in ax.lines)
+    return _finish(plt, fig, axes, f"{spec.name}: latency vs energy per job (95% CI crosses; "
+                   "ringed and joined: Pareto front"
+                   + ("; ▶ on the right edge: far-off agent, values written)" if arrows else ")"),
+                   path)
+
+
+def draw_latency_energy(df: pd.DataFrame, spec: ExperimentSpec,
+                        colors: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
+    """The panels of `plot_latency_energy`, not yet saved: (pyplot, figure, axes)."""
     t = tradeoff_table(df)
     groups = sorted(t.groupby(["noise", "rate_jobs_per_ms"]).groups,
                     key=lambda k: (list(spec.axes.noise).index(k[0]) if k[0] in spec.axes.noise else 0, k[1]))
     plt, fig, axes = _grid(len(groups))
     styles = agent_styles(sorted(t.agent.unique()), colors)
     lat, en = metrics.get(LATENCY), metrics.get(ENERGY)
+    apart = set(plots.outliers(t.rename(columns={"latency": "mean"}), spec.report.outlier_factor,
+                               keep=spec.baselines))
     for ax, (noise, rate) in zip(axes, groups, strict=True):
         g = t[(t.noise == noise) & (t.rate_jobs_per_ms == rate)]
-        for r in g.sort_values("agent").itertuples(index=False):
+        far = g.agent.isin(apart) & ~g.pareto  # far off and dominated: no part of the trade-off
+        near = g[~far] if (~far).any() else g
+        xlim = _span(near.latency_low.fillna(near.latency), near.latency_high.fillna(near.latency),
+                     True, 0.12)
+        ylim = _span(near.energy_low.fillna(near.energy) * en.scale,
+                     near.energy_high.fillna(near.energy) * en.scale, False, 0.12)
+        inside = g.latency.between(*xlim) & (g.energy * en.scale).between(*ylim)
+        shown, off = g[inside | ~far], g[~inside & far]
+        for r in shown.sort_values("agent").itertuples(index=False):
             st = styles[r.agent]
             ax.errorbar(r.latency, r.energy * en.scale,
                         xerr=[[r.latency - r.latency_low], [r.latency_high - r.latency]],
@@ -150,19 +228,27 @@ def plot_latency_energy(df: pd.DataFrame, spec: ExperimentSpec, path: Path,
                               [(r.energy_high - r.energy) * en.scale]],
                         marker=st["marker"], capsize=3, color=st["color"], label=r.agent,
                         linestyle="none")
-        front = g[g.pareto].sort_values("latency")
+        front = shown[shown.pareto].sort_values("latency")
         if len(front):
             ax.plot(front.latency, front.energy * en.scale, color="black", linewidth=1, linestyle="--",
                     drawstyle="steps-post", zorder=0)
             ax.scatter(front.latency, front.energy * en.scale, s=160, facecolors="none",
                        edgecolors="black", zorder=3, label="Pareto front")
         ax.set_xscale("log")
+        if len(off):  # fix the limits to the agents drawn, then the arrows on the edge
+            xlim = _span(shown.latency_low.fillna(shown.latency),
+                         shown.latency_high.fillna(shown.latency), True, 0.12)
+            ylim = _span(shown.energy_low.fillna(shown.energy) * en.scale,
+                         shown.energy_high.fillna(shown.energy) * en.scale, False, 0.12)
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
+            _off_scale(ax, off, styles, en, lat, xlim, ylim)
+        _plain_log_ticks(ax)
         ax.set_title(f"noise: {noise}, rate {rate:g} jobs/ms")
         ax.set_xlabel(lat.heading)
         ax.set_ylabel(en.heading)
         ax.grid(alpha=0.3)
-    return _finish(plt, fig, axes, f"{spec.name}: latency vs energy per job (95% CI crosses; "
-                   "ringed and joined: Pareto front)", path)
+    return plt, fig, axes
 
 
 def plot_deadline_misses(df: pd.DataFrame, spec: ExperimentSpec, path: Path,
@@ -192,7 +278,9 @@ CAPTIONS = {
     "latency_energy.png": "Mean job latency against mean energy per job per agent, one panel per "
                           "(noise, rate); crosses are 95% bootstrap CIs over seeds. Ringed and "
                           "joined: the Pareto front (no other agent is at least as fast and as "
-                          "frugal).",
+                          "frugal). Far-off agents off the front (report.outlier_factor) are drawn "
+                          "as arrows on the right edge with their latency and energy written beside "
+                          "them, so they do not stretch the axes.",
     "deadline_misses.png": "Share of jobs that missed their deadline vs injection rate per agent; "
                            "bands are 95% bootstrap CIs over seeds.",
 }  #: the report's caption of each figure, by file name
@@ -227,7 +315,9 @@ def markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
         en, lat, edp_m = metrics.get(ENERGY), metrics.get(LATENCY), metrics.get("edp")
         rows = [f"| agent | noise | rate | {en.heading} [95% CI] | {lat.heading} [95% CI] | "
                 f"{edp_m.heading} | Pareto |", "|---|---|---|---|---|---|---|"]
-        for r in t.sort_values(["noise", "rate_jobs_per_ms", "latency"]).itertuples(index=False):
+        order = {n: i for i, n in enumerate(sorted(set(t.noise), key=plots.noise_key))}
+        t["_noise"] = t.noise.map(order)
+        for r in t.sort_values(["_noise", "rate_jobs_per_ms", "latency"]).itertuples(index=False):
             rows.append(f"| {r.agent} | {r.noise} | {r.rate_jobs_per_ms:g} | "
                         f"{_ci(r.energy, r.energy_low, r.energy_high, en.scale)} | "
                         f"{_ci(r.latency, r.latency_low, r.latency_high, lat.scale, 4)} | "
@@ -240,7 +330,7 @@ def markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
         m_miss, tardy, late = (metrics.get(k) for k in (MISS, "mean_tardiness_us", "p99_lateness_us"))
         rows = [f"| agent | noise | rate | {m_miss.heading} [95% CI] | {tardy.heading} | "
                 f"{late.heading} |", "|---|---|---|---|---|---|"]
-        for key, r in miss.iterrows():
+        for key, r in sorted(miss.iterrows(), key=lambda kr: (plots.noise_key(kr[0][1]), kr[0][2])):
             agent, noise, rate = key
             rows.append(f"| {agent} | {noise} | {rate:g} | "
                         f"{_ci(r['mean'], r.mean_low, r.mean_high, m_miss.scale)} | "

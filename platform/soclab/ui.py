@@ -154,19 +154,20 @@ def print_result(result: SimResult, validated: bool = False, gantt: Path | None 
         console.print(f"Gantt chart written to {gantt}")
 
 
-def print_runs(df, columns: list[str], title: str = "") -> None:  # type: ignore[no-untyped-def]
+def print_runs(df, columns: list[str], title: str = "",  # type: ignore[no-untyped-def]
+               primary: str = "avg_latency_us") -> None:
     """Runs as a compact table (no borders, one line per row, numbers in their units; the
-    latency with its CI) that fits 80 columns with the default column set."""
+    primary metric with its CI) that fits 80 columns with the default column set."""
     from rich import box
 
     from soclab.runs import column_heading, format_frame
 
-    shown = format_frame(df)[columns]
+    shown = format_frame(df, primary)[columns]
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
                   padding=(0, 1))
     for c in shown.columns:
         numeric = c not in ("agent", "noise", "status", "run", "run_id")
-        table.add_column(column_heading(c), justify="right" if numeric else "left", no_wrap=True,
+        table.add_column(column_heading(c, primary), justify="right" if numeric else "left", no_wrap=True,
                          overflow="ellipsis")
     for row in shown.itertuples(index=False):
         table.add_row(*row)

@@ -54,3 +54,11 @@ def test_design_space_sweeps_socs_and_windows_and_ranks_by_the_primary_metric(ra
         assert g.agent.iloc[0] == means.groupby("agent").p95_latency_us.mean().idxmin()
     out = finalize_and_report(p95, tracker, None, tmp_path / "p95")
     assert "## Ranking by p95 latency" in (out.parent / "report.md").read_text()
+    # its ratios to HEFT are logged under the metric they divide, beside the mean-latency ones
+    assert baseline_metric_names("HEFT")["ratio"] == "vs_HEFT.latency_ratio"
+    p95_ratio = "metrics." + baseline_metric_names("HEFT", "p95_latency_us")["ratio"]
+    assert p95_ratio == "metrics.vs_HEFT.p95_latency_us_ratio"
+    runs = mlflow.search_runs(experiment_names=[spec.experiment_name])
+    cells = runs[runs["tags.soclab.kind"] == "cell"]
+    assert cells[p95_ratio].notna().all()
+    assert cells["metrics." + baseline_metric_names("HEFT")["ratio"]].notna().all()

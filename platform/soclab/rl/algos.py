@@ -37,7 +37,9 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
     "gnn_steps": "message-passing steps of the graph model (default 3)",
     "episode_us": "simulated time of a training episode (default: about 400 decisions)",
     "episode_jobs": "stop training episodes after this many jobs instead of a duration",
-    "max_tasks": "task slots of the observation (default: the env's)",
+    "max_tasks": "task slots of the observation (default: the env's; v0 only)",
+    "max_ready": "ready slots of the v1 observation (default: the env's, 32)",
+    "ratio_window": "completions per cluster in v1's duration-ratio window (default: the env's)",
     "reward_scale": "factor on every reward (default 0.1; 1 for the throughput reward)",
     "num_env_runners": "RLlib env runner actors (default 0: sample in the trainer's process)",
     "num_envs_per_env_runner": "vectorised envs per env runner, stepped together with one batched "
@@ -96,10 +98,14 @@ ALIASES = {"learning_rate": "lr", "batch_size": "train_batch_size_per_learner",
            "max_grad_norm": "grad_clip", "discount": "gamma"}
 ROLLOUT_FRAGMENT = {name: entry[2] for name, entry in ALGORITHM_TABLE.items()}
 DQN_STEPS_PER_ITERATION = 500  # PPO/APPO/IMPALA: an iteration samples one train batch
-#: engine metrics logged per training episode: every figure of merit of `soclab.metrics` (so a
-#: spec's `metrics.primary` can steer searches) plus the env's own counters.
-METRIC_KEYS = (*(m.key for m in metrics.all_metrics() if m.lower_is_better is not None),
-               "invalid_actions", "overflow_tasks")
+#: the env's own counters, logged per training episode beside the engine metrics
+ENV_COUNTERS = ("invalid_actions", "overflow_tasks")
+
+
+def episode_metric_keys() -> tuple[str, ...]:
+    """Engine metrics logged per training episode: every figure of merit declared in
+    `dssoc.metric_registry` (so any `metrics.primary` can steer searches) plus the env's counters."""
+    return (*metrics.rankable(), *ENV_COUNTERS)
 
 
 def config_class(algorithm: str) -> type:
@@ -151,12 +157,13 @@ def split_hyperparameters(algorithm: str, hyperparameters: dict[str, Any] | None
     return rl, own
 
 
-#: env versions whose observation layout soclab's networks read (`soclab.rl.nets.ObsDims`)
-TRAINABLE_ENVS = ("dssoc/SoCSched-v0",)
+#: env versions whose observation layout soclab's networks read: v0's task graph
+#: (`soclab.rl.nets`) and v1's (ready slot, PE) pairs (`soclab.rl.late_nets`)
+TRAINABLE_ENVS = ("dssoc/SoCSched-v0", "dssoc/SoCSched-v1")
 
 
 def check_env_id(env_id: str, where: str) -> None:
-    """Refuse an env version the networks cannot read (v1's pair layout is not supported yet)."""
+    """Refuse an env version the networks cannot read."""
     if env_id not in TRAINABLE_ENVS:
         raise ConfigError(f"the RL networks read the observation of {', '.join(TRAINABLE_ENVS)} "
                           f"only; {env_id!r} is not supported for training yet", where)
@@ -194,7 +201,7 @@ def metrics_callback() -> type:
                     info = env.envs[env_index].unwrapped.episode_metrics()
                 except Exception:
                     info = {}
-            for key in METRIC_KEYS:
+            for key in episode_metric_keys():
                 try:
                     v = float(info[key])
                 except (KeyError, TypeError, ValueError):

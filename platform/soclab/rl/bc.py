@@ -13,6 +13,8 @@ sees exactly what the student will see:
   observation's `eft` feature), which the env then places on its earliest-finish PE: the env
   reproduces DS3's ETF decision by decision.
 - `first`: the first valid action (the oldest job's ready task: FIFO).
+- `late-ETF`, `late-CP`, `late-HEFT_RT`, `late-MET` (env `dssoc/SoCSched-v1`): the late-binding
+  heuristic's next binding at the current instant, or `wait` (`LateTeacher`).
 
 `collect(env_config, teacher, seeds)` gives the states, `fit(net, data)` trains, and
 `agreement(net, data)` is the fraction of states where the greedy student picks the teacher's
@@ -51,7 +53,66 @@ def first_teacher(obs: dict[str, Any], env: Any) -> np.ndarray:
     return np.flatnonzero(obs["action_mask"] > 0.5)[:1]
 
 
-TEACHERS: dict[str, Teacher] = {"ETF": etf_teacher, "first": first_teacher}
+class LateTeacher:
+    """A late-binding heuristic (`late-ETF`, `late-CP`, `late-HEFT_RT`, ...) as a v1 teacher.
+
+    The engine asks a late heuristic once per decision point and binds every pair it returns;
+    the env binds one pair per step. So at each new decision point (`Simulation.decisions`
+    changes) the teacher asks the heuristic once, with the ready tasks of the observation's slots
+    in the engine's ready order, and then hands out its pairs one step at a time, then `wait`
+    (or, when waiting is not allowed, the first valid pair). Rolled out in the env it replays
+    `dssoc.simulate` under that heuristic (tested: same latency)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._sched: Any = None
+        self._sim: Any = None
+        self._token: Any = None
+        self._pending: list[Any] = []
+
+    def __call__(self, obs: dict[str, Any], env: Any) -> np.ndarray:
+        from dssoc import make_scheduler
+
+        inner = env.unwrapped
+        b = getattr(inner, "builder", None)
+        if b is None or not hasattr(b, "max_ready"):
+            raise ConfigError(f"the {self.name} teacher needs the late-binding env "
+                              "(dssoc/SoCSched-v1)", "bc.teacher")
+        sim = inner.sim
+        if self._sched is None:
+            self._sched = make_scheduler(self.name)
+        if sim is not self._sim:
+            self._sched.reset(sim, np.random.default_rng(0))
+            self._sim = sim
+        mask = obs["action_mask"] > 0.5
+        slots = b.slots
+        token = (id(sim), sim.decisions)
+        if token != self._token:  # a new decision point: ask the heuristic once
+            self._token = token
+            in_slot = {id(t) for t in slots}  # the engine's ready order, as simulate gives it
+            ready = [t for t in sim.ready if id(t) in in_slot]
+            self._pending = list(self._sched.schedule(ready, sim)) if ready else []
+        if not self._pending:
+            return (np.array([b.wait_action]) if mask[b.wait_action]
+                    else np.flatnonzero(mask)[:1])
+        task, pe = self._pending.pop(0)
+        a = next(i for i, t in enumerate(slots) if t is task) * b.n_pes + int(pe)
+        return np.array([a]) if mask[a] else np.flatnonzero(mask)[:1]
+
+
+#: the late-binding heuristics usable as v1 teachers
+LATE_TEACHERS = ("late-ETF", "late-CP", "late-HEFT_RT", "late-MET")
+
+
+def teacher(name: str) -> Teacher:
+    """The teacher rule of a name in `TEACHERS` (a fresh instance for the stateful late ones)."""
+    if name not in TEACHERS:
+        raise ConfigError(f"unknown teacher {name!r}; valid: {', '.join(TEACHERS)}", "bc.teacher")
+    return LateTeacher(name) if name in LATE_TEACHERS else TEACHERS[name]
+
+
+TEACHERS: dict[str, Teacher] = {"ETF": etf_teacher, "first": first_teacher,
+                                **{n: LateTeacher(n) for n in LATE_TEACHERS}}
 
 
 @dataclass
@@ -79,9 +140,7 @@ def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
     """Roll the teacher out for one episode per seed (env `reset(seed=s)`), recording states."""
     from soclab.rl.env import make_env
 
-    if teacher not in TEACHERS:
-        raise ConfigError(f"unknown teacher {teacher!r}; valid: {', '.join(TEACHERS)}", "bc.teacher")
-    rule = TEACHERS[teacher]
+    rule = globals()["teacher"](teacher)
     env = make_env(env_config)
     obs_l, act_l, best_l, ret_l = [], [], [], []
     for seed in seeds:

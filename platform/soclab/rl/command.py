@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from dssoc.errors import ConfigError
+from soclab.metrics import PRIMARY
 
 
 @dataclass
@@ -32,6 +33,7 @@ class TrainOutcome:
     per_seed: pd.DataFrame = field(default_factory=pd.DataFrame)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     baselines: list[str] = field(default_factory=list)
+    metric: str = PRIMARY  #: what the table ranks by: the spec's `metrics.primary`
     csv_path: Path | None = None
     tracking_uri: str = ""
     experiment_name: str = ""
@@ -39,32 +41,37 @@ class TrainOutcome:
     run_ids: dict[str, str] = field(default_factory=dict)
 
 
-def comparison_table(per_seed: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
-    """Per agent: mean latency with a 95% bootstrap CI over seeds, and its paired ratio (with CI)
-    to each baseline's mean latency on the same seeds."""
+def comparison_table(per_seed: pd.DataFrame, baselines: list[str], metric: str) -> pd.DataFrame:
+    """Per agent, best first by `metric` (a spec's `metrics.primary`): its mean with a 95%
+    bootstrap CI over seeds (`mean`, `ci_low`, `ci_high`), its paired ratio (with CI) to each
+    baseline's mean on the same seeds, and the means of the other tracked metrics by name."""
+    from soclab import metrics
     from soclab.stats import mean_ci, paired_ratio_ci
 
+    info = metrics.get(metric)
+    others = [m.key for m in metrics.tracked() if m.key in per_seed.columns and m.key != metric]
     rows = []
     by_agent = {a: g.set_index("seed") for a, g in per_seed.groupby("agent", sort=False)}
     for agent, g in by_agent.items():
-        lat = mean_ci(g["avg_latency_us"].to_numpy(dtype=float))
-        row: dict[str, Any] = {"agent": agent, "kind": g["kind"].iloc[0],
-                               "latency_us": lat.value, "ci_low": lat.low, "ci_high": lat.high,
-                               "p95_latency_us": float(g["p95_latency_us"].mean()),
-                               "throughput_jobs_per_ms": float(g["throughput_jobs_per_ms"].mean()),
-                               "energy_j": float(g["energy_j"].mean()), "n_seeds": len(g)}
+        est = mean_ci(g[metric].to_numpy(dtype=float))
+        row: dict[str, Any] = {"agent": agent, "kind": g["kind"].iloc[0], "mean": est.value,
+                               "ci_low": est.low, "ci_high": est.high, "n_seeds": len(g),
+                               **{k: float(g[k].mean()) for k in others}}
         for b in baselines:
             if b not in by_agent:
                 continue
             base = by_agent[b]
             common = g.index.intersection(base.index)
-            r = paired_ratio_ci(g.loc[common, "avg_latency_us"].to_numpy(dtype=float),
-                                base.loc[common, "avg_latency_us"].to_numpy(dtype=float))
+            r = paired_ratio_ci(g.loc[common, metric].to_numpy(dtype=float),
+                                base.loc[common, metric].to_numpy(dtype=float))
             row[f"ratio_to_{b}"] = r.value
             row[f"ratio_to_{b}_ci"] = (f"[{r.low:.3f}, {r.high:.3f}]"
                                        if math.isfinite(r.low) else "")
         rows.append(row)
-    return pd.DataFrame(rows).sort_values("latency_us", kind="stable").reset_index(drop=True)
+    table = pd.DataFrame(rows).sort_values("mean", ascending=info.lower_is_better is not False,
+                                           kind="stable", na_position="last")
+    table.attrs["metric"] = metric
+    return table.reset_index(drop=True)
 
 
 def train_spec(
@@ -115,7 +122,7 @@ def train_spec(
         check_agent(cell.agent)
     first = cells[0]
     out = TrainOutcome(spec.name, first.noise, first.rate_jobs_per_ms, first.seeds,
-                       baselines=list(spec.baselines))
+                       baselines=list(spec.baselines), metric=spec.metrics.primary)
     root = Path(output_dir).resolve() / spec.name
     init_ray(None, num_cpus)
     schedulers: dict[str, Any] = {}
@@ -127,7 +134,7 @@ def train_spec(
         if cell.agent.search_space:
             _console().print(f"[yellow]{cell.agent.name}: search_space ignored by `soclab train` "
                              "(the sweep searches it); training with the fixed hyperparameters")
-        with _TrainProgress(cell.agent.name, n_iter, show_progress) as bar:
+        with _TrainProgress(cell.agent.name, n_iter, show_progress, out.metric) as bar:
             trained = train_agent(cell, root / cell.agent.name / "checkpoint",
                                   on_progress=bar.update, iterations=n_iter)
         schedulers[cell.agent.name] = trained.scheduler
@@ -147,7 +154,7 @@ def train_spec(
         df["kind"] = cell.agent.kind
         frames.append(df)
     out.per_seed = pd.concat(frames, ignore_index=True)
-    out.table = comparison_table(out.per_seed, out.baselines)
+    out.table = comparison_table(out.per_seed, out.baselines, out.metric)
     root.mkdir(parents=True, exist_ok=True)
     out.csv_path = root / "train_comparison.csv"
     out.per_seed.to_csv(out.csv_path, index=False)
@@ -187,7 +194,8 @@ def track_training(spec: Any, out: TrainOutcome, cells: list[Any], started_ms: d
             for b in out.baselines:
                 col = f"ratio_to_{b}"
                 if col in ratios.columns and name in ratios.index:
-                    logged[metrics.baseline_metric_names(b)["ratio"]] = float(ratios.loc[name, col])
+                    ratio_name = metrics.baseline_metric_names(b, out.metric)["ratio"]
+                    logged[ratio_name] = float(ratios.loc[name, col])
             artifacts: list[tuple[Path, str | None]] = []
             if name in out.checkpoints:
                 logged["train.iterations"] = out.iterations[name]
@@ -211,11 +219,14 @@ def _console() -> Any:
 
 
 class _TrainProgress:
-    """A rich progress bar over training iterations (return and latency of the last one)."""
+    """A rich progress bar over training iterations (return and primary metric of the last
+    one's training episodes)."""
 
-    def __init__(self, name: str, total: int, enabled: bool) -> None:
+    def __init__(self, name: str, total: int, enabled: bool, metric: str) -> None:
+        from soclab import metrics
         from soclab.ui import progress_bar
 
+        self._info = metrics.get(metric)
         self._p = progress_bar(f"train {name}", enabled)
         self._task = self._p.add_task(name, total=total, status="building")
 
@@ -227,14 +238,16 @@ class _TrainProgress:
         self._p.stop()
 
     def update(self, m: dict[str, Any]) -> None:
-        ret, lat = m.get("episode_return_mean", math.nan), m.get("avg_latency_us", math.nan)
+        info = self._info
+        ret, value = m.get("episode_return_mean", math.nan), m.get(info.key, math.nan)
         self._p.update(self._task, completed=int(m["training_iteration"]),
-                       status=f"return {ret:.3g} · train latency {lat:.1f} µs")
+                       status=f"return {ret:.3g} · train {info.label} {info.fmt(value)} {info.unit}")
 
 
 def print_outcome(out: TrainOutcome) -> None:
-    """The comparison table (compact: fits 80 columns with two baselines; p95 and throughput
-    are in the per-seed CSV and MLflow) and where the checkpoints, results and runs are."""
+    """The comparison table, ranked by the spec's primary metric (compact: fits 80 columns with
+    two baselines; the other metrics are in the per-seed CSV and MLflow) and where the
+    checkpoints, results and runs are."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -242,20 +255,21 @@ def print_outcome(out: TrainOutcome) -> None:
     from soclab import metrics
 
     console = Console(soft_wrap=True)
-    lat = metrics.get(metrics.PRIMARY)
+    info = metrics.get(out.metric)
+    better = "lower" if info.lower_is_better is not False else "higher"
     console.print(f"[bold]{out.spec_name}[/bold] · noise={out.noise} · "
                   f"rate={out.rate_jobs_per_ms:g}/ms · seeds {', '.join(map(str, out.seeds))} · "
-                  "means with [95% CI]; × B: latency ratio to baseline B on the same seeds",
-                  highlight=False)
+                  f"best first by {info.label} ({better} is better), means with [95% CI]; "
+                  f"× B: its ratio to baseline B on the same seeds", highlight=False)
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     t.add_column("agent", no_wrap=True)
-    t.add_column(f"latency {lat.unit}", justify="right", no_wrap=True)
+    t.add_column(f"{info.label} {info.unit}".strip(), justify="right", no_wrap=True)
     bases = [b for b in out.baselines if f"ratio_to_{b}" in out.table.columns]
     for b in bases:
         t.add_column(f"× {b}", justify="right", no_wrap=True)
     for d in out.table.to_dict("records"):
         name = d["agent"] + (" (RL)" if d.get("kind") == "rl" else "")
-        cells = [name, lat.fmt_ci(d["latency_us"], d["ci_low"], d["ci_high"])]
+        cells = [name, info.fmt_ci(d["mean"], d["ci_low"], d["ci_high"])]
         for b in bases:
             v = d.get(f"ratio_to_{b}")
             cells.append("–" if v is None or not math.isfinite(v)

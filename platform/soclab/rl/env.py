@@ -48,6 +48,8 @@ SOCLAB_ENV_KEYS = ("reward_scale", "exclude_seeds", "reserved_seeds_below", "env
                    "warm_start_us", "warm_start_teacher", "episode_mean_us")
 GROUP_STRIDE = 1_000_000  # seeds of one env runner's groups: base + GROUP_STRIDE * worker_index + n
 DEFAULT_ENV_ID = "dssoc/SoCSched-v0"
+V1_IDS = ("dssoc/SoCSched-v1",)  # the late-binding env: no action_mode, max_tasks or graph
+V0_ONLY_KEYS = ("action_mode", "graph", "max_tasks")
 DEFAULT_EPISODE_STEPS = 400  # target decisions per training episode (see `training_duration_us`)
 
 
@@ -60,7 +62,7 @@ class _SoclabEnv(gym.Wrapper):
                  group_base: int | None = None, warm_start_us: float = 0.0,
                  warm_start_teacher: str = "ETF", episode_mean_us: float | None = None) -> None:
         super().__init__(env)
-        from soclab.rl.bc import TEACHERS
+        from soclab.rl.bc import TEACHERS, teacher
 
         if warm_start_teacher not in TEACHERS:
             raise ConfigError(f"unknown warm-start teacher {warm_start_teacher!r}; valid: "
@@ -68,7 +70,7 @@ class _SoclabEnv(gym.Wrapper):
         if warm_start_us < 0:
             raise ConfigError(f"must be >= 0, got {warm_start_us}", "warm_start_us")
         self.warm_start_us = float(warm_start_us)
-        self.teacher = TEACHERS[warm_start_teacher]
+        self.teacher = teacher(warm_start_teacher)
         self.episode_mean_us = None if episode_mean_us is None else float(episode_mean_us)
         self._base_config = env.unwrapped.config
         self._rate: float | None = None
@@ -278,7 +280,8 @@ def env_config_for(
     reward). `time_scale_us` defaults to the env's (mean critical path of the workload) and is
     pinned in the config, so evaluation on a longer run observes in the same units; `reward_scale`
     defaults to 1 for `throughput` and 0.1 otherwise. `env_id` names the env version (default
-    v0); `env_options` are further constructor keys of that env, passed through as given.
+    v0; for v1 the v0-only `action_mode`, `graph` and `max_tasks` are dropped); `env_options` are
+    further constructor keys of that env (v1: `max_ready`, `ratio_window`), passed through.
     """
     from dssoc.env.observation import default_time_scale
 
@@ -310,5 +313,8 @@ def env_config_for(
     if env_id is not None and env_id != DEFAULT_ENV_ID:
         env_class(env_id)  # fail early on an unknown id
         cfg["env_id"] = env_id
+        if env_id in V1_IDS:  # late binding: pair actions over ready slots, no task graph
+            for k in V0_ONLY_KEYS:
+                cfg.pop(k, None)
     cfg.update(env_options)
     return cfg

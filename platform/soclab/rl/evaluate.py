@@ -31,8 +31,10 @@ from dssoc.errors import ConfigError
 
 #: heuristics compared with an early-binding (DS3 semantics) model, in report order
 EARLY_BASELINES = ("ETF-live", "ETF", "EFT", "HEFT", "HEFT_RT", "PEFT", "MET")
-#: heuristics compared with a late-binding model (plus DS3-style ETF and HEFT, early)
+#: heuristics compared with a late-binding model (plus early-binding ETF-live and DS3-style ETF
+#: and HEFT, each run under its own binding, on the same seeds)
 LATE_BASELINES = ("late-ETF", "late-CP", "late-MET", "late-HEFT_RT")
+LATE_EARLY_BASELINES = ("ETF-live",)
 DS3_BASELINES = ("ETF", "HEFT")
 MIN_SEEDS = 20
 
@@ -89,6 +91,8 @@ def same_semantics_baselines(binding: str) -> list[str]:
     names = LATE_BASELINES if binding == "late" else EARLY_BASELINES
     out = [n for n in names if n in known
            and getattr(make_scheduler(n), "binding", "early") in (binding, None)]
+    if binding == "late":
+        out += [n for n in LATE_EARLY_BASELINES if n in known]
     return out + [n for n in DS3_BASELINES if n not in out]
 
 
@@ -107,6 +111,14 @@ def sim_config(card: dict[str, Any], rate: float, noise: str, duration_us: float
                             duration_us=duration_us or card.get("duration_us"),
                             warmup_us=warmup_us if warmup_us is not None else card.get("warmup_us"),
                             noise=noise, **extra)
+
+
+def _with_binding(cfg: Any, name: str) -> Any:
+    """`cfg` under the binding the scheduler `name` is written for."""
+    from dssoc import scheduler_binding
+
+    binding = scheduler_binding(name)
+    return cfg if cfg.binding == binding else cfg.replace(binding=binding)
 
 
 def evaluate_model(
@@ -140,7 +152,8 @@ def evaluate_model(
     else:
         settings = read_env_settings(module_dir(path))
         env = settings.get("env_config") or {}
-        card = {**env, "name": settings.get("agent", path.name), "binding": "early",
+        card = {**env, "name": settings.get("agent", path.name),
+                "binding": settings.get("binding", "early"),
                 "training": {"env_config": env}, "noise": settings.get("noise"),
                 "rate_jobs_per_ms": settings.get("rate_jobs_per_ms"), "soc": settings.get("soc"),
                 "workload": settings.get("workload"), "duration_us": None, "warmup_us": None}
@@ -152,8 +165,8 @@ def evaluate_model(
     trained_noise = noise_spec(parse_noise(card.get("noise") or "none")) or "none"
     names = list(baselines) if baselines else same_semantics_baselines(card.get("binding", "early"))
     same = set(same_semantics_baselines(card.get("binding", "early")))
-    if card.get("binding") == "late":
-        same -= {n for n in DS3_BASELINES if n not in LATE_BASELINES}
+    if card.get("binding") == "late":  # the early-binding comparisons are not the same semantics
+        same -= {*DS3_BASELINES, *LATE_EARLY_BASELINES}
     if not duration_us and not card.get("duration_us"):
         raise ConfigError("the model does not name an evaluation duration: give --duration",
                           "--duration")
@@ -163,8 +176,12 @@ def evaluate_model(
             cfg = sim_config(card, rate, noise, duration_us, warmup_us)
             for name in ["model", *names]:
                 sched = policy if name == "model" else None
+                # a baseline of the other binding (ETF, HEFT for a late model) runs under its own;
+                # the seed still fixes the same arrivals and noise draws
+                run_cfg = cfg if sched is not None else _with_binding(cfg, name)
                 for seed in seeds:
-                    r = simulate(cfg, sched if sched is not None else resolve_scheduler(name), seed)
+                    r = simulate(run_cfg, sched if sched is not None else resolve_scheduler(name),
+                                 seed)
                     row = {"rate_jobs_per_ms": rate, "noise": noise, "scheduler": name,
                            "seed": seed, "avg_latency_us": r.avg_latency_us,
                            "p95_latency_us": r.p95_latency_us,

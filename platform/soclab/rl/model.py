@@ -7,6 +7,8 @@
 - `SchedulerQModule`: a masked Q-network for DQN (`QNetAPI`, `TargetNetworkAPI`). Invalid actions
   get Q = -inf, which RLlib's DQN learner and epsilon-greedy exploration are written to skip.
 
+The network follows the observation: v0's graph or MLP network (`soclab.rl.nets`), or for
+`dssoc/SoCSched-v1` the pair network (`soclab.rl.late_nets`).
 `model_config` keys: `model` ("graph" | "mlp"), `hidden`, `gnn_steps` (graph only); DQN also
 `epsilon` (a schedule `[[t, value], ...]` or a number).
 """
@@ -26,7 +28,8 @@ from ray.rllib.core.rl_module.apis import (
 )
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
-from soclab.rl.nets import OBS_ACTION_MASK, ObsDims, build_net, masked_logits
+from soclab.rl.late_nets import build_any, dims_from_spaces
+from soclab.rl.nets import OBS_ACTION_MASK, masked_logits
 
 # model_config keys
 MODEL_KIND = "model"
@@ -48,8 +51,8 @@ def _model_config(module: TorchRLModule) -> dict[str, Any]:
 
 def _build(module: TorchRLModule) -> torch.nn.Module:
     cfg = _model_config(module)
-    module.dims = ObsDims.from_spaces(module.observation_space, module.action_space)
-    return build_net(module.dims, cfg.get(MODEL_KIND, "graph"),
+    module.dims = dims_from_spaces(module.observation_space, module.action_space)  # v0 or v1
+    return build_any(module.dims, cfg.get(MODEL_KIND, "graph"),
                      **{k: cfg[k] for k in NET_OPTIONS if k in cfg})
 
 

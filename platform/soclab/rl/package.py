@@ -4,10 +4,11 @@ A model directory holds
 
 - `soclab-model.json`: what the policy was trained for and how to rebuild its observation:
   `workload`, `soc`, `rate_jobs_per_ms`, `noise`, `binding`, `max_jobs_in_flight`,
-  `duration_us`, `warmup_us`, the env id and its observation settings (`action_mode`,
-  `max_tasks`, `graph`, `time_scale_us`, `obs_dims`), the network (`model`, `hidden`,
-  `gnn_steps`), and `training` (the spec that produced it, the seeds it used: `train_seeds`
-  and `validation_seeds`, iterations, env steps);
+  `duration_us`, `warmup_us`, the env id and its observation settings (v0, early binding:
+  `action_mode`, `max_tasks`, `graph`; v1, late binding: `max_ready`, `ratio_window`; both
+  `time_scale_us`, `obs_dims`), the network (`model`, `hidden`, `gnn_steps`), and `training`
+  (the spec that produced it, the seeds it used: `train_seeds` and `validation_seeds`,
+  iterations, env steps);
 - `weights.pt`: the network's `state_dict` (a few tens of kB).
 
 `export_model(checkpoint, out_dir, ...)` writes one from an RLlib checkpoint (it reads the
@@ -31,8 +32,11 @@ WEIGHTS_FILE = "weights.pt"
 FORMAT = 1
 #: keys every soclab-model.json must have
 REQUIRED = ("name", "env_id", "workload", "rate_jobs_per_ms", "noise", "binding",
-            "max_jobs_in_flight", "duration_us", "warmup_us", "action_mode", "max_tasks",
-            "graph", "time_scale_us", "obs_dims", "model", "training")
+            "max_jobs_in_flight", "duration_us", "warmup_us", "time_scale_us", "obs_dims", "model",
+            "training")
+#: the observation settings of each binding's env (v0: early, v1: late), also required
+OBSERVATION_KEYS = {"early": ("action_mode", "max_tasks", "graph"),
+                    "late": ("max_ready", "ratio_window")}
 
 
 def is_model_dir(path: str | Path) -> bool:
@@ -48,7 +52,8 @@ def read_model_card(path: str | Path) -> dict[str, Any]:
         card = json.loads(f.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ConfigError(f"not valid JSON: {e.msg} (line {e.lineno})", str(f)) from None
-    missing = [k for k in REQUIRED if k not in card]
+    binding = card.get("binding", "early")
+    missing = [k for k in (*REQUIRED, *OBSERVATION_KEYS.get(binding, ())) if k not in card]
     if missing:
         raise ConfigError(f"missing key(s) {missing}", str(f))
     if int(card.get("format", 0)) != FORMAT:
@@ -99,15 +104,14 @@ def export_model(
         "duration_us": (training or {}).get("eval_duration_us", env_cfg.get("duration_us")),
         "warmup_us": (training or {}).get("eval_warmup_us", env_cfg.get("warmup_us")),
         "probabilities": env_cfg.get("probabilities"),
-        "action_mode": settings["action_mode"],
-        "max_tasks": settings["max_tasks"],
-        "graph": settings.get("graph", "children"),
+        **{k: settings.get(k) for k in OBSERVATION_KEYS[binding_of(env_id)]},
         "time_scale_us": settings["time_scale_us"],
         "obs_dims": settings["obs_dims"],
         "model": settings.get("model", "graph"),
         "hidden": hp.get("hidden"),
         "gnn_steps": hp.get("gnn_steps"),
         "training": {"algorithm": settings.get("algorithm"), "iterations": settings.get("iterations"),
+                     "env_steps": settings.get("env_steps"),
                      "train_seed": settings.get("train_seed"), "env_config": env_cfg,
                      "hyperparameters": {k: v for k, v in hp.items() if k != "recipe"},
                      **(hp.get("recipe") or {}), **(training or {})},
@@ -121,12 +125,12 @@ def load_net(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """(plain-torch network in eval mode, model card) of a model directory; no Ray import."""
     import torch
 
-    from soclab.rl.nets import ObsDims, build_net
+    from soclab.rl.late_nets import build_any, dims_from_dict
 
     card = read_model_card(path)
-    dims = ObsDims(**card["obs_dims"])
+    dims = dims_from_dict(card["obs_dims"])
     options = {k: card[k] for k in ("hidden", "gnn_steps") if card.get(k) is not None}
-    net = build_net(dims, card["model"], **options)
+    net = build_any(dims, card["model"], **options)
     w = Path(path) / WEIGHTS_FILE
     if not w.is_file():
         raise ConfigError(f"no {WEIGHTS_FILE} in the model directory", str(path))
@@ -149,13 +153,10 @@ class NetPolicy:
         self._checked = False
 
     def _check(self, obs: dict[str, Any]) -> None:
-        d = self.card["obs_dims"]
-        want = (d["max_tasks"], d["task_features"], d["n_pes"], d["pe_features"], d["n_actions"])
-        tasks, pes = obs["observations"]["tasks"], obs["observations"]["pes"]
-        got = (tasks.shape[0], tasks.shape[1], pes.shape[0], pes.shape[1], obs["action_mask"].shape[0])
+        want, got = observation_shapes(self.card["obs_dims"], obs)
         if want != got:
             raise ConfigError(
-                f"model {self.card['name']!r} was trained on observations (slots, task features, "
+                f"model {self.card['name']!r} was trained on observations (slots, features, "
                 f"PEs, PE features, actions) = {want} (workload {self.card['workload']!r}) but this "
                 f"simulation gives {got}: use the same SoC, max_jobs_in_flight and applications",
                 "checkpoint")
@@ -172,6 +173,41 @@ class NetPolicy:
         with self._torch.no_grad():
             scores = self.net(obs_to_torch(obs))[0][0].numpy()
         return int(np.argmax(np.where(valid, scores, -np.inf)))
+
+
+def observation_shapes(dims: dict[str, Any], obs: dict[str, Any]) -> tuple[tuple, tuple]:
+    """(shapes the network was built for, shapes of `obs`): (slots, slot features, PEs, PE
+    features, actions), for v0's task observation or v1's pair observation."""
+    o, n_actions = obs["observations"], obs["action_mask"].shape[0]
+    if dims.get("kind") == "late":
+        want = (dims["max_ready"], dims["ready_features"], dims["n_pes"], dims["pe_features"],
+                dims["n_actions"])
+        ready, pes = o.get("ready"), o.get("pes")
+        got = ((ready.shape[0], ready.shape[1], pes.shape[0], pes.shape[1], n_actions)
+               if ready is not None else ("v0 observation",))
+        return want, got
+    want = (dims["max_tasks"], dims["task_features"], dims["n_pes"], dims["pe_features"],
+            dims["n_actions"])
+    tasks, pes = o.get("tasks"), o["pes"]
+    got = ((tasks.shape[0], tasks.shape[1], pes.shape[0], pes.shape[1], n_actions)
+           if tasks is not None else ("v1 observation",))
+    return want, got
+
+
+def policy_scheduler(policy: Any, settings: dict[str, Any], env_id: str | None = None) -> Any:
+    """The dssoc scheduler replaying `policy` with the observation settings of a model card or
+    checkpoint settings (v0: action mode, slots, graph, time scale; v1: ready slots, ratio window,
+    time scale)."""
+    env_id = env_id or str(settings.get("env_id") or (settings.get("env_config") or {}).get(
+        "env_id") or "dssoc/SoCSched-v0")
+    klass = policy_scheduler_class(env_id)
+    if binding_of(env_id) == "late":
+        return klass(policy, max_ready=settings.get("max_ready"),
+                     time_scale_us=settings.get("time_scale_us"),
+                     ratio_window=settings.get("ratio_window"))
+    return klass(policy, action_mode=settings.get("action_mode", "task"),
+                 max_tasks=settings.get("max_tasks"), graph=settings.get("graph") or "children",
+                 time_scale_us=settings.get("time_scale_us"))
 
 
 def policy_scheduler_class(env_id: str) -> type:
@@ -198,8 +234,6 @@ def load_model_scheduler(path: str | Path, *, torch_threads: int | None = 1) -> 
 
         torch.set_num_threads(int(torch_threads))
     net, card = load_net(path)
-    klass = policy_scheduler_class(card["env_id"])
-    sched = klass(NetPolicy(net, card), action_mode=card["action_mode"], max_tasks=card["max_tasks"],
-                  graph=card["graph"], time_scale_us=card["time_scale_us"])
+    sched = policy_scheduler(NetPolicy(net, card), card, card["env_id"])
     sched.name = f"model:{card['name']}"
     return sched

@@ -43,7 +43,9 @@ def read_env_settings(path: str | Path) -> dict[str, Any]:
         f = d / ENV_FILE
         if f.is_file():
             settings = read_document(f, "checkpoint settings file")
-            missing = [k for k in ("action_mode", "max_tasks", "time_scale_us") if k not in settings]
+            obs_keys = (("max_ready",) if "max_ready" in settings  # v1 (late binding)
+                        else ("action_mode", "max_tasks"))
+            missing = [k for k in (*obs_keys, "time_scale_us") if k not in settings]
             if missing:
                 raise ConfigError(f"missing key {missing[0]!r}: not written by soclab", str(f))
             return settings
@@ -97,18 +99,17 @@ class ModulePolicy:
         self._q = hasattr(module, "compute_q_values")  # DQN: greedy on masked Q-values
 
     def _check(self, obs: dict[str, Any]) -> None:
+        from soclab.rl.package import observation_shapes
+
         dims = self.settings.get("obs_dims") or {}
-        want = (dims.get("max_tasks"), dims.get("task_features"), dims.get("n_pes"),
-                dims.get("pe_features"), dims.get("n_actions"))
-        tasks, pes = obs["observations"]["tasks"], obs["observations"]["pes"]
-        got = (tasks.shape[0], tasks.shape[1], pes.shape[0], pes.shape[1],
-               obs["action_mask"].shape[0])
-        if dims and want != got:
-            raise ConfigError(
-                f"the checkpoint was trained on observations (slots, task features, PEs, PE "
-                f"features, actions) = {want} (workload {self.settings.get('workload')!r}) but "
-                f"this simulation gives {got}: evaluate on the same SoC, max_jobs_in_flight and "
-                "application set", "checkpoint")
+        if dims:
+            want, got = observation_shapes(dims, obs)
+            if want != got:
+                raise ConfigError(
+                    f"the checkpoint was trained on observations (slots, features, PEs, PE "
+                    f"features, actions) = {want} (workload {self.settings.get('workload')!r}) "
+                    f"but this simulation gives {got}: evaluate on the same SoC, "
+                    "max_jobs_in_flight and application set", "checkpoint")
         self._checked = True
 
     def logits(self, obs: dict[str, Any]) -> np.ndarray:
@@ -131,12 +132,12 @@ class ModulePolicy:
 
 
 def load_policy_scheduler(path: str | Path, *, torch_threads: int | None = 1) -> Any:
-    """A `dssoc.env.PolicyScheduler` running the checkpoint's policy greedily.
+    """A `dssoc.env.PolicyScheduler` (v0) or `LatePolicyScheduler` (v1) running the checkpoint's
+    policy greedily.
 
     `torch_threads` (default 1) sets torch's intra-op threads: batch-1 inference gains nothing
     from more, and on a shared machine extra threads only spin."""
-    from dssoc.env import PolicyScheduler
-    from soclab.rl.package import is_model_dir, load_model_scheduler
+    from soclab.rl.package import is_model_dir, load_model_scheduler, policy_scheduler
 
     if is_model_dir(path):  # a shipped model (models/<name>/): plain torch, no RLlib
         return load_model_scheduler(path, torch_threads=torch_threads)
@@ -146,10 +147,7 @@ def load_policy_scheduler(path: str | Path, *, torch_threads: int | None = 1) ->
 
         torch.set_num_threads(int(torch_threads))
     module = load_module(path)
-    sched = PolicyScheduler(ModulePolicy(module, settings),
-                            action_mode=settings["action_mode"], max_tasks=settings["max_tasks"],
-                            graph=settings.get("graph", "children"),
-                            time_scale_us=settings["time_scale_us"])
+    sched = policy_scheduler(ModulePolicy(module, settings), settings)
     sched.name = f"policy:{settings.get('agent') or settings.get('algorithm', 'rl')}"
     sched.trained_on = {k: settings.get(k) for k in TRAINING_CONDITIONS}  # type: ignore[attr-defined]
     sched.checkpoint_path = str(path)  # type: ignore[attr-defined]

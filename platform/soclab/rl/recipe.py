@@ -94,15 +94,13 @@ class Validator:
 
     def latency(self, net: Any) -> float:
         from dssoc import simulate
-        from soclab.rl.package import NetPolicy, policy_scheduler_class
+        from soclab.rl.package import NetPolicy, policy_scheduler
 
         e = self.env_config
         card = {"obs_dims": None, "name": "validation", "workload": self.config.workload.name}
         policy = NetPolicy(net, card)
         policy._checked = True  # the training env's own observation
-        klass = policy_scheduler_class(str(e.get("env_id", "dssoc/SoCSched-v0")))
-        sched = klass(policy, action_mode=e.get("action_mode", "task"), max_tasks=e.get("max_tasks"),
-                      graph=e.get("graph", "children"), time_scale_us=e.get("time_scale_us"))
+        sched = policy_scheduler(policy, e, str(e.get("env_id", "dssoc/SoCSched-v0")))
         return float(sum(simulate(self.config, sched, s).avg_latency_us for s in self.seeds)
                      / len(self.seeds))
 

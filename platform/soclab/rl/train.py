@@ -26,19 +26,12 @@ from typing import Any
 from dssoc.schedulers.base import Scheduler
 from soclab.rl.recipe import VALIDATION_CURVE, RecipeStart
 
-#: curve name -> path in RLlib's result dict; each becomes an MLflow metric series `train/<name>`.
-CURVES: dict[str, tuple[str, ...] | list[tuple[str, ...]]] = {
+#: RLlib's own curves: name -> path(s) in its result dict (the engine metrics come from
+#: `curve_paths`); each curve becomes an MLflow metric series `train/<name>`.
+RLLIB_CURVES: dict[str, tuple[str, ...] | list[tuple[str, ...]]] = {
     "episode_return_mean": ("env_runners", "episode_return_mean"),
     "episode_len_mean": ("env_runners", "episode_len_mean"),
     "num_episodes": ("env_runners", "num_episodes"),
-    "avg_latency_us": ("env_runners", "avg_latency_us"),
-    "p95_latency_us": ("env_runners", "p95_latency_us"),
-    "p99_latency_us": ("env_runners", "p99_latency_us"),
-    "edp": ("env_runners", "edp"),
-    "throughput_jobs_per_ms": ("env_runners", "throughput_jobs_per_ms"),
-    "mean_slowdown": ("env_runners", "mean_slowdown"),
-    "energy_j": ("env_runners", "energy_j"),
-    "completed_jobs": ("env_runners", "completed_jobs"),
     "invalid_actions": ("env_runners", "invalid_actions"),
     "policy_loss": [("learners", "default_policy", "policy_loss"),
                     ("learners", "default_policy", "pi_loss")],  # IMPALA's name
@@ -48,6 +41,17 @@ CURVES: dict[str, tuple[str, ...] | list[tuple[str, ...]]] = {
     "env_steps": ("num_env_steps_sampled_lifetime",),
     "iteration_s": ("time_this_iter_s",),
 }
+
+
+def curve_paths() -> dict[str, tuple[str, ...] | list[tuple[str, ...]]]:
+    """Every training curve: RLlib's, and the training episodes' engine metrics (each figure of
+    merit of `dssoc.metric_registry`, logged by `algos.metrics_callback` under `env_runners/`)."""
+    from soclab import metrics
+
+    engine = {k: ("env_runners", k) for k in metrics.rankable()}
+    return {**RLLIB_CURVES, **engine}
+
+
 CURVE_PREFIX = "train/"
 CURVES_FILE = "training_curves.json"  # the curves, beside the checkpoint
 TORCH_THREADS_ENV = "SOCLAB_TORCH_THREADS"
@@ -97,7 +101,8 @@ def cell_env_config(cell: Any, hyperparameters: dict[str, Any]) -> dict[str, Any
 
     a = cell.agent
     extra = {k: hyperparameters[k] for k in ("reserved_seeds_below", "warm_start_us",
-                                             "warm_start_teacher") if k in hyperparameters}
+                                             "warm_start_teacher", "max_ready", "ratio_window")
+             if k in hyperparameters}
     return env_config_for(
         cell, a.action_mode, a.reward,
         duration_us=hyperparameters.get("episode_us"),
@@ -145,24 +150,28 @@ def env_settings(env_config: dict[str, Any], cell: Any, hyperparameters: dict[st
                  iterations: int) -> dict[str, Any]:
     """What `soclab_env.json` records: enough to rebuild the observation of the policy."""
     from soclab.rl.env import json_env_config, make_env
-    from soclab.rl.nets import ObsDims
+    from soclab.rl.late_nets import dims_from_spaces
 
     env = make_env(env_config)
     inner = env.unwrapped
     b = inner.builder
+    if hasattr(b, "max_ready"):  # v1, late binding: ready slots x PEs + wait
+        observation = {"binding": "late", "max_ready": b.max_ready, "ratio_window": b.ratio_window,
+                       "env_id": env_config.get("env_id")}
+    else:
+        observation = {"binding": "early", "action_mode": b.action_mode, "max_tasks": b.max_tasks,
+                       "graph": b.graph}
     return {
         "format": 1,
         "agent": cell.agent.name,
         "algorithm": cell.agent.algorithm,
         "model": cell.agent.model,
-        "action_mode": b.action_mode,
-        "max_tasks": b.max_tasks,
-        "graph": b.graph,
+        **observation,
         "time_scale_us": b.time_scale,
         "reward": cell.agent.reward,
         "workload": cell.settings["workload"],
         "soc": inner.config.soc.name,
-        "obs_dims": ObsDims.from_spaces(env.observation_space, env.action_space).to_dict(),
+        "obs_dims": dims_from_spaces(env.observation_space, env.action_space).to_dict(),
         "env_config": json_env_config(env_config),
         "hyperparameters": hyperparameters,
         "iterations": iterations,
@@ -177,7 +186,7 @@ def progress_metrics(iteration: int, result: dict[str, Any], last: dict[str, flo
     """The per-iteration report: every curve, missing values carried over from the last
     iteration that had them (so a metric is always present once it has been seen)."""
     out: dict[str, Any] = {"training_iteration": iteration}
-    for name, path in CURVES.items():
+    for name, path in curve_paths().items():
         v = _get(result, path)
         if math.isfinite(v):
             last[name] = v
@@ -209,7 +218,8 @@ def train_agent(
     hp = agent_hyperparameters(cell, hyperparameters)
     t0 = time.perf_counter()
     algo, env_config = build_algorithm(cell, hyperparameters)
-    curves: dict[str, list[float]] = {CURVE_PREFIX + k: [] for k in (*CURVES, VALIDATION_CURVE)}
+    names = (*curve_paths(), VALIDATION_CURVE)
+    curves: dict[str, list[float]] = {CURVE_PREFIX + k: [] for k in names}
     last: dict[str, float] = {}
     done = 0
     try:
@@ -219,7 +229,7 @@ def train_agent(
             done += 1
             metrics = progress_metrics(done, result, last)
             stop = start.after_iteration(done, done == n_iter, metrics)
-            for k in (*CURVES, VALIDATION_CURVE):
+            for k in names:
                 curves[CURVE_PREFIX + k].append(float(metrics.get(k, math.nan)))
             metrics["time_total_s"] = time.perf_counter() - t0
             if on_progress is not None:
@@ -231,6 +241,7 @@ def train_agent(
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         algo.save_to_path(checkpoint_dir.as_posix())
         settings = env_settings(env_config, cell, hp, done)
+        settings["env_steps"] = last.get("env_steps")  # the budget actually trained
         (checkpoint_dir / ENV_FILE).write_text(json.dumps(settings, indent=1, default=str))
         (checkpoint_dir / CURVES_FILE).write_text(json.dumps(
             {k: [None if math.isnan(x) else x for x in v] for k, v in curves.items()}))

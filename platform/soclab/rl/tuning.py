@@ -4,9 +4,9 @@ For each such agent, one Ray Tune run searches its space on the agent's first gr
 noise level, first rate) with the spec's `tune.search_alg` (`optuna`, or random/grid sampling for
 `grid`), `tune.scheduler` (`asha` stops poor trials early) and `tune.num_samples` trials, each
 training for up to `budget.rl_iterations` iterations. Trials are ranked on the training episodes'
-average job latency (`avg_latency_us`, lower is better; the evaluation seeds are never used), the
-trials that trained longest first. The winning values then go to every cell of the agent
-(`Cell.tuned`), which trains and evaluates as usual.
+value of the spec's `metrics.primary` (default `avg_latency_us`, lower is better; the evaluation
+seeds are never used), the trials that trained longest first. The winning values then go to
+every cell of the agent (`Cell.tuned`), which trains and evaluates as usual.
 
 The search is recorded as an MLflow run (tag `soclab.kind=tuning`, child of the sweep run) with the
 best values, the trial table and the search settings; a re-run of the sweep reuses a FINISHED

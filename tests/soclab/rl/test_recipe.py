@@ -204,7 +204,7 @@ def test_set_curriculum_changes_load_and_draws_episode_lengths() -> None:
 def test_training_on_an_unsupported_env_version_is_refused_at_spec_check() -> None:
     from soclab.rl.algos import check_agent
 
-    spec = recipe_spec(env_id="dssoc/SoCSched-v1")
+    spec = recipe_spec(env_id="dssoc/SoCSched-v9")
     with pytest.raises(ConfigError, match="not supported for training yet") as e:
         check_agent(spec.agents[0])
     assert e.value.where == "agents.rl.hyperparameters.env_id"
@@ -273,6 +273,7 @@ def test_shipped_model_runs_in_simulate_without_ray(model: Path) -> None:
             "app(sys.argv[1:])\n")
     args = ["simulate", "--workload", card["workload"], "--rate", str(card["rate_jobs_per_ms"]),
             "--duration", "3000", "--warmup", "500", "--noise", card["noise"],
+            "--binding", card.get("binding", "early"),
             "--scheduler", f"checkpoint:{model}", "--json", "--validate"]
     runs = [subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                            timeout=300) for _ in range(2)]

@@ -278,9 +278,9 @@ CAPTIONS = {
     "latency_energy.png": "Mean job latency against mean energy per job per agent, one panel per "
                           "(noise, rate); crosses are 95% bootstrap CIs over seeds. Ringed and "
                           "joined: the Pareto front (no other agent is at least as fast and as "
-                          "frugal). Far-off agents off the front (report.outlier_factor) are drawn "
-                          "as arrows on the right edge with their latency and energy written beside "
-                          "them, so they do not stretch the axes.",
+                          "frugal). Far-off agents off the front (report.outlier_factor), if any, "
+                          "are drawn as arrows on the right edge with their latency and energy "
+                          "written beside them, so they do not stretch the axes.",
     "deadline_misses.png": "Share of jobs that missed their deadline vs injection rate per agent; "
                            "bands are 95% bootstrap CIs over seeds.",
 }  #: the report's caption of each figure, by file name

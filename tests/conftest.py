@@ -49,3 +49,22 @@ def ray_session():
                  object_store_memory=150 * 2**20)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def max_latency():
+    """A metric registered for one test (the slowest counted job) and removed afterwards: shows
+    that a metric declared once in dssoc.metric_registry reaches every layer."""
+    import math
+
+    from dssoc import metric_registry as registry
+    from dssoc.metric_registry import RunRecords
+
+    @registry.metric("max_latency_us", unit="µs", better="lower", label="maximum latency",
+                     dotted="latency.max_us", decimals=0,
+                     description="Latency of the slowest counted job.")
+    def _max(r: RunRecords) -> float:
+        return float(r.latencies_us.max()) if r.completed else math.nan
+
+    yield registry.get("max_latency_us")
+    registry.unregister("max_latency_us")

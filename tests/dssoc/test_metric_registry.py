@@ -3,28 +3,12 @@ for every run and returned by SimResult.metrics()."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 import dssoc
 from dssoc import metric_registry as registry
 from dssoc.metric_registry import RunRecords
-
-
-@pytest.fixture
-def max_latency():
-    """A metric defined in this test (the slowest counted job), removed afterwards."""
-
-    @registry.metric("max_latency_us", unit="µs", better="lower", label="maximum latency",
-                     dotted="latency.max_us", decimals=0,
-                     description="Latency of the slowest counted job.")
-    def _max(r: RunRecords) -> float:
-        return float(r.latencies_us.max()) if r.completed else math.nan
-
-    yield registry.get("max_latency_us")
-    registry.unregister("max_latency_us")
 
 
 def _cfg() -> dssoc.SimConfig:

@@ -4,28 +4,12 @@ under its dotted name, is a valid `metrics.primary`, and appears in the report's
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import pytest
 
 from dssoc import metric_registry as registry
-from dssoc.metric_registry import RunRecords
 from soclab import metrics
 from soclab.spec import spec_from_dict
-
-
-@pytest.fixture
-def max_latency():
-    @registry.metric("max_latency_us", unit="µs", better="lower", label="maximum latency",
-                     dotted="latency.max_us", decimals=0,
-                     description="Latency of the slowest counted job.")
-    def _max(r: RunRecords) -> float:
-        return float(r.latencies_us.max()) if r.completed else math.nan
-
-    yield
-    registry.unregister("max_latency_us")
-
 
 SPEC = {"name": "reg", "simulation": {"workload": "wifi-tx-rx", "duration_us": 4000,
                                       "warmup_us": 500},

@@ -45,9 +45,8 @@ next ondemand decision, the cap here holds (above).
 
 from __future__ import annotations
 
-import heapq
 import math
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -176,9 +175,9 @@ class DvfsHost(Protocol):
     now: float
     _arrivals_open: bool
 
-    _heap: list[tuple[float, int, int, int, Any]]  # the event queue (t, prio, order, kind, payload)
-
     def _push(self, t: float, kind: int, payload: object, prio: int = ...) -> None: ...
+
+    def push_ordered(self, t: float, prio: float, order: int, kind: int, payload: object) -> None: ...
 
     def _on_done(self, task: TaskRun) -> None: ...
 
@@ -303,7 +302,7 @@ class DvfsController:
         key = ((((frac * 10**9 + int(task.start)) * 10**7 + task.job.id) * 10**9 + task.seq)
                * 10**6 + payload[1] % 10**6)
         # the engine's priorities are ints; ours sit between and after them (floats compare fine)
-        heapq.heappush(cast("list[Any]", self.sim._heap), (t, prio, key, DVFS_DONE, payload))
+        self.sim.push_ordered(t, prio, key, DVFS_DONE, payload)
 
     def handle(self, kind: int, payload: object) -> None:
         """An event of the controller's own kinds, popped by the engine at `sim.now`."""

@@ -113,7 +113,7 @@ class Simulation(LiveState, RecordedRun):
         self.trace_enabled = trace
 
         self.now = 0.0
-        self._heap: list[tuple[float, int, int, int, Any]] = []
+        self._heap: list[tuple[float, float, int, int, Any]] = []  # (t, prio, order, kind, payload)
         self._seq = 0
         self.ready: list[TaskRun] = []
         self.pe_running: list[TaskRun | None] = [None] * self.n_pes
@@ -215,6 +215,13 @@ class Simulation(LiveState, RecordedRun):
     def _push(self, t: float, kind: int, payload: object, prio: int = NORMAL) -> None:
         self._seq += 1
         heapq.heappush(self._heap, (t, prio, self._seq, kind, payload))
+
+    def push_ordered(self, t: float, prio: float, order: int, kind: int, payload: object) -> None:
+        """Queue an event whose place among equal (t, prio) events is `order`, not push order:
+        the DVFS controller's completions follow DS3's order this way. `prio` must be one no
+        push-ordered event uses (e.g. between the engine's integer priorities), so an `order`
+        is only ever compared with other `order`s."""
+        heapq.heappush(self._heap, (t, prio, order, kind, payload))
 
     def _schedule_arrival(self, arrival: tuple[float, int] | None) -> None:
         """Queue the next arrival from the arrival process (dssoc.arrivals); None ends them."""

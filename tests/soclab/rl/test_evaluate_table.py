@@ -1,0 +1,28 @@
+"""`soclab evaluate`'s terminal table at 80 columns: every row keeps its answer (ratio with CI,
+P(better)) on one line, and long noise specs fold instead of pushing columns off screen."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from soclab.rl.evaluate import Evaluation, print_evaluation
+
+
+def _row(noise: str, trained: bool, comparison: str, baseline: str) -> dict[str, object]:
+    return {"rate_jobs_per_ms": 13.986, "noise": noise, "trained_noise": trained,
+            "comparison": comparison, "baseline": baseline, "model_latency_us": 112.168,
+            "baseline_latency_us": 114.559, "ratio": 0.9791, "ratio_low": 0.9716,
+            "ratio_high": 0.9863, "prob_improvement": 0.6075, "wins": True, "loses": False}
+
+
+def test_table_fits_80_columns_with_every_answer_whole(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    summary = pd.DataFrame([_row("gaussian:0.3", True, "best", "late-ETF"),
+                            _row("persistent:pe:3:1000:4000", False, "late-HEFT_RT", "late-HEFT_RT")])
+    print_evaluation(Evaluation("ppo-v1-synthetic-top", {"binding": "late", "noise": "gaussian:0.3",
+                                "rate_jobs_per_ms": 13.986}, tuple(range(20)), summary=summary))
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert out.count("0.979 [0.972, 0.986]") == 2 and out.count("0.61") == 2
+    assert "P(better)" in out and "not seen in training" in out
+    assert "best =" in out and "late-ETF" in out

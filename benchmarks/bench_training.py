@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -77,12 +78,18 @@ def default_recipe_algo(args: argparse.Namespace) -> tuple[Any, dict[str, Any], 
 
 def spec_cell(path: str) -> Any:
     """The first cell of the spec's first RL agent (its first rate, noise and seed)."""
+    from dssoc.errors import DssocError
     from soclab.cells import plan_cells
     from soclab.spec import load_spec
 
-    cells = [c for c in plan_cells(load_spec(path)) if c.agent.kind == "rl"]
+    try:
+        cells = [c for c in plan_cells(load_spec(path)) if c.agent.kind == "rl"]
+    except DssocError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     if not cells:
-        raise SystemExit(f"error: {path}: no RL agent to train")
+        print(f"error: {path}: no RL agent to train", file=sys.stderr)
+        raise SystemExit(2)
     return cells[0]
 
 
@@ -113,7 +120,8 @@ def main() -> None:
     recipe_start_s = 0.0
     if cell is not None:  # behaviour cloning and the first validation, timed apart
         t1 = time.perf_counter()
-        start = RecipeStart(algo, env_config, hp, cell, train_seed(cell), iterations=10**6)
+        start = RecipeStart(algo, env_config, hp, cell, train_seed(cell),  # curricula ramp as in
+                            iterations=int(cell.budget.get("rl_iterations", 10)))  # training
         recipe_start_s = time.perf_counter() - t1
     iterations = steps = 0
     validation_s = 0.0

@@ -186,6 +186,22 @@ def execute_cell(
     held by another live process is waited for when `wait` (it ends finished: skipped here, or
     released/expired: claimed and run here); without `wait` it comes back as "held". A store
     that became unusable raises StoreUnavailable instead of recording the cell as failed."""
+    from soclab.preflight import StoreUnavailable, raise_if_store_failure
+
+    try:
+        return _claim_and_run(cell, tracker, parent_run_id, retries=retries, gantt=gantt,
+                              gantt_window_us=gantt_window_us, on_progress=on_progress, wait=wait)
+    except StoreUnavailable:
+        raise
+    except Exception as e:  # the claim's and the ledger's store calls, outside the attempts
+        raise_if_store_failure(e, tracker.uri)
+        raise
+
+
+def _claim_and_run(cell: Cell, tracker: Tracker, parent_run_id: str | None, *, retries: int,
+                   gantt: bool, gantt_window_us: float | None,
+                   on_progress: Callable[[dict[str, Any]], None] | None, wait: bool) -> CellOutcome:
+    """`execute_cell` without the store-failure translation: claim, skip or run the cell."""
     from soclab.claims import close_stale_cell_runs, heartbeat_interval_s, try_claim
 
     while True:
@@ -212,7 +228,7 @@ def _run_claimed(cell: Cell, tracker: Tracker, parent_run_id: str | None, claim:
                  retries: int, gantt: bool, gantt_window_us: float | None,
                  on_progress: Callable[[dict[str, Any]], None] | None) -> CellOutcome:
     """The attempts of a claimed cell; only the claim's holder marks its run FINISHED."""
-    from soclab.preflight import StoreUnavailable, store_failure
+    from soclab.preflight import raise_if_store_failure
 
     error = ""
     for attempt in range(1, retries + 2):
@@ -253,9 +269,7 @@ def _run_claimed(cell: Cell, tracker: Tracker, parent_run_id: str | None, claim:
                 return CellOutcome(cell.hash, cell.label, "finished", attempt, "", compute_s,
                                    run_id, df.to_dict("records"))
         except Exception as e:  # a broken cell must not stop the sweep; a broken store must
-            reason = store_failure(e)
-            if reason:
-                raise StoreUnavailable(tracker.uri, reason) from None
+            raise_if_store_failure(e, tracker.uri)
             error = f"{type(e).__name__}: {e}"
             last_tb = traceback.format_exc()
     run_id = tracker.start_run(cell.label, cell_tags(cell, **{"soclab.error": error[:5000]}),

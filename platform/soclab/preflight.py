@@ -84,6 +84,14 @@ def store_failure(exc: BaseException) -> str | None:
     return None
 
 
+def raise_if_store_failure(exc: BaseException, uri: str) -> None:
+    """Raise StoreUnavailable (from None) if `exc` says the store at `uri` is unusable; a cell's
+    own errors return, for the caller to handle."""
+    reason = store_failure(exc)
+    if reason:
+        raise StoreUnavailable(uri, reason) from None
+
+
 def _sqlite_path(uri: str) -> Path:
     return Path(uri[len("sqlite:///"):])
 

@@ -90,7 +90,7 @@ def run_unit(config: dict[str, Any]) -> None:
     from ray import tune
 
     from soclab.cellrun import execute_cell
-    from soclab.preflight import StoreUnavailable, store_failure
+    from soclab.preflight import StoreUnavailable
     from soclab.ui import apply_verbosity
 
     apply_verbosity()  # the driver's --quiet/--verbose, inherited through the environment
@@ -110,13 +110,9 @@ def run_unit(config: dict[str, Any]) -> None:
             out = execute_cell(cell, tracker, ctx["parent_run_id"], retries=ctx["retries"],
                                gantt=ctx["gantt"], gantt_window_us=ctx["gantt_window_us"],
                                on_progress=progress, wait=wait)
-        except Exception as e:  # a store no retry cures, found anywhere in the cell (its
-            # claim included): tell the driver (SweepStopper) and end the trial quietly, since a
-            # raised error would put Tune's traceback on the user's terminal beside our one line
-            reason = e.reason if isinstance(e, StoreUnavailable) else store_failure(e)
-            if not reason:
-                raise
-            tune.report({**tally, "store_error": reason, "cell": cell.label})
+        except StoreUnavailable as e:  # tell the driver (SweepStopper) and end the trial
+            # quietly: a raised error would put Tune's traceback beside the driver's one line
+            tune.report({**tally, "store_error": e.reason, "cell": cell.label})
             return
         if out.status == "held":
             queue.append((cell, True))

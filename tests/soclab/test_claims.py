@@ -115,6 +115,28 @@ def test_store_failures_are_told_from_cell_errors() -> None:
     assert store_failure(Exception("database is locked")) is None  # transient: retried instead
 
 
+def test_store_failing_while_a_cell_is_claimed_raises_store_unavailable(
+        tmp_path: Path, monkeypatch) -> None:
+    """A read-only store met by the claim itself (before any attempt) is a store failure too,
+    not a cell error escaping as the raw MLflow exception (CI once saw Tune print its traceback)."""
+    from mlflow.exceptions import MlflowException
+
+    from soclab.cellrun import execute_cell
+    from soclab.cells import plan_cells
+    from soclab.spec import load_spec
+    from tests.conftest import REPO
+
+    def read_only_store(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise MlflowException("(sqlite3.OperationalError) unable to open database file")
+
+    monkeypatch.setattr(claims, "try_claim", read_only_store)
+    cell = plan_cells(load_spec(REPO / "experiments" / "quickstart.yaml"))[0]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(StoreUnavailable, match="not writable") as e:
+        execute_cell(cell, Tracker(uri, "claims"), None)
+    assert e.value.uri == uri
+
+
 def test_preflight_of_tracking_uris(tmp_path: Path) -> None:
     check_tracking_store(f"sqlite:///{tmp_path / 'ok.db'}")  # creatable: fine
     with pytest.raises(StoreUnavailable, match="does not exist"):

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from soclab import metrics, plots, stats, tradeoff
-from soclab.cells import group_columns, plan_cells
+from soclab.cells import agent_labels, group_columns, plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
 
@@ -101,12 +101,15 @@ def agent_order(spec: ExperimentSpec, df: pd.DataFrame | None = None, hide: bool
     when `hide`. On a governors axis a label is `SCHEDULER@GOVERNOR` (soclab.cellrun.seed_rows):
     those follow their scheduler's place, governors in name order. Without `df`, the spec's
     agent names."""
-    present = sorted(set(df.agent)) if df is not None else [a.name for a in spec.all_agents()]
+    present = (sorted(set(df.agent)) if df is not None
+               else [n for a in spec.all_agents() for n in agent_labels(spec, a.name)])
     out: list[str] = []
     for a in spec.all_agents():
         if hide and a.name in spec.report.hide_agents:
-            continue
-        out += [p for p in present if p == a.name or p.startswith(f"{a.name}@")]
+            continue  # an RL agent's name hides all its training copies
+        for name in agent_labels(spec, a.name):
+            if not (hide and name in spec.report.hide_agents):
+                out += [p for p in present if p == name or p.startswith(f"{name}@")]
     return out
 
 
@@ -383,7 +386,7 @@ def gantt_charts(spec: ExperimentSpec, tracker: Tracker, df: pd.DataFrame, out_d
         return []
     import tempfile
 
-    rl = [a.name for a in spec.all_agents() if a.kind == "rl"]
+    rl = [n for a in spec.all_agents() if a.kind == "rl" for n in agent_labels(spec, a.name)]
     wanted = [*spec.baselines, *[a for a in rl if a not in spec.baselines]]
     noise = spec.axes.noise[0]
     rates = sorted(spec.axes.rates_jobs_per_ms)

@@ -109,11 +109,12 @@ def train_spec(
     cells = plan_cells(spec, at={"noise": noise, "rate_jobs_per_ms": None if rate is None else float(rate)})
     rl = [c for c in cells if c.agent.kind == "rl"]
     if agents:
-        unknown = sorted(set(agents) - {c.agent.name for c in rl})
+        # a spec's name trains all its copies (budget.training_seeds), a copy's name only it
+        unknown = sorted(set(agents) - {c.agent.name for c in rl} - {c.base_agent for c in rl})
         if unknown:
             raise ConfigError(f"no RL agent named {unknown} in the spec; RL agents: "
                               f"{', '.join(c.agent.name for c in rl) or 'none'}", "--agent")
-        rl = [c for c in rl if c.agent.name in agents]
+        rl = [c for c in rl if c.agent.name in agents or c.base_agent in agents]
     if not rl:
         raise ConfigError("the spec has no RL agent (an agent with an 'algorithm')", spec.name)
     from soclab.rl.algos import check_agent

@@ -68,3 +68,25 @@ def test_bad_values_name_the_key(change: dict, needle: str) -> None:
     with pytest.raises(SpecError) as e:
         spec_from_dict(d)
     assert needle in str(e.value) and "\n" not in str(e.value).strip()
+
+
+def test_pooled_row_spans_training_and_evaluation_seeds() -> None:
+    import pandas as pd
+
+    from soclab.rl.command import comparison_table
+    from soclab.stats import training_seeds_ci
+
+    rows = [{"agent": f"rl-t{k}", "kind": "rl", "seed": s, "avg_latency_us": 100.0 + 10 * k + s}
+            for k in range(3) for s in range(5)]
+    rows += [{"agent": "HEFT", "kind": "heuristic", "seed": s, "avg_latency_us": 200.0 + 2 * s}
+             for s in range(5)]
+    table = comparison_table(pd.DataFrame(rows), ["HEFT"], "avg_latency_us").set_index("agent")
+    pooled = table.loc["rl (3 training seeds)"]
+    assert pooled["mean"] == pytest.approx(112.0)
+    assert pooled.ci_low < 112.0 < pooled.ci_high
+    # wider than a single copy's CI: the copies' spread counts
+    single = table.loc["rl-t1"]
+    assert pooled.ci_high - pooled.ci_low > single.ci_high - single.ci_low
+    assert pooled.ratio_to_HEFT == pytest.approx(112.0 / 204.0)
+    one = training_seeds_ci([[1.0, 2.0, 3.0]])
+    assert one.n == 1 and one.value == pytest.approx(2.0)

@@ -90,3 +90,18 @@ def test_pooled_row_spans_training_and_evaluation_seeds() -> None:
     assert pooled.ratio_to_HEFT == pytest.approx(112.0 / 204.0)
     one = training_seeds_ci([[1.0, 2.0, 3.0]])
     assert one.n == 1 and one.value == pytest.approx(2.0)
+
+
+def test_report_has_a_pooled_table() -> None:
+    import pandas as pd
+
+    from soclab.report import training_seeds_markdown
+
+    spec = spec_from_dict(_spec(training_seeds=2))
+    rows = [{"agent": a, "noise": "none", "rate_jobs_per_ms": r, "seed": s,
+             "avg_latency_us": 100.0 + i + s + r}
+            for i, a in enumerate(["rl-t0", "rl-t1", "HEFT", "ETF"])
+            for r in (2.0, 4.0) for s in (3, 4, 5)]
+    md = training_seeds_markdown(pd.DataFrame(rows), spec)
+    assert md.count("rl (2 training seeds)") == 2 and "× HEFT" in md
+    assert training_seeds_markdown(pd.DataFrame(rows), spec_from_dict(_spec())) == ""

@@ -18,7 +18,15 @@ from typing import Any
 
 from dssoc import SimConfig
 from dssoc.errors import ConfigError
-from soclab.spec_schema import POINT_AXES, AgentSpec, ExperimentSpec, agent_at, axis_kind, point_inputs
+from soclab.spec_schema import (
+    POINT_AXES,
+    AgentSpec,
+    ExperimentSpec,
+    agent_at,
+    axis_kind,
+    point_inputs,
+    training_copy_names,
+)
 
 #: `simulation:` keys left out of a cell's key while they hold their default, so cells of specs
 #: written before the key existed keep their hashes (resuming an old store finds them).
@@ -51,6 +59,10 @@ class Cell:
     #: hyperparameters chosen by a search (soclab.rl.tuning) for an agent with a search_space;
     #: not part of the key: the cell stays the same experiment whatever the search found.
     tuned: dict[str, Any] | None = None
+    #: which of the agent's `budget.training_seeds` copies this is (its name is `BASE-tK`);
+    #: None: the agent is not expanded (training_seeds 1). The training seed derives from it
+    #: (`soclab.rl.train.train_seed`).
+    training_seed_index: int | None = None
     #: the cell's SimConfig per workload seed, built once (key, params, runs all read it); not
     #: an init field, so `dataclasses.replace(cell, point=...)` starts with an empty cache
     _configs: dict[int, SimConfig] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -123,7 +135,16 @@ class Cell:
             **self.config_axes,
             # only with agent axes, so the cells of specs without them keep their hashes
             **({"agent_axes": self.agent_axes} if self.agent_axes else {}),
+            # only for copies, so unexpanded agents keep their hashes
+            **({"training_seed_index": self.training_seed_index}
+               if self.training_seed_index is not None else {}),
         }
+
+    @property
+    def base_agent(self) -> str:
+        """The spec's name of the agent: `rl` for the copy `rl-t2`, else the agent's name."""
+        k = self.training_seed_index
+        return self.agent.name if k is None else self.agent.name.removesuffix(f"-t{k}")
 
     @cached_property
     def hash(self) -> str:
@@ -161,6 +182,8 @@ class Cell:
             p.update(algorithm=self.agent.algorithm, model=self.agent.model,
                      action_mode=self.agent.action_mode, reward=self.agent.reward,
                      rl_iterations=self.budget.get("rl_iterations"))
+            if self.training_seed_index is not None:
+                p["training_seed_index"] = self.training_seed_index
         for k, v in self.extra_axes.items():
             p.setdefault(k, v)  # the soc keeps its resolved name; other axes their value
         for k, v in self.agent.params.items():
@@ -175,7 +198,7 @@ class Cell:
             "spec_name": self.spec_name, "agent": self.agent.model_dump(mode="json"),
             "point": [list(kv) for kv in self.point],
             "seeds": list(self.seeds), "simulation": self.simulation, "budget": self.budget,
-            "tuned": self.tuned,
+            "tuned": self.tuned, "training_seed_index": self.training_seed_index,
             "hash": self.hash,  # the planner's hash: workers must not recompute it with other code
         }
 
@@ -183,7 +206,7 @@ class Cell:
     def from_payload(cls, d: dict[str, Any]) -> Cell:
         cell = cls(d["spec_name"], AgentSpec.model_validate(d["agent"]),
                    tuple((str(k), v) for k, v in d["point"]), tuple(d["seeds"]), d["simulation"],
-                   d["budget"], d.get("tuned"))
+                   d["budget"], d.get("tuned"), d.get("training_seed_index"))
         if "hash" in d:
             cell.__dict__["hash"] = d["hash"]  # fills the cached_property
         return cell
@@ -205,14 +228,36 @@ def plan_cells(spec: ExperimentSpec, at: Mapping[str, Any] | None = None,
         axes = {k: [at[k]] if k in at and at[k] is not None else v[:1] for k, v in axes.items()}
     names = list(axes)
     sim = spec.settings
-    budget = spec.budget.model_dump(mode="json")
+    # the number of copies is not part of any one cell (each copy has its own index), so
+    # changing it keeps the copies already trained, and the default keeps every hash
+    budget = spec.budget.model_dump(mode="json", exclude={"training_seeds"})
     seeds = tuple(spec.axes.seed_list)
     points = [tuple(zip(names, values, strict=True)) for values in itertools.product(*axes.values())]
     return [
-        Cell(spec.name, agent_at(agent, dict(point)), point, seeds, sim, budget)
+        Cell(spec.name, agent_at(copy, dict(point)), point, seeds, sim, budget,
+             training_seed_index=k)
         for agent in (spec.all_agents() if agents is None else agents)
+        for copy, k in training_copies(agent, spec.budget.training_seeds)
         for point in points
     ]
+
+
+def training_copies(agent: AgentSpec, n: int) -> list[tuple[AgentSpec, int | None]]:
+    """(agent, training seed index) per copy: an RL agent with n > 1 gives n copies named
+    `NAME-tK`; a heuristic, or n = 1, the agent itself with index None."""
+    if agent.kind != "rl" or n == 1:
+        return [(agent, None)]
+    return [(agent.model_copy(update={"name": name}), k)
+            for k, name in enumerate(training_copy_names(agent.name, n))]
+
+
+def agent_labels(spec: ExperimentSpec, name: str) -> list[str]:
+    """The results' agent names of the spec's agent `name`: its copies with
+    budget.training_seeds > 1 (an RL agent), else the name itself."""
+    agent = next((a for a in spec.all_agents() if a.name == name), None)
+    if agent is None:
+        return [name]
+    return [a.name for a, _ in training_copies(agent, spec.budget.training_seeds)]
 
 
 def group_columns(spec: ExperimentSpec) -> list[str]:

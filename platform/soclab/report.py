@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from soclab import metrics, plots, stats, tradeoff
-from soclab.cells import group_columns, plan_cells
+from soclab.cells import agent_labels, group_columns, plan_cells
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
 
@@ -101,12 +101,15 @@ def agent_order(spec: ExperimentSpec, df: pd.DataFrame | None = None, hide: bool
     when `hide`. On a governors axis a label is `SCHEDULER@GOVERNOR` (soclab.cellrun.seed_rows):
     those follow their scheduler's place, governors in name order. Without `df`, the spec's
     agent names."""
-    present = sorted(set(df.agent)) if df is not None else [a.name for a in spec.all_agents()]
+    present = (sorted(set(df.agent)) if df is not None
+               else [n for a in spec.all_agents() for n in agent_labels(spec, a.name)])
     out: list[str] = []
     for a in spec.all_agents():
         if hide and a.name in spec.report.hide_agents:
-            continue
-        out += [p for p in present if p == a.name or p.startswith(f"{a.name}@")]
+            continue  # an RL agent's name hides all its training copies
+        for name in agent_labels(spec, a.name):
+            if not (hide and name in spec.report.hide_agents):
+                out += [p for p in present if p == name or p.startswith(f"{name}@")]
     return out
 
 
@@ -195,6 +198,43 @@ def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> s
         text = (f"Which of the {among} ({', '.join(candidates)}) has the {best_word} {info.label} at "
                 f"each {where}? Best: {lead}. No baselines are listed, so there are no paired ratios.")
     return "## Summary\n\n" + text + "\n\n" + _md_table(header, rows)
+
+
+def training_seeds_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
+    """With budget.training_seeds > 1: per RL agent and point, the mean over its copies and the
+    seeds with a CI covering both (`stats.training_seeds_ci`), and its ratio to each baseline;
+    the fair answer, where the Summary's best copy is the luckiest of N."""
+    n = spec.budget.training_seeds
+    rl = [a.name for a in spec.agents if a.kind == "rl" and a.name not in spec.report.hide_agents]
+    if n == 1 or not rl or df.empty:
+        return ""
+    metric, _ = _metric(spec)
+    info = metrics.get(metric)
+    points = _group(spec)[1:]
+    rows = []
+    for name in rl:
+        copies = df[df.agent.isin(agent_labels(spec, name))]
+        for key, g in copies.groupby(points, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            wide = g.pivot_table(index="agent", columns="seed", values=metric)
+            est = stats.training_seeds_ci(wide.to_numpy(dtype=float))
+            row = [f"{name} ({len(wide)} training seeds)", *_point_cells(g.iloc[0], spec),
+                   info.fmt_ci(est.value, est.low, est.high)]
+            at = df[(df.agent.isin(spec.baselines))]
+            for b in spec.baselines:
+                base = at[(at.agent == b) & (at[points] == g.iloc[0][points]).all(axis=1)]
+                base = base.set_index("seed")[metric]
+                common = wide.columns.intersection(base.index)
+                r = (stats.training_seeds_ci(wide[common].to_numpy(dtype=float),
+                                             base.loc[common].to_numpy(dtype=float))
+                     if len(common) else stats.Estimate.empty())
+                row.append(_ratio_cell(r.value, r.low, r.high))
+            rows.append(row)
+    header = ["agent", *_design_axes(spec), "noise", "rate (jobs/ms)", f"{info.heading} [95% CI]",
+              *[f"× {b} [95% CI]" for b in spec.baselines]]
+    return ("### Across training seeds\n\nEach RL agent trained {n} times (budget.training_seeds); "
+            "means over copies and seeds, CIs from a bootstrap resampling both.\n\n"
+            .replace("{n}", str(n)) + _md_table(header, rows))
 
 
 def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> str:
@@ -337,7 +377,9 @@ def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
             gantt_md = "\n\n### Schedules (Gantt charts)\n\n" + "\n\n".join(
                 f"![{p.stem}]({p.name})\n\n*{cap}*" for p, cap in gantts)
         extra = tradeoff.markdown(df[df.agent.isin(agent_order(spec, df))], spec)
-        md = (head + "\n" + summary_markdown(df, spec, sm) + "\n\n" + ranking_markdown(df, spec)
+        pooled = training_seeds_markdown(df, spec)
+        md = (head + "\n" + summary_markdown(df, spec, sm) + (f"\n\n{pooled}" if pooled else "")
+              + "\n\n" + ranking_markdown(df, spec)
               + "\n\n## Figures\n\n" + fig_md + gantt_md
               + "\n\n" + detail_markdown(df, spec, sm) + (f"\n\n{extra}" if extra else "") + "\n")
     (out_dir / "report.md").write_text(md)
@@ -383,7 +425,7 @@ def gantt_charts(spec: ExperimentSpec, tracker: Tracker, df: pd.DataFrame, out_d
         return []
     import tempfile
 
-    rl = [a.name for a in spec.all_agents() if a.kind == "rl"]
+    rl = [n for a in spec.all_agents() if a.kind == "rl" for n in agent_labels(spec, a.name)]
     wanted = [*spec.baselines, *[a for a in rl if a not in spec.baselines]]
     noise = spec.axes.noise[0]
     rates = sorted(spec.axes.rates_jobs_per_ms)

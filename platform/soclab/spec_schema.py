@@ -160,6 +160,11 @@ class AgentSpec(_Strict):
         return self
 
 
+def training_copy_names(name: str, n: int) -> list[str]:
+    """The names of an RL agent's `budget.training_seeds` copies: `NAME-t0` ... `NAME-t{n-1}`."""
+    return [f"{name}-t{k}" for k in range(n)]
+
+
 class SeedRange(_Strict):
     start: int = Field(0, ge=0)
     count: int = Field(5, ge=1)
@@ -342,6 +347,10 @@ class BudgetSpec(_Strict):
     rl_iterations: int = Field(10, ge=1)
     time_budget_s: float | None = Field(None, gt=0)
     train_seed_offset: int = Field(10_000, ge=0, description="training seeds = offset + eval seed")
+    training_seeds: int = Field(
+        1, ge=1, le=16, description="independently trained copies of each RL agent (`NAME-tK`, "
+        "K = 0..N-1), each evaluated on the same axes.seeds; copy K trains with seed offset + "
+        "min(seeds) + 1000·K (copy 0 as an unexpanded agent does)")
 
 
 class TuneSpec(_Strict):
@@ -446,10 +455,29 @@ class ExperimentSpec(_Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"agents: duplicate names {sorted(dup)}")
+        self._training_copies_ok()
         self._simulation_axes_ok()
         self._agent_axes_ok()
         self._bindings_ok()
         return self
+
+    def _training_copies_ok(self) -> None:
+        """With budget.training_seeds > 1 the copies' names must be free and no baseline may be
+        an RL agent (its copies would leave no rows under its own name to pair with)."""
+        n = self.budget.training_seeds
+        if n == 1:
+            return
+        taken = {a.name for a in self.agents} | set(self.baselines)
+        for a in self.agents:
+            if a.kind != "rl":
+                continue
+            if a.name in self.baselines:
+                raise ValueError(f"budget.training_seeds: {n} copies of RL agent {a.name!r}, "
+                                 "which is also a baseline; list a heuristic as baseline")
+            clash = sorted(taken & set(training_copy_names(a.name, n)))
+            if clash:
+                raise ValueError(f"budget.training_seeds: copy name {clash[0]!r} of RL agent "
+                                 f"{a.name!r} is already an agent or baseline name; rename it")
 
     @property
     def settings(self) -> dict[str, Any]:

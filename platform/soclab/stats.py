@@ -41,6 +41,7 @@ __all__ = [
     "saturation_point",
     "summarize",
     "t_ci",
+    "training_seeds_ci",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -354,6 +355,47 @@ def probability_of_improvement_ci(
         reps[start : start + rows] = _poi(sa, sb, lower_is_better)
     low, high = _percentile(reps, confidence)
     return Estimate(float(_poi(va, vb, lower_is_better)), low, high, n)
+
+
+def training_seeds_ci(
+    values: ArrayLike,
+    baseline: ArrayLike | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Estimate:
+    """Mean over training seeds x evaluation seeds (or, with `baseline`, its ratio to the
+    baseline's mean on the same evaluation seeds) with a CI covering both sources of variation.
+
+    `values` is a (training seeds, evaluation seeds) matrix; every copy ran the same evaluation
+    seeds (common random numbers), so the design is crossed, not nested: each replicate
+    resamples the rows and the columns independently (the two-way "pigeonhole" bootstrap,
+    Owen 2007, mildly conservative), rather than evaluation seeds within each copy, which
+    would break the pairing. `n` counts training seeds; columns with a NaN are dropped."""
+    _check(confidence, n_boot)
+    m = np.asarray(values, dtype=float)
+    if m.ndim != 2:
+        raise ValueError(f"values must be a (training seeds, evaluation seeds) matrix, got {m.shape}")
+    b = None if baseline is None else _vector(baseline, "baseline")
+    keep = ~np.isnan(m).any(axis=0) & (np.ones(m.shape[1], bool) if b is None else ~np.isnan(b))
+    m = m[:, keep]
+    b = None if b is None else b[keep]
+    if m.size == 0:
+        return Estimate.empty()
+    rows, cols = m.shape
+
+    def stat(mat: FloatArray, cidx: NDArray[np.intp]) -> float:
+        value = mat.mean()
+        return float(value / b[cidx].mean()) if b is not None else float(value)
+
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    for i in range(n_boot):
+        r = rng.integers(0, rows, rows)
+        c = rng.integers(0, cols, cols)
+        reps[i] = stat(m[np.ix_(r, c)], c)
+    low, high = _percentile(reps, confidence)
+    return Estimate(stat(m, np.arange(cols)), low, high, rows)
 
 
 # --------------------------------------------------------------------------- tables and curves

@@ -68,10 +68,40 @@ def comparison_table(per_seed: pd.DataFrame, baselines: list[str], metric: str) 
             row[f"ratio_to_{b}_ci"] = (f"[{r.low:.3f}, {r.high:.3f}]"
                                        if math.isfinite(r.low) else "")
         rows.append(row)
+    rows += pooled_rows(per_seed, baselines, metric)
     table = pd.DataFrame(rows).sort_values("mean", ascending=info.lower_is_better is not False,
                                            kind="stable", na_position="last")
     table.attrs["metric"] = metric
     return table.reset_index(drop=True)
+
+
+def pooled_rows(per_seed: pd.DataFrame, baselines: list[str], metric: str) -> list[dict[str, Any]]:
+    """One row per RL agent trained with budget.training_seeds > 1 (agents `NAME-tK`, pooled
+    as `NAME (N training seeds)`): mean and CI over copies and seeds (`stats.training_seeds_ci`),
+    ratios to each baseline likewise."""
+    from soclab.stats import training_seeds_ci
+
+    copies = per_seed[per_seed.agent.str.fullmatch(r".+-t\d+") & (per_seed.get("kind") == "rl")]
+    rows = []
+    for base, g in copies.groupby(copies.agent.str.replace(r"-t\d+$", "", regex=True), sort=False):
+        wide = g.pivot(index="agent", columns="seed", values=metric)
+        if len(wide) < 2:
+            continue
+        est = training_seeds_ci(wide.to_numpy(dtype=float))
+        row: dict[str, Any] = {"agent": f"{base} ({len(wide)} training seeds)", "kind": "rl",
+                               "mean": est.value, "ci_low": est.low, "ci_high": est.high,
+                               "n_seeds": wide.shape[1]}
+        for b in baselines:
+            base_rows = per_seed[per_seed.agent == b].set_index("seed")[metric]
+            if base_rows.empty:
+                continue
+            common = wide.columns.intersection(base_rows.index)
+            r = training_seeds_ci(wide[common].to_numpy(dtype=float),
+                                  base_rows.loc[common].to_numpy(dtype=float))
+            row[f"ratio_to_{b}"] = r.value
+            row[f"ratio_to_{b}_ci"] = f"[{r.low:.3f}, {r.high:.3f}]" if math.isfinite(r.low) else ""
+        rows.append(row)
+    return rows
 
 
 def train_spec(
@@ -109,11 +139,12 @@ def train_spec(
     cells = plan_cells(spec, at={"noise": noise, "rate_jobs_per_ms": None if rate is None else float(rate)})
     rl = [c for c in cells if c.agent.kind == "rl"]
     if agents:
-        unknown = sorted(set(agents) - {c.agent.name for c in rl})
+        # a spec's name trains all its copies (budget.training_seeds), a copy's name only it
+        unknown = sorted(set(agents) - {c.agent.name for c in rl} - {c.base_agent for c in rl})
         if unknown:
             raise ConfigError(f"no RL agent named {unknown} in the spec; RL agents: "
                               f"{', '.join(c.agent.name for c in rl) or 'none'}", "--agent")
-        rl = [c for c in rl if c.agent.name in agents]
+        rl = [c for c in rl if c.agent.name in agents or c.base_agent in agents]
     if not rl:
         raise ConfigError("the spec has no RL agent (an agent with an 'algorithm')", spec.name)
     from soclab.rl.algos import check_agent

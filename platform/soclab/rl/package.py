@@ -112,7 +112,9 @@ def export_model(
         "gnn_steps": hp.get("gnn_steps"),
         "training": {"algorithm": settings.get("algorithm"), "iterations": settings.get("iterations"),
                      "env_steps": settings.get("env_steps"),
-                     "train_seed": settings.get("train_seed"), "env_config": env_cfg,
+                     "train_seed": settings.get("train_seed"),
+                     "training_seed_index": settings.get("training_seed_index", 0),
+                     "env_config": env_cfg,
                      "hyperparameters": {k: v for k, v in hp.items() if k != "recipe"},
                      **(hp.get("recipe") or {}), **(training or {})},
     }

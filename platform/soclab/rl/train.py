@@ -114,8 +114,19 @@ def cell_env_config(cell: Any, hyperparameters: dict[str, Any]) -> dict[str, Any
     )
 
 
+#: seed distance between an agent's training copies (budget.training_seeds): RLlib seeds env
+#: runner w's vector env i with seed + w + i, so adjacent seeds would share episodes; 1000 keeps
+#: copies apart for < 1000 envs (demonstration seeds, seed·1000 + i, and group seeds, seed·10^8
+#: + n, are then 10^6 and 10^11 apart). Every cell of a spec has the same min(seeds), so copy K
+#: of every agent and point trains with the same seed (common random numbers across agents).
+TRAIN_COPY_STRIDE = 1000
+
+
 def train_seed(cell: Any) -> int:
-    return int(cell.budget.get("train_seed_offset", 10_000)) + int(min(cell.seeds, default=0))
+    """offset + first evaluation seed, + TRAIN_COPY_STRIDE · K for training copy K."""
+    k = int(getattr(cell, "training_seed_index", None) or 0)
+    return (int(cell.budget.get("train_seed_offset", 10_000)) + int(min(cell.seeds, default=0))
+            + TRAIN_COPY_STRIDE * k)
 
 
 #: loggers whose start-up notices say nothing actionable ("running PPO on the new API stack",
@@ -176,6 +187,7 @@ def env_settings(env_config: dict[str, Any], cell: Any, hyperparameters: dict[st
         "hyperparameters": hyperparameters,
         "iterations": iterations,
         "train_seed": train_seed(cell),
+        "training_seed_index": int(getattr(cell, "training_seed_index", None) or 0),
         "noise": cell.noise,
         "rate_jobs_per_ms": cell.rate_jobs_per_ms,
     }

@@ -58,13 +58,15 @@ def search_space(space: dict[str, dict[str, list[Any]]], optuna: bool) -> dict[s
 
 
 def tuning_cell(cells: list[Any], agent_name: str) -> Any:
-    """The agent's first cell in plan order (the first value of every axis)."""
-    return next(c for c in cells if c.agent.name == agent_name)
+    """The agent's first cell in plan order (the first value of every axis; copy 0 of its
+    training copies, which trains with the unexpanded agent's seed)."""
+    return next(c for c in cells if c.base_agent == agent_name)
 
 
 def tuning_hash(cell: Any, tune_settings: dict[str, Any]) -> str:
     """The search's identity: the cell's agent and point (as in `Cell.key`) and the Tune settings."""
-    key = {"agent": cell.agent.key_dump(), "noise": cell.noise,
+    agent = {**cell.agent.key_dump(), "name": cell.base_agent}  # the same for every copy count
+    key = {"agent": agent, "noise": cell.noise,
            "rate": cell.rate_jobs_per_ms, "simulation": cell.settings, "budget": cell.budget,
            "seeds": list(cell.seeds), "tune": tune_settings, **cell.config_axes}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -182,7 +184,8 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
 
     for agent in {c.agent.name: c.agent for c in todo if c.agent.kind == "rl"}.values():
         check_agent(agent)
-    names = list(dict.fromkeys(c.agent.name for c in todo
+    # one search per spec agent: its training copies (budget.training_seeds) share the result
+    names = list(dict.fromkeys(c.base_agent for c in todo
                                if c.agent.kind == "rl" and c.agent.search_space))
     if not names:
         return todo
@@ -230,4 +233,4 @@ def apply_search_spaces(spec: Any, todo: list[Any], tracker: Any, parent_run_id:
             from soclab.ray_session import stop_ray
 
             stop_ray()
-    return [replace(c, tuned=best[c.agent.name]) if c.agent.name in best else c for c in todo]
+    return [replace(c, tuned=best[c.base_agent]) if c.base_agent in best else c for c in todo]

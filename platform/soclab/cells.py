@@ -260,6 +260,13 @@ def agent_labels(spec: ExperimentSpec, name: str) -> list[str]:
     return [a.name for a, _ in training_copies(agent, spec.budget.training_seeds)]
 
 
+def training_copy_groups(spec: ExperimentSpec) -> dict[str, list[str]]:
+    """Per spec agent trained several times (budget.training_seeds > 1), its copies' names."""
+    if spec.budget.training_seeds < 2:
+        return {}
+    return {a.name: agent_labels(spec, a.name) for a in spec.agents if a.kind == "rl"}
+
+
 def group_columns(spec: ExperimentSpec) -> list[str]:
     """The results columns one group of seeds is identified by: the agent and every axis."""
     return ["agent", *spec.axes.values()]

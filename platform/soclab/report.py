@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from soclab import metrics, plots, stats, tradeoff
-from soclab.cells import agent_labels, group_columns, plan_cells
+from soclab.cells import agent_labels, group_columns, plan_cells, training_copy_groups
 from soclab.spec import ExperimentSpec
 from soclab.tracking import Tracker
 
@@ -67,6 +67,8 @@ class Summaries:
 
     table: pd.DataFrame  #: per (agent, point of the axes): mean / IQM with CIs of the primary metric
     vs: dict[str, pd.DataFrame]  #: per baseline: the same plus paired ratios to it
+    #: per point of the axes (a tuple), the agents trained several times, pooled over copies
+    pooled: dict[tuple[Any, ...], list[stats.PooledCopies]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, df: pd.DataFrame, spec: ExperimentSpec) -> Summaries:
@@ -74,7 +76,27 @@ class Summaries:
         group = _group(spec)
         return cls(stats.summarize(df, metric, group, lower_is_better=lower),
                    {b: stats.summarize(df, metric, group, baseline=b, lower_is_better=lower)
-                    for b in spec.baselines})
+                    for b in spec.baselines}, pooled_copies(df, spec))
+
+
+def pooled_copies(df: pd.DataFrame, spec: ExperimentSpec) -> dict[tuple[Any, ...],
+                                                                  list[stats.PooledCopies]]:
+    """Per point of the axes, every shown RL agent trained budget.training_seeds > 1 times,
+    pooled over its copies (`stats.pool_training_copies`); empty otherwise."""
+    groups = {n: c for n, c in training_copy_groups(spec).items()
+              if n not in spec.report.hide_agents}
+    if not groups or df.empty:
+        return {}
+    metric, lower = _metric(spec)
+    points = _group(spec)[1:]
+    out: dict[tuple[Any, ...], list[stats.PooledCopies]] = {}
+    for key, g in df.groupby(points, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        found = [stats.pool_training_copies(g, n, c, spec.baselines, metric, lower)
+                 for n, c in groups.items()]
+        if any(found):
+            out[key] = [p for p in found if p is not None]
+    return out
 
 
 def log_baseline_ratios(df: pd.DataFrame, spec: ExperimentSpec, tracker: Tracker,
@@ -151,6 +173,32 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _summary_entries(g: pd.DataFrame, key: tuple[Any, ...], cmp: dict[str, pd.DataFrame],
+                     pooled: list[stats.PooledCopies], spec: ExperimentSpec) -> list[SimpleNamespace]:
+    """The Summary's candidates at one point: each agent's mean with CI and, per baseline, its
+    ratio and P(better) cells; an agent trained several times counts once, pooled over copies."""
+    copies = {c for p in pooled for c in agent_labels(spec, p.name)}
+    out = []
+    for r in _records(g):
+        if r.agent in copies:
+            continue
+        vs = {}
+        for b in spec.baselines:
+            at = (r.agent, *key)
+            if r.agent != b and at in cmp[b].index:
+                c = cmp[b].loc[at]
+                vs[b] = [_ratio_cell(c[f"ratio_to_{b}"], c.ratio_low, c.ratio_high),
+                         metrics.PROBABILITY.fmt(c.prob_improvement)]
+        out.append(SimpleNamespace(agent=r.agent, mean=r.mean, low=r.mean_low, high=r.mean_high,
+                                   vs=vs))
+    for p in pooled:
+        out.append(SimpleNamespace(
+            agent=p.label, mean=p.mean.value, low=p.mean.low, high=p.mean.high,
+            vs={b: [_ratio_cell(e.value, e.low, e.high),
+                    metrics.PROBABILITY.fmt(p.prob_improvement[b])] for b, e in p.ratio.items()}))
+    return out
+
+
 def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> str:
     """The study's answer at every point of the axes (design axes, noise, rate): the best
     non-baseline agent by the primary metric (all agents if every agent is a baseline), its value,
@@ -165,26 +213,26 @@ def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> s
     header = [*design, "noise", "rate (jobs/ms)", "best agent", f"{info.heading} [95% CI]"]
     for b in spec.baselines:
         header += [f"× {b} [95% CI]", f"P(better than {b})"]
+    pooled_names = {p.label for ps in sm.pooled.values() for p in ps}
     rows, wins = [], {}
     for key, g in sm.table[sm.table.agent.isin(candidates)].groupby(points, sort=False):
-        best = g.loc[g["mean"].idxmin() if lower else g["mean"].idxmax()]
+        key = key if isinstance(key, tuple) else (key,)
+        entries = _summary_entries(g, key, cmp, sm.pooled.get(key, []), spec)
+        best = (min if lower else max)(entries, key=lambda e: e.mean)
         wins[best.agent] = wins.get(best.agent, 0) + 1
-        row = [*_point_cells(best, spec), f"**{best.agent}**",
-               info.fmt_ci(best["mean"], best.mean_low, best.mean_high)]
-        at = (best.agent, *(key if isinstance(key, tuple) else (key,)))
+        row = [*_point_cells(dict(zip(points, key, strict=True)), spec), f"**{best.agent}**",
+               info.fmt_ci(best.mean, best.low, best.high)]
         for b in spec.baselines:
-            if best.agent == b or at not in cmp[b].index:
-                row += ["–", "–"]
-            else:
-                c = cmp[b].loc[at]
-                row += [_ratio_cell(c[f"ratio_to_{b}"], c.ratio_low, c.ratio_high),
-                        metrics.PROBABILITY.fmt(c.prob_improvement)]
+            row += best.vs.get(b, ["–", "–"])
         rows.append(row)
     order = {n: i for i, n in enumerate(spec.axes.noise)}
     nd = len(design)
     rows.sort(key=lambda r: (*map(_sort_key, r[:nd]), order.get(r[nd], 99), float(r[nd + 1])))
     lead = ", ".join(f"**{a}** in {n} of {len(rows)}" for a, n in sorted(wins.items(), key=lambda kv: -kv[1]))
     among = "agents under study" if candidates != agent_order(spec, df) else "agents"
+    if pooled_names:  # an agent trained several times is one candidate, pooled over copies
+        copies = {c for cs in training_copy_groups(spec).values() for c in cs}
+        candidates = [c for c in candidates if c not in copies] + sorted(pooled_names)
     where = "point of the axes (" + ", ".join([*design, "noise", "rate"]) + ")" if design else \
         "noise level and injection rate"
     best_word = "lowest" if lower else "highest"
@@ -200,41 +248,34 @@ def summary_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> s
     return "## Summary\n\n" + text + "\n\n" + _md_table(header, rows)
 
 
-def training_seeds_markdown(df: pd.DataFrame, spec: ExperimentSpec) -> str:
+def training_seeds_markdown(df: pd.DataFrame, spec: ExperimentSpec,
+                            sm: Summaries | None = None) -> str:
     """With budget.training_seeds > 1: per RL agent and point, the mean over its copies and the
     seeds with a CI covering both (`stats.training_seeds_ci`), and its ratio to each baseline;
-    the fair answer, where the Summary's best copy is the luckiest of N."""
-    n = spec.budget.training_seeds
-    rl = [a.name for a in spec.agents if a.kind == "rl" and a.name not in spec.report.hide_agents]
-    if n == 1 or not rl or df.empty:
+    the fair answer, where the best single copy would be the luckiest of N."""
+    pooled = sm.pooled if sm is not None else pooled_copies(df, spec)
+    if not pooled:
         return ""
-    metric, _ = _metric(spec)
-    info = metrics.get(metric)
+    info = spec.metrics.info
     points = _group(spec)[1:]
     rows = []
-    for name in rl:
-        copies = df[df.agent.isin(agent_labels(spec, name))]
-        for key, g in copies.groupby(points, sort=False):
-            key = key if isinstance(key, tuple) else (key,)
-            wide = g.pivot_table(index="agent", columns="seed", values=metric)
-            est = stats.training_seeds_ci(wide.to_numpy(dtype=float))
-            row = [f"{name} ({len(wide)} training seeds)", *_point_cells(g.iloc[0], spec),
-                   info.fmt_ci(est.value, est.low, est.high)]
-            at = df[(df.agent.isin(spec.baselines))]
-            for b in spec.baselines:
-                base = at[(at.agent == b) & (at[points] == g.iloc[0][points]).all(axis=1)]
-                base = base.set_index("seed")[metric]
-                common = wide.columns.intersection(base.index)
-                r = (stats.training_seeds_ci(wide[common].to_numpy(dtype=float),
-                                             base.loc[common].to_numpy(dtype=float))
-                     if len(common) else stats.Estimate.empty())
-                row.append(_ratio_cell(r.value, r.low, r.high))
-            rows.append(row)
+    for key, entries in pooled.items():
+        at = dict(zip(points, key, strict=True))
+        for p in entries:
+            rows.append([p.label, *_point_cells(at, spec),
+                         info.fmt_ci(p.mean.value, p.mean.low, p.mean.high),
+                         *[_ratio_cell(r.value, r.low, r.high) if (r := p.ratio.get(b)) else "–"
+                           for b in spec.baselines]])
+    order = {n: i for i, n in enumerate(spec.axes.noise)}
+    nd = len(_design_axes(spec))
+    rows.sort(key=lambda r: (r[0], *map(_sort_key, r[1:nd + 1]), order.get(r[nd + 1], 99),
+                             float(r[nd + 2])))
     header = ["agent", *_design_axes(spec), "noise", "rate (jobs/ms)", f"{info.heading} [95% CI]",
               *[f"× {b} [95% CI]" for b in spec.baselines]]
-    return ("### Across training seeds\n\nEach RL agent trained {n} times (budget.training_seeds); "
-            "means over copies and seeds, CIs from a bootstrap resampling both.\n\n"
-            .replace("{n}", str(n)) + _md_table(header, rows))
+    return (f"### Across training seeds\n\nEach RL agent trained {spec.budget.training_seeds} times "
+            "(budget.training_seeds); means over copies and seeds, CIs from a bootstrap resampling "
+            "both. The Summary ranks these pooled agents, not single copies.\n\n"
+            + _md_table(header, rows))
 
 
 def detail_markdown(df: pd.DataFrame, spec: ExperimentSpec, sm: Summaries) -> str:

@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Estimate",
+    "PooledCopies",
     "bootstrap_ci",
     "improvement_ci",
     "iqm",
     "iqm_ci",
     "mean_ci",
     "paired_ratio_ci",
+    "pool_training_copies",
     "probability_of_improvement",
     "probability_of_improvement_ci",
     "saturation_point",
@@ -396,6 +398,57 @@ def training_seeds_ci(
         reps[i] = stat(m[np.ix_(r, c)], c)
     low, high = _percentile(reps, confidence)
     return Estimate(stat(m, np.arange(cols)), low, high, rows)
+
+
+@dataclass(frozen=True)
+class PooledCopies:
+    """One agent trained several times (budget.training_seeds), pooled at one point of the axes:
+    its mean over copies and seeds, and per baseline the ratio of means and P(better), with CIs
+    from `training_seeds_ci`."""
+
+    name: str  #: the spec's agent name
+    n_copies: int
+    n_seeds: int
+    mean: Estimate
+    ratio: dict[str, Estimate]
+    prob_improvement: dict[str, float]  #: mean over copies of P(copy better than baseline)
+
+    @property
+    def label(self) -> str:
+        """The pooled agent's name in tables: `NAME (N training seeds)`."""
+        return f"{self.name} ({self.n_copies} training seeds)"
+
+
+def pool_training_copies(
+    rows: pd.DataFrame,
+    name: str,
+    copies: Sequence[str],
+    baselines: Sequence[str],
+    metric: str,
+    lower_is_better: bool = True,
+    seed_col: str = "seed",
+) -> PooledCopies | None:
+    """Pool the copies of agent `name` in `rows` (per-seed results of one point: `agent`,
+    `seed_col`, `metric`); None with fewer than two copies present. The one place the pooled
+    answer is computed, for the `soclab train` table and the report alike."""
+    wide = rows[rows.agent.isin(list(copies))].pivot_table(index="agent", columns=seed_col,
+                                                           values=metric)
+    if len(wide) < 2:
+        return None
+    ratio: dict[str, Estimate] = {}
+    prob: dict[str, float] = {}
+    for b in baselines:
+        base = rows[rows.agent == b].set_index(seed_col)[metric]
+        common = wide.columns.intersection(base.index)
+        if not len(common):
+            continue
+        m, v = wide[common].to_numpy(dtype=float), base.loc[common].to_numpy(dtype=float)
+        ratio[b] = training_seeds_ci(m, v)
+        keep = ~np.isnan(m).any(axis=0) & ~np.isnan(v)
+        prob[b] = (float(np.mean([_poi(row[keep], v[keep], lower_is_better) for row in m]))
+                   if keep.any() else float("nan"))
+    return PooledCopies(name, len(wide), wide.shape[1],
+                        training_seeds_ci(wide.to_numpy(dtype=float)), ratio, prob)
 
 
 # --------------------------------------------------------------------------- tables and curves

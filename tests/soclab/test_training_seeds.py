@@ -80,7 +80,8 @@ def test_pooled_row_spans_training_and_evaluation_seeds() -> None:
             for k in range(3) for s in range(5)]
     rows += [{"agent": "HEFT", "kind": "heuristic", "seed": s, "avg_latency_us": 200.0 + 2 * s}
              for s in range(5)]
-    table = comparison_table(pd.DataFrame(rows), ["HEFT"], "avg_latency_us").set_index("agent")
+    table = comparison_table(pd.DataFrame(rows), ["HEFT"], "avg_latency_us",
+                             {"rl": ["rl-t0", "rl-t1", "rl-t2"]}).set_index("agent")
     pooled = table.loc["rl (3 training seeds)"]
     assert pooled["mean"] == pytest.approx(112.0)
     assert pooled.ci_low < 112.0 < pooled.ci_high
@@ -105,3 +106,29 @@ def test_report_has_a_pooled_table() -> None:
     md = training_seeds_markdown(pd.DataFrame(rows), spec)
     assert md.count("rl (2 training seeds)") == 2 and "× HEFT" in md
     assert training_seeds_markdown(pd.DataFrame(rows), spec_from_dict(_spec())) == ""
+
+
+def test_summary_ranks_the_pooled_agent_not_the_luckiest_copy() -> None:
+    import pandas as pd
+
+    from soclab.report import Summaries, summary_markdown
+
+    spec = spec_from_dict({**_spec(training_seeds=2), "baselines": ["HEFT"]})
+    # rl-t0 is the best agent on every seed, rl-t1 the worst: the pooled mean sits above MET
+    latency = {"rl-t0": 80.0, "rl-t1": 160.0, "MET": 110.0, "HEFT": 100.0}
+    rows = [{"agent": a, "noise": "none", "rate_jobs_per_ms": r, "seed": s,
+             "avg_latency_us": v + s} for a, v in latency.items() for r in (2.0, 4.0)
+            for s in (3, 4, 5)]
+    df = pd.DataFrame(rows)
+    sm = Summaries.of(df, spec)
+    md = summary_markdown(df, spec, sm)
+    assert "**rl-t0**" not in md and md.count("| **MET** |") == 2
+    assert "rl (2 training seeds)" in md and "rl-t1" not in md
+    pooled = sm.pooled[("none", 2.0)][0]
+    assert pooled.mean.value == pytest.approx(124.0)
+    assert pooled.ratio["HEFT"].value == pytest.approx(124.0 / 104.0)
+    assert pooled.prob_improvement["HEFT"] == pytest.approx(0.5)  # t0 always better, t1 never
+    # once the copies are good, the pooled agent wins
+    df.loc[df.agent == "rl-t1", "avg_latency_us"] -= 70.0
+    md = summary_markdown(df, spec, Summaries.of(df, spec))
+    assert md.count("| **rl (2 training seeds)** |") == 2

@@ -9,6 +9,7 @@ training and checkpointing, `soclab.cellrun.evaluate_cell` for evaluation, and
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,12 @@ class TrainOutcome:
     run_ids: dict[str, str] = field(default_factory=dict)
 
 
-def comparison_table(per_seed: pd.DataFrame, baselines: list[str], metric: str) -> pd.DataFrame:
+def comparison_table(per_seed: pd.DataFrame, baselines: list[str], metric: str,
+                     copies: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Per agent, best first by `metric` (a spec's `metrics.primary`): its mean with a 95%
     bootstrap CI over seeds (`mean`, `ci_low`, `ci_high`), its paired ratio (with CI) to each
-    baseline's mean on the same seeds, and the means of the other tracked metrics by name."""
+    baseline's mean on the same seeds, and the means of the other tracked metrics by name;
+    plus one pooled row per agent in `copies` (`cells.training_copy_groups`)."""
     from soclab import metrics
     from soclab.stats import mean_ci, paired_ratio_ci
 
@@ -68,36 +71,30 @@ def comparison_table(per_seed: pd.DataFrame, baselines: list[str], metric: str) 
             row[f"ratio_to_{b}_ci"] = (f"[{r.low:.3f}, {r.high:.3f}]"
                                        if math.isfinite(r.low) else "")
         rows.append(row)
-    rows += pooled_rows(per_seed, baselines, metric)
+    rows += pooled_rows(per_seed, baselines, metric, copies or {})
     table = pd.DataFrame(rows).sort_values("mean", ascending=info.lower_is_better is not False,
                                            kind="stable", na_position="last")
     table.attrs["metric"] = metric
     return table.reset_index(drop=True)
 
 
-def pooled_rows(per_seed: pd.DataFrame, baselines: list[str], metric: str) -> list[dict[str, Any]]:
-    """One row per RL agent trained with budget.training_seeds > 1 (agents `NAME-tK`, pooled
-    as `NAME (N training seeds)`): mean and CI over copies and seeds (`stats.training_seeds_ci`),
-    ratios to each baseline likewise."""
-    from soclab.stats import training_seeds_ci
+def pooled_rows(per_seed: pd.DataFrame, baselines: list[str], metric: str,
+                copies: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """One row per agent trained several times (`copies`: spec agent -> its copies' names),
+    pooled as `NAME (N training seeds)` by `stats.pool_training_copies`."""
+    from soclab import metrics
+    from soclab.stats import pool_training_copies
 
-    copies = per_seed[per_seed.agent.str.fullmatch(r".+-t\d+") & (per_seed.get("kind") == "rl")]
+    lower = metrics.get(metric).lower_is_better is not False
     rows = []
-    for base, g in copies.groupby(copies.agent.str.replace(r"-t\d+$", "", regex=True), sort=False):
-        wide = g.pivot(index="agent", columns="seed", values=metric)
-        if len(wide) < 2:
+    for name, labels in copies.items():
+        pooled = pool_training_copies(per_seed, name, labels, baselines, metric, lower)
+        if pooled is None:
             continue
-        est = training_seeds_ci(wide.to_numpy(dtype=float))
-        row: dict[str, Any] = {"agent": f"{base} ({len(wide)} training seeds)", "kind": "rl",
-                               "mean": est.value, "ci_low": est.low, "ci_high": est.high,
-                               "n_seeds": wide.shape[1]}
-        for b in baselines:
-            base_rows = per_seed[per_seed.agent == b].set_index("seed")[metric]
-            if base_rows.empty:
-                continue
-            common = wide.columns.intersection(base_rows.index)
-            r = training_seeds_ci(wide[common].to_numpy(dtype=float),
-                                  base_rows.loc[common].to_numpy(dtype=float))
+        row: dict[str, Any] = {"agent": pooled.label, "kind": "rl", "mean": pooled.mean.value,
+                               "ci_low": pooled.mean.low, "ci_high": pooled.mean.high,
+                               "n_seeds": pooled.n_seeds}
+        for b, r in pooled.ratio.items():
             row[f"ratio_to_{b}"] = r.value
             row[f"ratio_to_{b}_ci"] = f"[{r.low:.3f}, {r.high:.3f}]" if math.isfinite(r.low) else ""
         rows.append(row)
@@ -127,7 +124,7 @@ def train_spec(
 
     from dssoc.noise import parse_noise
     from soclab.cellrun import evaluate_cell
-    from soclab.cells import plan_cells
+    from soclab.cells import plan_cells, training_copy_groups
     from soclab.ray_session import init_ray
     from soclab.rl.train import train_agent
 
@@ -185,7 +182,8 @@ def train_spec(
         df["kind"] = cell.agent.kind
         frames.append(df)
     out.per_seed = pd.concat(frames, ignore_index=True)
-    out.table = comparison_table(out.per_seed, out.baselines, out.metric)
+    out.table = comparison_table(out.per_seed, out.baselines, out.metric,
+                                 training_copy_groups(spec))
     root.mkdir(parents=True, exist_ok=True)
     out.csv_path = root / "train_comparison.csv"
     out.per_seed.to_csv(out.csv_path, index=False)

@@ -591,6 +591,37 @@ def test_train_command_compares_with_heuristics_on_the_same_seeds(ray_session, t
 
 
 @pytest.mark.ray
+def test_train_command_with_two_training_seeds(ray_session, tmp_path) -> None:
+    """budget.training_seeds: 2 trains two copies with their own seeds and checkpoints, evaluates
+    both on the spec's seeds, and prints the pooled row."""
+    import json
+
+    import pandas as pd
+    import yaml
+    from typer.testing import CliRunner
+
+    from soclab.cli import app
+
+    doc = tiny_spec(name="tiny_copies").model_dump(mode="json")
+    doc["budget"]["training_seeds"] = 2
+    path = tmp_path / "tiny_copies.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    res = CliRunner().invoke(app, ["train", str(path), "--output-dir", str(tmp_path / "out"),
+                                   "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out" / "tiny_copies"
+    cards = {k: json.loads((out / f"rl-t{k}" / "checkpoint" / "soclab_env.json").read_text())
+             for k in (0, 1)}
+    assert [c["training_seed_index"] for c in cards.values()] == [0, 1]
+    assert cards[1]["train_seed"] - cards[0]["train_seed"] == 1000
+    per_seed = pd.read_csv(out / "train_comparison.csv")
+    assert set(per_seed.agent) == {"rl-t0", "rl-t1", "ETF"}
+    assert per_seed.groupby("agent").seed.apply(sorted).map(tuple).nunique() == 1  # same seeds
+    assert "rl (2 training seeds)" in res.stdout
+
+
+@pytest.mark.ray
 def test_a_checkpoint_is_used_without_starting_ray(ppo_trained) -> None:
     """A fresh process loads the checkpoint and simulates with it; Ray is never initialised."""
     import subprocess

@@ -198,7 +198,7 @@ class NetPolicy:
         choose = [i for i, a in enumerate(actions) if a < 0]
         if choose:
             batch = obs_to_torch(stack_obs([observations[i] for i in choose]), batch=False)
-            with self._torch.no_grad():
+            with self._torch.inference_mode():  # no autograd bookkeeping: ~10% of a pass
                 scores = self.net(batch)[0].numpy()
             for i, a in zip(choose, greedy_actions(scores, np.stack([valid[i] for i in choose])),
                             strict=True):

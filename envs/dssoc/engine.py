@@ -44,7 +44,7 @@ from __future__ import annotations
 import copy
 import heapq
 from bisect import insort
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -615,6 +615,22 @@ class Simulation(LiveState, RecordedRun):
 
     def run(self, scheduler: Scheduler) -> SimResult:
         """Run to the end with `scheduler` (an object implementing `Scheduler`)."""
+        episode = self._episode(scheduler, stepwise=False)
+        try:
+            next(episode)  # runs to the end: nothing yields without stepwise decisions
+        except StopIteration as end:
+            return end.value
+        raise AssertionError("a run without stepwise decisions yielded")
+
+    def steps(self, scheduler: Any) -> Generator[Any, Any, SimResult]:
+        """`run` as a coroutine, for a scheduler that decides stepwise (a `decisions(ready,
+        system)` generator, as the policy schedulers of `dssoc.env` have): yields every
+        observation its policy is asked about, takes the action sent back, and returns the
+        result; the same run as `run`. `dssoc.env.simulate_lockstep` steps several together."""
+        return self._episode(scheduler, stepwise=True)
+
+    def _episode(self, scheduler: Any, stepwise: bool) -> Generator[Any, Any, SimResult]:
+        """The run loop of `run` and `steps` (one loop: the two cannot drift apart)."""
         from dssoc.metrics import SimResult
         from dssoc.schedulers.base import check_binding
 
@@ -622,11 +638,13 @@ class Simulation(LiveState, RecordedRun):
         scheduler.reset(self, self.scheduler_rng)
         if scheduler.observes_arrivals:  # explicit opt-in (planners, policy adapters)
             self.subscribe("arrival", lambda job: scheduler.on_job_arrival(job, self))
-        schedule = scheduler.schedule
+        schedule = scheduler.decisions if stepwise else scheduler.schedule
         assign = self.assign
         late = self.config.binding == "late"
         while self.advance():
-            for task, pe in schedule(list(self.ready), self):
+            ready = list(self.ready)
+            for task, pe in ((yield from schedule(ready, self)) if stepwise
+                             else schedule(ready, self)):
                 assign(task, pe)
             if self.ready and not late:
                 raise SchedulerError(

@@ -1,9 +1,14 @@
-"""`PolicyScheduler`: run any `policy(obs) -> action` as an ordinary dssoc scheduler."""
+"""`PolicyScheduler`: run any `policy(obs) -> action` as an ordinary dssoc scheduler.
+
+`PolicyScheduler` (v0) and `LatePolicyScheduler` (v1) also decide stepwise (`decisions`, a
+coroutine yielding observations and taking actions), so that `simulate_lockstep` can run several
+simulations together and answer all their pending observations with one batched policy call.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,7 +20,59 @@ from dssoc.runtime import JobRun
 from dssoc.schedulers.base import Assignment, Scheduler
 from dssoc.view import SimDriver, SimView
 
+if TYPE_CHECKING:
+    from dssoc.config import SimConfig
+    from dssoc.metrics import SimResult
+
 Policy = Callable[[dict[str, Any]], "int | np.integer"]
+#: a scheduler's decisions at one decision point as a coroutine: yields each observation, takes
+#: the action chosen for it, returns the assignments (none for late binding: it binds as it goes)
+Decisions = Generator[dict[str, Any], "int | np.integer", list[Assignment]]
+#: actions for several observations at once (one batched forward pass of a network)
+BatchPolicy = Callable[[list[dict[str, Any]]], Sequence["int | np.integer"]]
+
+
+def answer(decisions: Decisions, policy: Policy) -> list[Assignment]:
+    """Run a `Decisions` coroutine to its end, asking `policy` for every action."""
+    try:
+        obs = next(decisions)
+        while True:
+            obs = decisions.send(policy(obs))
+    except StopIteration as end:
+        return end.value
+
+
+def simulate_lockstep(config: SimConfig, schedulers: Sequence[Any], seeds: Sequence[int],
+                      act: BatchPolicy) -> list[SimResult]:
+    """Simulate `config` once per seed, each with its own policy scheduler (`PolicyScheduler` or
+    `LatePolicyScheduler`, whose policy is not called), all in lockstep: at each step the pending
+    observations of every simulation still running go to `act` together, and a simulation that
+    ended drops out. Each result is what `dssoc.simulate(config, scheduler, seed)` gives with a
+    policy answering as `act` does."""
+    from dssoc.engine import Simulation
+
+    if len(schedulers) != len(seeds):
+        raise ValueError(f"{len(schedulers)} schedulers for {len(seeds)} seeds")
+    if len({id(s) for s in schedulers}) != len(schedulers):
+        raise ValueError("each simulation needs its own scheduler (they hold its observation state)")
+    runs = [Simulation(config, int(seed)).steps(s) for s, seed in zip(schedulers, seeds, strict=True)]
+    results: list[Any] = [None] * len(runs)
+    pending: dict[int, dict[str, Any]] = {}
+
+    def step(i: int, action: Any = None) -> None:
+        try:
+            pending[i] = runs[i].send(action)
+        except StopIteration as end:
+            pending.pop(i, None)
+            results[i] = end.value
+
+    for i in range(len(runs)):
+        step(i)  # the first send must be None: it starts the run
+    while pending:
+        live = list(pending)
+        for i, a in zip(live, act([pending[i] for i in live]), strict=True):
+            step(i, a)
+    return results
 
 
 class PolicyScheduler(Scheduler):
@@ -61,15 +118,19 @@ class PolicyScheduler(Scheduler):
         assert self.builder is not None
         self.builder.on_arrival(job)
 
-    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
+    def decisions(self, ready: Sequence, system: SimView) -> Decisions:
+        """`schedule` as a coroutine (`Decisions`): one observation per ready task."""
         b = self.builder
         assert b is not None, "reset() was not called"
         b.sync()
         out: list[Assignment] = []
         for _ in range(len(ready)):
-            task, pe, _ = b.act(self.policy(b.observe()))
+            task, pe, _ = b.act((yield b.observe()))
             out.append((task, pe))
         return out
+
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
+        return answer(self.decisions(ready, system), self.policy)
 
 
 class LatePolicyScheduler(Scheduler):
@@ -112,13 +173,15 @@ class LatePolicyScheduler(Scheduler):
                                                ratio_window=self.options["ratio_window"])
         b.reset(system)
 
-    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
+    def decisions(self, ready: Sequence, system: SimView) -> Decisions:
+        """`schedule` as a coroutine (`Decisions`): binds each pair as it is chosen, until
+        `wait` or no decision point is left; returns no pairs."""
         b = self.builder
         assert b is not None, "reset() was not called"
         sim = self._driver
         b.collect()
         while True:
-            a, valid = resolve_action(self.policy(b.observe()), b.mask, self.invalid_action)
+            a, valid = resolve_action((yield b.observe()), b.mask, self.invalid_action)
             if not valid:
                 b.invalid_actions += 1
             pair = b.decode(a)
@@ -128,3 +191,6 @@ class LatePolicyScheduler(Scheduler):
             b.bound(pair[0])
             if not sim.has_decision():
                 return []
+
+    def schedule(self, ready: Sequence, system: SimView) -> list[Assignment]:
+        return answer(self.decisions(ready, system), self.policy)

@@ -129,16 +129,11 @@ class Demonstrations:
         return int(self.action.shape[0])
 
 
-def _stack(items: list[Any]) -> Any:
-    if isinstance(items[0], dict):
-        return {k: _stack([x[k] for x in items]) for k in items[0]}
-    return np.stack(items).astype(np.float32)
-
-
 def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
             gamma: float = 0.99, max_states: int | None = None) -> Demonstrations:
     """Roll the teacher out for one episode per seed (env `reset(seed=s)`), recording states."""
     from soclab.rl.env import make_env
+    from soclab.rl.nets import stack_obs
 
     rule = globals()["teacher"](teacher)
     env = make_env(env_config)
@@ -164,7 +159,7 @@ def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
         ret_l.extend(reversed(rtg))
         if max_states and len(act_l) >= max_states:
             break
-    return Demonstrations(_stack(obs_l), np.array(act_l), np.stack(best_l),
+    return Demonstrations(stack_obs(obs_l), np.array(act_l), np.stack(best_l),
                           np.array(ret_l, np.float32))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -277,6 +278,13 @@ def build_net(dims: ObsDims, model: str = "graph", **options: Any) -> nn.Module:
     if model == "mlp":
         return MLPSchedulerNet(dims, hidden=int(options.get("hidden", 256)))
     raise ValueError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
+
+
+def stack_obs(items: list[Any]) -> Any:
+    """Observations (nested dicts of numpy arrays) -> one float32 batch, leaf by leaf."""
+    if isinstance(items[0], dict):
+        return {k: stack_obs([x[k] for x in items]) for k in items[0]}
+    return np.stack(items).astype(np.float32)
 
 
 def obs_to_torch(obs: dict[str, Any], batch: bool = True) -> dict[str, Any]:

@@ -84,8 +84,9 @@ def load_module(path: str | Path) -> Any:
 
 
 class ModulePolicy:
-    """`policy(obs) -> action`: one `forward_inference` and a masked argmax (ties: lowest
-    index). Checks once that the observation has the shapes the module was trained on."""
+    """`policy(obs) -> action`: one `forward_inference` and a masked argmax (ties to the lowest
+    index, as `soclab.rl.package.greedy_actions`). Checks once that the observation has the
+    shapes the module was trained on."""
 
     def __init__(self, module: Any, settings: dict[str, Any]) -> None:
         import torch
@@ -127,8 +128,9 @@ class ModulePolicy:
         valid = obs["action_mask"] > 0.5
         if self._checked and np.count_nonzero(valid) == 1:  # forced move: no forward pass
             return int(np.flatnonzero(valid)[0])
-        scores = self.logits(obs)
-        return int(np.argmax(np.where(valid, scores, -np.inf)))
+        from soclab.rl.package import greedy_actions
+
+        return greedy_actions(self.logits(obs)[None], valid[None])[0]
 
 
 def load_policy_scheduler(path: str | Path, *, torch_threads: int | None = 1) -> Any:

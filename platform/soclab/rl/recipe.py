@@ -92,17 +92,22 @@ class Validator:
         self.best_heuristic = min(base, key=base.__getitem__)
         self.best_latency = base[self.best_heuristic] / len(self.seeds)
 
-    def latency(self, net: Any) -> float:
-        from dssoc import simulate
-        from soclab.rl.package import NetPolicy, policy_scheduler
+    def latencies(self, net: Any) -> list[float]:
+        """The greedy policy's average latency on each validation seed; all seeds run in lockstep,
+        one batched forward pass per step (`soclab.rl.package.simulate_greedy`)."""
+        from soclab.rl.package import NetPolicy, simulate_greedy
 
         e = self.env_config
         card = {"obs_dims": None, "name": "validation", "workload": self.config.workload.name}
         policy = NetPolicy(net, card)
         policy._checked = True  # the training env's own observation
-        sched = policy_scheduler(policy, e, str(e.get("env_id", "dssoc/SoCSched-v0")))
-        return float(sum(simulate(self.config, sched, s).avg_latency_us for s in self.seeds)
-                     / len(self.seeds))
+        runs = simulate_greedy(self.config, policy, e, str(e.get("env_id", "dssoc/SoCSched-v0")),
+                               self.seeds)
+        return [float(r.avg_latency_us) for r in runs]
+
+    def latency(self, net: Any) -> float:
+        """Mean over the validation seeds of the greedy policy's average latency."""
+        return float(sum(self.latencies(net)) / len(self.seeds))
 
     def ratio(self, net: Any) -> float:
         was_training = net.training

@@ -219,3 +219,37 @@ def test_a_policy_gives_the_same_run_in_the_env_and_as_a_scheduler(noise: str) -
     r = dssoc.simulate(cfg, sched, seed=seed, validate=True)
     assert r.completed_jobs == info["completed_jobs"] > 5
     assert r.avg_latency_us == info["avg_latency_us"] and sched.invalid_actions == 0
+
+
+@pytest.mark.parametrize("binding", ["late", "early"])
+def test_lockstep_runs_are_the_runs_simulate_gives_seed_by_seed(binding: str) -> None:
+    """`simulate_lockstep` asks one batched policy for every running seed's observation at each
+    step; each seed's run is still the one `dssoc.simulate` gives alone, also for the seeds that
+    outlive the others (the batch shrinks as runs end)."""
+    def policy(obs):  # the last valid action (a pair rather than wait in v1)
+        v = valid_actions(obs)
+        return int(v[-2]) if v.size > 1 and v[-1] == obs["action_mask"].size - 1 else int(v[-1])
+
+    sizes: list[int] = []
+
+    def act(batch):
+        sizes.append(len(batch))
+        return [policy(o) for o in batch]
+
+    def scheduler():
+        klass = dssoc.env.LatePolicyScheduler if binding == "late" else dssoc.env.PolicyScheduler
+        return klass(policy)
+
+    cfg = SimConfig.build("wifi-rx-tx", rate_jobs_per_ms=6, duration_us=3000,
+                          noise="gaussian:0.3", binding=binding)
+    seeds = [3, 4, 5]
+    together = dssoc.env.simulate_lockstep(cfg, [scheduler() for _ in seeds], seeds, act)
+    alone = [dssoc.simulate(cfg, scheduler(), s, validate=True) for s in seeds]
+    assert [r.completed_jobs for r in together] == [r.completed_jobs for r in alone]
+    assert min(r.completed_jobs for r in alone) > 5
+    assert [r.avg_latency_us for r in together] == [r.avg_latency_us for r in alone]
+    assert [r.seed for r in together] == seeds
+    assert sizes[0] == 3 and min(sizes) < 3  # batched, and some runs ended before the others
+    one = scheduler()
+    with pytest.raises(ValueError, match="its own scheduler"):
+        dssoc.env.simulate_lockstep(cfg, [one, one], [3, 4], act)

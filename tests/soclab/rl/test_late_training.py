@@ -95,6 +95,66 @@ def test_pair_network_ignores_what_the_mask_rules_out() -> None:
     assert torch.allclose(out[valid], ref[valid], atol=1e-5)
 
 
+# ------------------------------------------------------------------ greedy policy, validation (no Ray)
+def _untrained_policy(cfg: dict[str, Any], hidden: int = 16) -> tuple[Any, Any]:
+    """(an untrained pair network, a `NetPolicy` of it with the card of cfg's observations)."""
+    from soclab.rl.package import NetPolicy
+
+    env = make_env(cfg)
+    dims = dims_from_spaces(env.observation_space, env.action_space)
+    torch.manual_seed(1)
+    net = build_any(dims, hidden=hidden).eval()
+    return net, NetPolicy(net, {"obs_dims": dims.to_dict(), "name": "t", "workload": "wifi-tx-rx"})
+
+
+def test_greedy_policy_decides_batched_as_one_at_a_time() -> None:
+    """`NetPolicy.batch` picks, from one forward pass, the action `NetPolicy(obs)` picks alone,
+    although the batch shape changes the float rounding: equal-valued actions (identical PEs or
+    tasks, common here) go to the lowest index either way."""
+    from soclab.rl.package import greedy_actions
+
+    cfg = v1_config()
+    _, policy = _untrained_policy(cfg)
+    obs = rollout_obs(cfg, 120)
+    assert policy.batch(obs) == [policy(o) for o in obs]
+    scores = np.array([[1.0, 1.0 + 1e-6, 0.5, 3.0], [2.0, 2.0 - 1e-6, 2.1, 0.0]], np.float32)
+    valid = np.array([[True, True, True, False], [True, True, False, True]])
+    assert greedy_actions(scores, valid) == [0, 0]  # rounding-level differences are ties
+
+
+def test_validation_runs_the_seeds_together_as_each_alone() -> None:
+    """`Validator.latencies` runs its seeds in lockstep with one forward pass per step for all of
+    them; each seed's latency is that of `dssoc.simulate` with the greedy policy on that seed
+    alone, and a single validation seed works too."""
+    from soclab.rl.package import policy_scheduler
+    from soclab.rl.recipe import Validator
+
+    cfg = v1_config()
+    net, policy = _untrained_policy(cfg)
+    sizes: list[int] = []
+
+    class Counting(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, obs: dict[str, Any]) -> Any:
+            sizes.append(int(obs["action_mask"].shape[0]))
+            return self.net(obs)
+
+    seeds = [50, 51, 52]
+    v = Validator(cfg, seeds, ["late-ETF"], 1200.0, 200.0)
+    together = v.latencies(Counting())
+    alone = [dssoc.simulate(v.config, policy_scheduler(policy, cfg, V1), s).avg_latency_us
+             for s in seeds]
+    assert together == alone and len(set(alone)) == 3
+    assert max(sizes) == 3 and sizes.count(3) > len(sizes) / 2  # mostly one pass for all three
+    assert v.latency(net) == pytest.approx(sum(alone) / 3)
+    single = Validator(cfg, [51], ["late-ETF"], 1200.0, 200.0)
+    assert single.latencies(net) == [alone[1]]
+    assert single.ratio(net) == pytest.approx(alone[1] / single.best_latency)
+
+
 # ------------------------------------------------------------------ teachers and BC (no Ray)
 @pytest.mark.parametrize("name", ["late-ETF", "late-CP", "late-HEFT_RT"])
 def test_late_teacher_replays_the_heuristic_exactly(name: str) -> None:

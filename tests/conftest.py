@@ -21,6 +21,15 @@ def ds3_dir() -> Path:
     return SHARED_DS3
 
 
+def sweepable_schedulers() -> list[str]:
+    """The registered schedulers cheap enough to run on every configuration of a sweeping test:
+    all but those that simulate ahead at each decision (`simulates_ahead`, e.g. late-rollout,
+    which tests/dssoc/schedulers/test_rollout.py covers on small cases)."""
+    import dssoc
+
+    return [n for n in dssoc.scheduler_names() if not dssoc.make_scheduler(n).simulates_ahead]
+
+
 def require_wfcommons() -> None:
     """Skip a test needing the optional `wfcommons` package (soclab[workflows]) when it is absent,
     except under CI (SOCLAB_REQUIRE_EXTRAS=1), where its absence is a failure."""

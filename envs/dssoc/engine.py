@@ -41,6 +41,7 @@ energy meter, traces, and the arrival hooks of the schedulers that ask for them)
 
 from __future__ import annotations
 
+import copy
 import heapq
 from bisect import insort
 from collections.abc import Callable, Generator, Sequence
@@ -416,6 +417,19 @@ class Simulation(LiveState, RecordedRun):
     def _start(self, task: TaskRun, pe: int) -> None:
         now = self.now
         task.start = now
+        duration = task.duration = self._actual_duration(task, pe, now)
+        self.pe_running[pe] = task
+        if self._held:
+            self._release(task)
+        if self.dvfs is not None:  # times the task at the cluster's frequency, owns its completion
+            self.dvfs.start(task, pe, now, duration)
+            return
+        if self._emit_start is not None:
+            self._emit_start(task)
+        self._push_done(task)
+
+    def _actual_duration(self, task: TaskRun, pe: int, start: float) -> float:
+        """The noisy actual duration of `task` started at `start` on `pe` (its job's draws)."""
         duration = task.expected
         if self._exec_noise:
             cluster = int(self.pe_cluster[pe])
@@ -425,18 +439,13 @@ class Simulation(LiveState, RecordedRun):
                 if m.uses_draw:
                     z = float(task.job.z[k][task.index])
                     k += 1
-                duration = m.apply(duration, z, cluster, now, pe)
-        task.duration = duration
-        self.pe_running[pe] = task
-        if self._held:
-            self._release(task)
-        if self.dvfs is not None:  # times the task at the cluster's frequency, owns its completion
-            self.dvfs.start(task, pe, now, duration)
-            return
-        if self._emit_start is not None:
-            self._emit_start(task)
-        finish = now + duration
-        if self.config.ds3_event_order and completes_after_tick(now, finish):
+                duration = m.apply(duration, z, cluster, start, pe)
+        return duration
+
+    def _push_done(self, task: TaskRun) -> None:
+        """Queue the completion of a started task (deferred as DS3 would, see the module doc)."""
+        finish = task.start + task.duration
+        if self.config.ds3_event_order and completes_after_tick(task.start, finish):
             self._push(finish + 1, DONE, task, DEFERRED)
         else:
             self._push(finish, DONE, task)
@@ -531,6 +540,78 @@ class Simulation(LiveState, RecordedRun):
         self.now = end
         if self._emit_end is not None:
             self._emit_end(end)
+
+    # ------------------------------------------------------------- snapshots
+    def __deepcopy__(self, memo: dict[int, Any]) -> Simulation:
+        """An independent copy of the run at this instant (`copy.deepcopy(sim)`): driven with the
+        same scheduler it continues exactly as the original would. The run's constants (config,
+        SoC, compiled applications, per-application caches, the transfer-time cache) are shared,
+        not copied; observers (recorders, meters) are copied and re-wired to the copy. Callbacks
+        subscribed as plain functions (not an observer's bound methods) are shared as they are."""
+        for const in (self.config, self.soc, self.pe_cluster, self.pe_bandwidth, self._live,
+                      self._transfer_rows, self.power, *self.apps):
+            memo.setdefault(id(const), const)
+        twin = object.__new__(type(self))
+        memo[id(self)] = twin
+        for key, value in self.__dict__.items():
+            twin.__dict__[key] = copy.deepcopy(value, memo)
+        twin._bind_events()  # the fan-out closures still called the original's observers
+        return twin
+
+    def resample_future(self, rng: np.random.Generator) -> None:
+        """Replace what the run has drawn but not yet revealed by fresh draws from `rng`, so a
+        copy (`copy.deepcopy`) continues on a *sampled* future instead of the true one.
+
+        Re-drawn: the arrival and application-mix streams and the pending arrival (Poisson
+        arrivals are memoryless, so the next one is now + a fresh gap); the noise stream (jobs
+        injected later); the noise draws of every task of an in-flight job that has not started;
+        and the actual duration of every running task, conditioned on its elapsed time (what an
+        online observer knows). Left as drawn: the timelines of stateful noise models
+        (`persistent`, `correlated`), DS3-stream arrivals, and running tasks under DVFS.
+        """
+        from dssoc.arrivals import DS3Arrivals, FixedRateArrivals, PoissonArrivals
+
+        for gen in (self.arrival_rng, self.app_rng, self.noise_rng):
+            gen.bit_generator.state = np.random.default_rng(rng.integers(2**63)).bit_generator.state
+        for job in self.active_jobs.values():
+            if job.z:
+                todo = [t.index for t in job.tasks if t.start < 0]
+                for z in job.z:
+                    z[todo] = rng.standard_normal(len(todo))
+        now = self.now
+        redrawn: set[int] = set()
+        if self.dvfs is None and self._drawn_noise:
+            for task in self.pe_running:
+                if task is None or task.start + task.duration <= now:
+                    continue  # a completion due now (deferred) is already revealed
+                elapsed = now - task.start
+                for _ in range(64):  # rejection: durations the task has already outlived are out
+                    for z in task.job.z:
+                        z[task.index] = rng.standard_normal()
+                    duration = self._actual_duration(task, task.pe, task.start)
+                    if duration > elapsed:
+                        break
+                else:
+                    duration = elapsed + 1.0
+                task.duration = duration
+                redrawn.add(id(task))
+        arrivals = self._arrivals
+        resample_arrival = (isinstance(arrivals, PoissonArrivals)
+                            and not isinstance(arrivals, (FixedRateArrivals, DS3Arrivals)))
+        had_arrival = resample_arrival and any(e[3] == ARRIVAL for e in self._heap)
+        kept = [e for e in self._heap
+                if not ((e[3] == DONE and id(e[4]) in redrawn) or (e[3] == ARRIVAL and had_arrival))]
+        heapq.heapify(kept)
+        self._heap = kept
+        for task in self.pe_running:
+            if task is not None and id(task) in redrawn:
+                self._push_done(task)
+        if had_arrival:
+            nxt = arrivals.next_arrival(now)
+            if nxt is None:
+                self._arrivals_open = False
+            else:
+                self._push(nxt[0], ARRIVAL, nxt[1])
 
     def run(self, scheduler: Scheduler) -> SimResult:
         """Run to the end with `scheduler` (an object implementing `Scheduler`)."""

@@ -11,8 +11,9 @@ by the engine as the task moves ready -> bound -> running -> done.
 
 from __future__ import annotations
 
+import copy
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -89,6 +90,17 @@ class JobRun:
         self.tasks: list[TaskRun] = []
         self.z: list[np.ndarray] = []  # noise draws per exec-noise model
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> JobRun:
+        """A copy for a simulation snapshot: the compiled application is shared, the tasks and
+        noise draws are copied (a field-wise copy: snapshots copy every in-flight job)."""
+        twin = JobRun.__new__(JobRun)
+        memo[id(self)] = twin
+        for name in JobRun.__slots__:
+            setattr(twin, name, getattr(self, name))
+        twin.z = [z.copy() for z in self.z]
+        twin.tasks = [copy.deepcopy(t, memo) for t in self.tasks]
+        return twin
+
     @property
     def deadline(self) -> float:
         """Absolute deadline (INF when the job has none)."""
@@ -132,6 +144,18 @@ class TaskRun:
         self.dr_cache: np.ndarray | None = None
         self.after: TaskRun | None = None  # plan predecessor: start only after it has started
         self.planned_start = math.nan  # the scheduler's planned start, for traces (NaN: none)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TaskRun:
+        """A copy for a simulation snapshot: scalar fields as they are, the job and the plan
+        predecessor through `memo` (the data-ready cache row is never written, so it is shared)."""
+        twin = TaskRun.__new__(TaskRun)
+        memo[id(self)] = twin
+        for name in TaskRun.__slots__:
+            setattr(twin, name, getattr(self, name))
+        twin.job = copy.deepcopy(self.job, memo)
+        if self.after is not None:
+            twin.after = copy.deepcopy(self.after, memo)
+        return twin
 
     @property
     def name(self) -> str:

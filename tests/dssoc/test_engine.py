@@ -14,6 +14,7 @@ import pytest
 import dssoc
 from dssoc import Application, Cluster, ConfigError, SimConfig, SimResult, SoC, Task, Workload, simulate
 from dssoc.validate import ScheduleViolation, assert_valid, check_schedule
+from tests.conftest import sweepable_schedulers
 
 DS3_SCHEDULERS = ("MET", "ETF", "HEFT")
 
@@ -95,7 +96,7 @@ def test_every_scheduler_sees_the_same_jobs_for_a_seed() -> None:
     cfg = SimConfig.build("wifi-tx-rx", rate_jobs_per_ms=1, max_jobs=40, duration_us=None)
     frames = {s: simulate(cfg.replace(binding=dssoc.scheduler_binding(s)), s, seed=11,
                           trace=True).jobs().sort_values("job")
-              for s in dssoc.scheduler_names()}
+              for s in sweepable_schedulers()}
     ref = frames["MET"]
     assert len(ref) == 40 and set(ref.app) == {"wifi_tx", "wifi_rx"}  # a genuine mix
     for name, jobs in frames.items():
@@ -386,7 +387,7 @@ def test_range_detection_is_177_not_176_because_of_the_tick_order() -> None:
 @pytest.mark.parametrize("workload", ["wifi-tx-rx", "ds3-mix6", "synthetic-top"])
 def test_validator_accepts_every_scheduler(workload: str, noise: str | None) -> None:
     cfg = SimConfig.build(workload, rate_jobs_per_ms=6, duration_us=4000, warmup_us=500, noise=noise)
-    for name in dssoc.scheduler_names():  # each under the binding it is written for
+    for name in sweepable_schedulers():  # each under the binding it is written for
         r = simulate(cfg.replace(binding=dssoc.scheduler_binding(name)), name, seed=5, trace=True)
         assert r.total_injected > 10
         violations = check_schedule(r, cfg)

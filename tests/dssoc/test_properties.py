@@ -15,6 +15,7 @@ import dssoc
 from dssoc import Application, Cluster, SimConfig, SoC, Task, Workload, simulate
 from dssoc.noise import parse_noise
 from dssoc.validate import check_schedule
+from tests.conftest import sweepable_schedulers
 
 TYPES = ("ta", "tb", "tc", "td")
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
@@ -88,7 +89,7 @@ def configs(draw) -> SimConfig:
     )
 
 
-@pytest.mark.parametrize("name", dssoc.scheduler_names())
+@pytest.mark.parametrize("name", sweepable_schedulers())
 @settings(SETTINGS, max_examples=12)
 @given(cfg=configs(), seed=st.integers(0, 2**32 - 1))
 def test_every_scheduler_gives_a_valid_schedule(name: str, cfg: SimConfig, seed: int) -> None:

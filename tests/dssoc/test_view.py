@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dssoc import SimConfig, Simulation, make_scheduler, scheduler_binding, scheduler_names
+from dssoc import SimConfig, Simulation, make_scheduler, scheduler_binding
 from dssoc.schedulers.base import check_binding
 from dssoc.view import SimView
+from tests.conftest import sweepable_schedulers
 
 VIEW_MEMBERS = frozenset(
     name for name in dir(SimView) if not name.startswith("_")
@@ -58,7 +59,7 @@ def test_the_view_lists_what_schedulers_read() -> None:
     assert "assign" not in VIEW_MEMBERS and "pe_queue" not in VIEW_MEMBERS
 
 
-@pytest.mark.parametrize("name", [n for n in scheduler_names()])
+@pytest.mark.parametrize("name", sweepable_schedulers())
 def test_every_scheduler_runs_on_the_view_alone(name: str) -> None:
     cfg = config_for(name)
     expected = Simulation(cfg, seed=4).run(make_scheduler(name))

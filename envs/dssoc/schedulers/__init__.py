@@ -13,6 +13,7 @@ from dssoc.schedulers import (  # noqa: F401  (registration side effects)
     heft_rt,
     late,
     peft,
+    rollout,
     simple,
 )
 from dssoc.schedulers.base import _REGISTRY, Assignment, Scheduler, SystemView, register

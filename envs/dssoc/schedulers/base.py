@@ -41,6 +41,9 @@ class Scheduler:
     binding: ClassVar[str | None] = "early"
     #: True: the engine calls `on_job_arrival` at every injection (explicit opt-in)
     observes_arrivals: ClassVar[bool] = False
+    #: True: it copies and simulates the run ahead at each decision (needs the engine itself, not
+    #: only `SimView`, and costs many simulations per run; see dssoc.schedulers.rollout)
+    simulates_ahead: ClassVar[bool] = False
 
     def reset(self, system: SimView, rng: np.random.Generator) -> None:
         """Called once before a run with the system and the scheduler's own random stream."""

@@ -18,7 +18,7 @@ from dssoc.importers import import_file
 from dssoc.mapping import WorkflowMapping, load_mapping
 from dssoc.validate import check_schedule
 from soclab.cli import app as cli_app
-from tests.conftest import TEST_DATA, require_wfcommons
+from tests.conftest import TEST_DATA, require_wfcommons, sweepable_schedulers
 
 DATA = TEST_DATA / "workflows"
 runner = CliRunner()
@@ -267,7 +267,7 @@ def test_every_scheduler_gives_a_valid_schedule_on_imported_workflows(source: st
     ref = DATA / source if "." in source else source
     cfg = SimConfig.build(ref, rate_jobs_per_ms=2.0 if "." in source else 0.6, duration_us=6000,
                           noise="gaussian:0.2")
-    for name in dssoc.scheduler_names():  # each under the binding it is written for
+    for name in sweepable_schedulers():  # each under the binding it is written for
         result = simulate(cfg.replace(binding=dssoc.scheduler_binding(name)), name, seed=4, trace=True)
         assert check_schedule(result, cfg) == [], name
         assert result.completed_jobs >= 1, name

@@ -49,6 +49,7 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
     "env_id": "Gymnasium id of the env to train on (default dssoc/SoCSched-v0)",
     "reserved_seeds_below": "simulation seeds below this are never drawn for training",
     "bc_teacher": "behaviour-cloning warm start from this heuristic (soclab.rl.bc.TEACHERS)",
+    "bc_teacher_params": "the teacher scheduler's parameters, e.g. late-rollout's horizon_us",
     "bc_episodes": "teacher episodes (training seeds) for the warm start (default 8)",
     "bc_epochs": "supervised epochs of the warm start (default 10)",
     "bc_lr": "learning rate of the warm start (default 1e-3)",

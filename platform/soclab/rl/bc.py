@@ -63,8 +63,9 @@ class LateTeacher:
     (or, when waiting is not allowed, the first valid pair). Rolled out in the env it replays
     `dssoc.simulate` under that heuristic (tested: same latency)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, params: dict[str, Any] | None = None) -> None:
         self.name = name
+        self.params = dict(params or {})
         self._sched: Any = None
         self._sim: Any = None
         self._token: Any = None
@@ -80,7 +81,7 @@ class LateTeacher:
                               "(dssoc/SoCSched-v1)", "bc.teacher")
         sim = inner.sim
         if self._sched is None:
-            self._sched = make_scheduler(self.name)
+            self._sched = make_scheduler(self.name, **self.params)
         if sim is not self._sim:
             self._sched.reset(sim, np.random.default_rng(0))
             self._sim = sim
@@ -100,15 +101,24 @@ class LateTeacher:
         return np.array([a]) if mask[a] else np.flatnonzero(mask)[:1]
 
 
-#: the late-binding heuristics usable as v1 teachers
-LATE_TEACHERS = ("late-ETF", "late-CP", "late-HEFT_RT", "late-MET")
+#: the late-binding schedulers usable as v1 teachers; `late-rollout` (one-step lookahead over a
+#: late rule, `dssoc.schedulers.rollout`) distils a policy better than any fixed rule
+LATE_TEACHERS = ("late-ETF", "late-CP", "late-HEFT_RT", "late-MET", "late-rollout")
 
 
-def teacher(name: str) -> Teacher:
-    """The teacher rule of a name in `TEACHERS` (a fresh instance for the stateful late ones)."""
+def teacher(name: str, params: dict[str, Any] | None = None) -> Teacher:
+    """The teacher rule of a name in `TEACHERS` (a fresh instance for the stateful late ones),
+    built with `params` (a late teacher's scheduler parameters, e.g. late-rollout's horizon)."""
     if name not in TEACHERS:
         raise ConfigError(f"unknown teacher {name!r}; valid: {', '.join(TEACHERS)}", "bc.teacher")
-    return LateTeacher(name) if name in LATE_TEACHERS else TEACHERS[name]
+    if params and name not in LATE_TEACHERS:
+        raise ConfigError(f"the {name} teacher takes no parameters", "bc_teacher_params")
+    if name in LATE_TEACHERS:
+        from dssoc import make_scheduler
+
+        make_scheduler(name, **(params or {}))  # bad parameters fail here, before any episode
+        return LateTeacher(name, params)
+    return TEACHERS[name]
 
 
 TEACHERS: dict[str, Teacher] = {"ETF": etf_teacher, "first": first_teacher,
@@ -130,12 +140,13 @@ class Demonstrations:
 
 
 def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
-            gamma: float = 0.99, max_states: int | None = None) -> Demonstrations:
+            gamma: float = 0.99, max_states: int | None = None,
+            teacher_params: dict[str, Any] | None = None) -> Demonstrations:
     """Roll the teacher out for one episode per seed (env `reset(seed=s)`), recording states."""
     from soclab.rl.env import make_env
     from soclab.rl.nets import stack_obs
 
-    rule = globals()["teacher"](teacher)
+    rule = globals()["teacher"](teacher, teacher_params)
     env = make_env(env_config)
     obs_l, act_l, best_l, ret_l = [], [], [], []
     for seed in seeds:

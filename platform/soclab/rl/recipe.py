@@ -60,7 +60,8 @@ def warm_start(algo: Any, env_config: dict[str, Any], hyperparameters: dict[str,
     from soclab.rl import bc
 
     seeds = demonstration_seeds(hyperparameters, train_seed)
-    data = bc.collect(env_config, str(hyperparameters["bc_teacher"]), seeds)
+    data = bc.collect(env_config, str(hyperparameters["bc_teacher"]), seeds,
+                      teacher_params=hyperparameters.get("bc_teacher_params"))
     net = copy.deepcopy(algo.get_module(DEFAULT_MODULE_ID).net)
     losses = bc.fit(net, data, epochs=int(hyperparameters.get("bc_epochs", 10)),
                     lr=float(hyperparameters.get("bc_lr", 1e-3)), seed=int(train_seed))

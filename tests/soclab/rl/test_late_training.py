@@ -176,6 +176,25 @@ def test_late_teacher_replays_the_heuristic_exactly(name: str) -> None:
     assert (waits > 0) == (name != "late-CP")  # late-CP never waits while a free PE can run a task
 
 
+def test_a_rollout_teacher_collects_its_own_decisions() -> None:
+    """`bc_teacher: late-rollout` with `bc_teacher_params`: with no alternative to try (top_k 0,
+    no waiting) it labels the states exactly as its base rule; with alternatives it departs from
+    the base in some states. Bad parameters fail before any episode."""
+    cfg = v1_config(duration=900)
+    base = bc.collect(cfg, "late-ETF", [1000])
+    same = bc.collect(cfg, "late-rollout", [1000], teacher_params={
+        "base": "late-ETF", "top_k": 0, "wait": False, "horizon_us": 100.0})
+    assert np.array_equal(same.action, base.action)
+    looked = bc.collect(cfg, "late-rollout", [1000], teacher_params={
+        "base": "late-ETF", "top_k": 2, "horizon_us": 150.0, "samples": 2})
+    assert looked.action.size > 0 and not np.array_equal(looked.action[:len(base.action)],
+                                                         base.action[:len(looked.action)])
+    with pytest.raises(ConfigError, match="horizon_us"):
+        bc.teacher("late-rollout", {"horizon_us": -1.0})
+    with pytest.raises(ConfigError, match="takes no parameters"):
+        bc.teacher("ETF", {"horizon_us": 1.0})
+
+
 def test_late_teacher_needs_the_late_env() -> None:
     cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6))
     env = make_env(cfg)

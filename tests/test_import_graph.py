@@ -114,7 +114,9 @@ def test_cycle_finder_sees_a_circle() -> None:
 
 def test_runtime_records_and_the_view_import_no_engine() -> None:
     """Schedulers, observers, metrics and the records name the engine's types without importing
-    the engine: only the drivers (simulate, the envs, the package root) do."""
+    the engine: only the drivers (simulate, the envs, the lockstep driver of policy schedulers in
+    dssoc.env.policy, the package root) do."""
     g = _graph("envs", "dssoc")
     importers = sorted(m for m, deps in g.items() if "dssoc.engine" in deps)
-    assert importers == ["dssoc", "dssoc.env.late_env", "dssoc.env.soc_sched", "dssoc.simulate"]
+    assert importers == ["dssoc", "dssoc.env.late_env", "dssoc.env.policy", "dssoc.env.soc_sched",
+                         "dssoc.simulate"]

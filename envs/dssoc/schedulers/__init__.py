@@ -4,7 +4,7 @@ The registry is filled by `dssoc.schedulers.base.register` as the modules below 
 looking a name up here always sees every built-in scheduler.
 """
 
-from dssoc.errors import ConfigError, UnknownNameError
+from dssoc.errors import UnknownNameError
 from dssoc.schedulers import (  # noqa: F401  (registration side effects)
     cpop,
     energy_aware,
@@ -16,26 +16,16 @@ from dssoc.schedulers import (  # noqa: F401  (registration side effects)
     rollout,
     simple,
 )
-from dssoc.schedulers.base import _REGISTRY, Assignment, Scheduler, SystemView, register
+from dssoc.schedulers.base import (
+    _REGISTRY,
+    Assignment,
+    Scheduler,
+    SystemView,
+    make_scheduler,
+    register,
+    scheduler_names,
+)
 from dssoc.view import SimView
-
-
-def scheduler_names() -> list[str]:
-    """The registered scheduler names, sorted."""
-    return sorted(cls.name for cls in _REGISTRY.values())  # type: ignore[attr-defined]
-
-
-def make_scheduler(name: str | Scheduler, **kwargs: object) -> Scheduler:
-    """Instantiate a registered scheduler by name (`MET`, `etf`, `heft_rt`, ...)."""
-    if isinstance(name, Scheduler):
-        return name
-    if not isinstance(name, str):
-        raise ConfigError(f"expected a scheduler name or a Scheduler, got {type(name).__name__}",
-                          "scheduler")
-    cls = _REGISTRY.get(name.upper())
-    if cls is None:
-        raise UnknownNameError("scheduler", name, scheduler_names())
-    return cls(**kwargs)
 
 
 def scheduler_binding(name: str | Scheduler) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from dssoc.errors import SchedulerError
+from dssoc.errors import ConfigError, SchedulerError, UnknownNameError
 from dssoc.view import SimView
 
 if TYPE_CHECKING:
@@ -92,3 +92,21 @@ def earliest_finish(task: TaskRun, system: SimView, pe_available: np.ndarray) ->
     np.maximum(start, system.now, out=start)
     start += system.exec_times(task)
     return start
+
+
+def scheduler_names() -> list[str]:
+    """The registered scheduler names, sorted."""
+    return sorted(cls.name for cls in _REGISTRY.values())  # type: ignore[attr-defined]
+
+
+def make_scheduler(name: str | Scheduler, **kwargs: object) -> Scheduler:
+    """Instantiate a registered scheduler by name (`MET`, `etf`, `heft_rt`, ...)."""
+    if isinstance(name, Scheduler):
+        return name
+    if not isinstance(name, str):
+        raise ConfigError(f"expected a scheduler name or a Scheduler, got {type(name).__name__}",
+                          "scheduler")
+    cls = _REGISTRY.get(name.upper())
+    if cls is None:
+        raise UnknownNameError("scheduler", name, scheduler_names())
+    return cls(**kwargs)

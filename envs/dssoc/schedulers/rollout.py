@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dssoc.errors import ConfigError, SchedulerError
-from dssoc.schedulers.base import Assignment, Scheduler, register
+from dssoc.schedulers.base import Assignment, Scheduler, make_scheduler, register
 from dssoc.view import SimView
 
 if TYPE_CHECKING:
@@ -71,8 +71,6 @@ class LateRollout(Scheduler):
     def __init__(self, base: str = "late-ETF", horizon_us: float = 500.0, samples: int = 4,
                  top_k: int = 3, wait: bool = True, terminal: bool = True,
                  margin_z: float = 0.0) -> None:
-        from dssoc.schedulers import make_scheduler
-
         self.base = make_scheduler(base)
         if getattr(self.base, "binding", None) != "late" or isinstance(self.base, LateRollout):
             raise ConfigError(f"base must be a late-binding rule, got {base!r}", "base")

@@ -418,7 +418,7 @@ def write_report(df: pd.DataFrame, spec: ExperimentSpec, out_dir: Path,
             gantt_md = "\n\n### Schedules (Gantt charts)\n\n" + "\n\n".join(
                 f"![{p.stem}]({p.name})\n\n*{cap}*" for p, cap in gantts)
         extra = tradeoff.markdown(df[df.agent.isin(agent_order(spec, df))], spec)
-        pooled = training_seeds_markdown(df, spec)
+        pooled = training_seeds_markdown(df, spec, sm)
         md = (head + "\n" + summary_markdown(df, spec, sm) + (f"\n\n{pooled}" if pooled else "")
               + "\n\n" + ranking_markdown(df, spec)
               + "\n\n## Figures\n\n" + fig_md + gantt_md

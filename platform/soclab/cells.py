@@ -303,5 +303,6 @@ def plan_units(spec: ExperimentSpec, cells: list[Cell]) -> list[dict[str, Any]]:
         {"kind": "heuristic", "cells": [c.to_payload() for c in g]}
         for g in group_cells(heuristic, n_groups)
     ]
-    units += [{"kind": "rl", "cells": [c.to_payload()]} for c in rl]
+    units += [{"kind": "rl", "cells": [c.to_payload()],
+               "env_runners": int(c.agent.hyperparameters.get("num_env_runners", 0))} for c in rl]
     return units

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dssoc.errors import ConfigError
 from soclab.cells import Cell, plan_cells, plan_units
 from soclab.ray_session import init_ray, stop_ray
 from soclab.spec import ExperimentSpec, load_spec
@@ -132,9 +133,38 @@ def _trial_name(trial: Any) -> str:
     return f"{unit['kind']}-{first}-{len(unit['cells'])}cells-{trial.trial_id}"
 
 
-def _resources(config: dict[str, Any]) -> dict[str, float]:
-    unit = config["unit"]
-    return {"cpu": float(unit.get("cpus", 1))}
+def trial_bundles(unit: dict[str, Any]) -> list[dict[str, float]]:
+    """The CPU bundles of a unit's trial: its own, then one per RLlib env runner actor (RLlib
+    places runner i in bundle i of the trial's placement group, so they must be reserved)."""
+    return [{"CPU": float(unit.get("cpus", 1))}] + [{"CPU": 1.0}] * int(unit.get("env_runners", 0))
+
+
+def check_trials_fit(units: list[dict[str, Any]], cluster_cpus: float) -> None:
+    """Refuse, before any trial starts, a unit whose trial and env runners need more CPUs than
+    the whole Ray cluster has (Tune would wait for them forever)."""
+    for u in units:
+        need = sum(b["CPU"] for b in trial_bundles(u))
+        if need > cluster_cpus:
+            agent = u["cells"][0]["agent"]["name"]
+            raise ConfigError(
+                f"the trial needs {need:g} CPUs (tune.cpus_per_rl_trial {u.get('cpus', 1)} + "
+                f"{u.get('env_runners', 0)} env runners) but Ray has {cluster_cpus:g}: lower "
+                "num_env_runners or start Ray with more (--num-cpus)",
+                f"agents.{agent}.hyperparameters.num_env_runners")
+
+
+def trial_units(spec: ExperimentSpec, cells: list[Cell]) -> list[dict[str, Any]]:
+    """The spec's trial units (`soclab.cells.plan_units`) with the CPUs each trial asks for."""
+    units = plan_units(spec, cells)
+    for u in units:
+        u["cpus"] = spec.tune.cpus_per_rl_trial if u["kind"] == "rl" else 1
+    return units
+
+
+def _resources(config: dict[str, Any]) -> Any:
+    from ray.tune import PlacementGroupFactory
+
+    return PlacementGroupFactory(trial_bundles(config["unit"]))
 
 
 def run_sweep(
@@ -162,6 +192,8 @@ def run_sweep(
     require_shared_store(uri, address)
     check_tracking_store(uri)
     check_ray_address(address)
+    if address is None and not os.environ.get("RAY_ADDRESS"):  # a local Ray of num_cpus CPUs
+        check_trials_fit(trial_units(spec, plan_cells(spec)), float(num_cpus or os.cpu_count() or 1))
     with graceful_stop() as stop:
         return _run_sweep(spec, uri, stop, address=address, output_dir=output_dir,
                           num_cpus=num_cpus, show_progress=show_progress, make_report=make_report)
@@ -289,6 +321,7 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
                show_progress: bool) -> tuple[float, int, float, float]:
     """Run the units of `todo` in one Tuner; returns (compute seconds, parallel slots, fit wall,
     Ray start-up seconds)."""
+    import ray
     from ray import tune
 
     from soclab.interrupts import SweepStopper, tune_phase
@@ -300,9 +333,8 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
     ray_start = time.perf_counter() - t_ray
     apply_verbosity()  # ray.init and the Tune import reset some loggers' levels
     try:
-        units = plan_units(spec, todo)
-        for u in units:
-            u["cpus"] = spec.tune.cpus_per_rl_trial if u["kind"] == "rl" else 1
+        units = trial_units(spec, todo)
+        check_trials_fit(units, float(ray.cluster_resources().get("CPU", 0)))  # a cluster's CPUs
         trainable = tune.with_resources(run_unit, _resources)
         shared = os.environ.get("SOCLAB_STORAGE_PATH")  # s3://... or an NFS path on clusters
         storage = (f"{shared.rstrip('/')}/{spec.name}/tune" if shared
@@ -331,8 +363,6 @@ def _run_tuner(spec: ExperimentSpec, todo: list[Cell], uri: str, parent: str, ad
         for result in grid:
             metrics = result.metrics or {}
             compute += float(metrics.get("compute_s", 0.0))
-        import ray
-
         cpus = int(ray.cluster_resources().get("CPU", 1))
         return (compute, max(1, min(spec.tune.max_concurrent_trials, len(units), cpus)), fit_wall,
                 ray_start)

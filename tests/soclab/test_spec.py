@@ -88,6 +88,29 @@ def test_units_group_cheap_cells(tmp_path: Path) -> None:
     assert sum(len(u["cells"]) for u in units) == len(cells) == 12
 
 
+def test_rl_trials_reserve_a_bundle_per_env_runner(tmp_path: Path) -> None:
+    """RLlib places env runner i in bundle i of its trial's placement group: an RL unit reserves
+    the trial's CPUs and one per runner, and a unit that cannot fit the cluster is refused with
+    the hyperparameter's place (Tune would otherwise wait for it forever)."""
+    from dssoc.errors import ConfigError
+    from soclab.sweep import check_trials_fit, trial_bundles
+
+    text = ("agents: [{name: ETF}, {name: rl, algorithm: PPO, hyperparameters: "
+            "{num_env_runners: 2}}]\naxes: {rates_jobs_per_ms: [2], seeds: [0]}\n")
+    spec = load_spec(_write(tmp_path, text))
+    units = plan_units(spec, plan_cells(spec))
+    heuristic = next(u for u in units if u["kind"] == "heuristic")
+    (rl,) = [u for u in units if u["kind"] == "rl"]
+    for u in units:
+        u["cpus"] = 1
+    assert trial_bundles(heuristic) == [{"CPU": 1.0}]
+    assert trial_bundles(rl) == [{"CPU": 1.0}, {"CPU": 1.0}, {"CPU": 1.0}]
+    check_trials_fit(units, 3)
+    with pytest.raises(ConfigError, match=r"agents\.rl\.hyperparameters\.num_env_runners: "
+                                          r"the trial needs 3 CPUs .* Ray has 2"):
+        check_trials_fit(units, 2)
+
+
 def _doc(simulation: dict, **extra: object) -> dict:
     return {"name": "block", "agents": [{"name": "ETF"}], "baselines": [], "simulation": simulation,
             **extra}

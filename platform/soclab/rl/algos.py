@@ -53,6 +53,9 @@ SOCLAB_HYPERPARAMETERS: dict[str, str] = {
     "bc_episodes": "teacher episodes (training seeds) for the warm start (default 8)",
     "bc_epochs": "supervised epochs of the warm start (default 10)",
     "bc_lr": "learning rate of the warm start (default 1e-3)",
+    "bc_dagger_rounds": "DAgger rounds after cloning: the student drives, the teacher labels its "
+                        "states, the student is refit on all labels (default 0)",
+    "bc_dagger_episodes": "training episodes per DAgger round (default bc_episodes)",
     "validation_seeds": "seeds scoring the greedy policy for early stopping and model selection",
     "validate_every": "iterations between validations (default 5)",
     "patience": "stop after this many validations without improvement (default: never)",
@@ -183,6 +186,13 @@ def check_agent(agent: Any) -> None:
         raise ConfigError(str(e), f"agents.{agent.name}") from None
     check_env_id(str(agent.hyperparameters.get("env_id", TRAINABLE_ENVS[0])),
                  f"agents.{agent.name}.hyperparameters.env_id")
+    if agent.hyperparameters.get("bc_teacher"):
+        from soclab.rl.recipe import demonstration_rounds
+
+        try:
+            demonstration_rounds(agent.hyperparameters, 0)
+        except ConfigError as e:
+            raise ConfigError(e.reason, f"agents.{agent.name}.{e.where}") from None
 
 
 def metrics_callback() -> type:

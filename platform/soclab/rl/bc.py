@@ -19,6 +19,12 @@ sees exactly what the student will see:
 `collect(env_config, teacher, seeds)` gives the states, `fit(net, data)` trains, and
 `agreement(net, data)` is the fraction of states where the greedy student picks the teacher's
 action (ties in the teacher's rule count as agreement).
+
+`clone(net, ...)` is the whole warm start: cloning on the teacher's own trajectories, then
+optional DAgger rounds (Ross, Gordon & Bagnell 2011): the student drives fresh training episodes,
+the teacher labels every state the student reaches, and the student is refit on all labels so
+far. A student that imitates imperfectly drifts into states the teacher never visits; DAgger
+teaches it what to do there (plain cloning's error compounds with the horizon, DAgger's does not).
 """
 
 from __future__ import annotations
@@ -100,6 +106,13 @@ class LateTeacher:
         a = next(i for i, t in enumerate(slots) if t is task) * b.n_pes + int(pe)
         return np.array([a]) if mask[a] else np.flatnonzero(mask)[:1]
 
+    def replan(self) -> None:
+        """Forget the pairs still to hand out at this decision point: the env took another action
+        than the last one given (a DAgger student drives), so the heuristic must be asked again
+        from the state the student made."""
+        self._token = None
+        self._pending = []
+
 
 #: the late-binding schedulers usable as v1 teachers; `late-rollout` (one-step lookahead over a
 #: late rule, `dssoc.schedulers.rollout`) distils a policy better than any fixed rule
@@ -138,11 +151,39 @@ class Demonstrations:
     def __len__(self) -> int:
         return int(self.action.shape[0])
 
+    def __add__(self, other: Demonstrations) -> Demonstrations:
+        def cat(a: Any, b: Any) -> Any:
+            return ({k: cat(a[k], b[k]) for k in a} if isinstance(a, dict)
+                    else np.concatenate([a, b]))
+
+        return Demonstrations(cat(self.obs, other.obs), cat(self.action, other.action),
+                              cat(self.best, other.best), cat(self.returns, other.returns))
+
+
+Student = Callable[[dict[str, Any]], int]
+
+
+def greedy_student(net: Any) -> Student:
+    """The network's greedy action on one observation (the masked argmax), as a DAgger driver."""
+    import torch
+
+    from soclab.rl.nets import masked_logits, obs_to_torch
+
+    def act(obs: dict[str, Any]) -> int:
+        with torch.no_grad():
+            t = obs_to_torch(obs)
+            return int(masked_logits(net(t)[0], t["action_mask"]).argmax(-1)[0])
+
+    return act
+
 
 def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
             gamma: float = 0.99, max_states: int | None = None,
-            teacher_params: dict[str, Any] | None = None) -> Demonstrations:
-    """Roll the teacher out for one episode per seed (env `reset(seed=s)`), recording states."""
+            teacher_params: dict[str, Any] | None = None,
+            student: Student | None = None) -> Demonstrations:
+    """One episode per seed (env `reset(seed=s)`), recording each state with the teacher's
+    action. The teacher drives, or with `student` the student does (DAgger: the states are the
+    student's, the labels the teacher's; the return-to-go is the student's)."""
     from soclab.rl.env import make_env
     from soclab.rl.nets import stack_obs
 
@@ -160,7 +201,10 @@ def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
             obs_l.append(obs)
             act_l.append(int(best[0]))
             best_l.append(mask)
-            obs, r, term, trunc, _ = env.step(int(best[0]))
+            action = int(best[0]) if student is None else student(obs)
+            if not mask[action] and hasattr(rule, "replan"):
+                rule.replan()
+            obs, r, term, trunc, _ = env.step(action)
             rewards.append(float(r))
             done = term or trunc
         g, rtg = 0.0, []
@@ -242,6 +286,30 @@ def agreement(net: Any, data: Demonstrations, batch_size: int = 512,
             act = masked_logits(net(obs)[0], obs["action_mask"]).argmax(-1).numpy()
             hits += int(data.best[idx, act].sum())
     return hits / max(1, states.size)
+
+
+def clone(net: Any, env_config: dict[str, Any], teacher: str, seeds: Sequence[int], *,
+          dagger_seeds: Sequence[Sequence[int]] = (), teacher_params: dict[str, Any] | None = None,
+          epochs: int = 10, lr: float = 1e-3, seed: int = 0) -> tuple[Demonstrations, dict[str, float]]:
+    """Behaviour cloning of `teacher` into `net` on its episodes of `seeds`, then one DAgger round
+    per entry of `dagger_seeds` (the student's greedy episodes on those seeds, labelled by the
+    teacher, added to the data; `net` refit on all of it). Returns the data and what was measured:
+    states, agreement on all the data after the last fit, and per round the student's agreement
+    with the teacher on its own states before the refit (`bc_dagger<r>_student_agreement`, the
+    number that says how well the cloned policy follows its teacher where it actually goes)."""
+    data = collect(env_config, teacher, seeds, teacher_params=teacher_params)
+    losses = fit(net, data, epochs=epochs, lr=lr, seed=seed)
+    info: dict[str, float] = {}
+    for r, round_seeds in enumerate(dagger_seeds, 1):
+        more = collect(env_config, teacher, round_seeds, teacher_params=teacher_params,
+                       student=greedy_student(net))
+        info[f"bc_dagger{r}_states"] = float(len(more))
+        info[f"bc_dagger{r}_student_agreement"] = agreement(net, more)
+        data = data + more
+        losses = fit(net, data, epochs=epochs, lr=lr, seed=seed + r)
+    return data, {"bc_states": float(len(data)), "bc_choice_states": float(choice_states(data).size),
+                  "bc_agreement": agreement(net, data),
+                  "bc_final_loss": losses[-1] if losses else 0.0, **info}
 
 
 def warm_start_algorithm(algo: Any, state_dict: dict[str, Any]) -> None:

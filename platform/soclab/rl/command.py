@@ -9,6 +9,7 @@ training and checkpointing, `soclab.cellrun.evaluate_cell` for evaluation, and
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,8 +147,14 @@ def train_spec(
         raise ConfigError("the spec has no RL agent (an agent with an 'algorithm')", spec.name)
     from soclab.rl.algos import check_agent
 
+    cpus = num_cpus or os.cpu_count() or 1
     for cell in rl:
         check_agent(cell.agent)
+        runners = int(cell.agent.hyperparameters.get("num_env_runners", 0))
+        if runners > cpus and not os.environ.get("RAY_ADDRESS"):  # each runner actor takes a CPU
+            raise ConfigError(f"{runners} env runners need {runners} CPUs, Ray gets {cpus}: "
+                              "lower num_env_runners or raise --num-cpus",
+                              f"agents.{cell.agent.name}.hyperparameters.num_env_runners")
     first = cells[0]
     out = TrainOutcome(spec.name, first.noise, first.rate_jobs_per_ms, first.seeds,
                        baselines=list(spec.baselines), metric=spec.metrics.primary)

@@ -253,13 +253,18 @@ def print_evaluation(ev: Evaluation) -> None:
                     f"{ev.card.get('binding', 'early')} · trained at {ev.card.get('rate_jobs_per_ms')}"
                     f"/ms, noise {ev.card.get('noise')}",
               caption="* noise not seen in training; green: better than the baseline (CI below 1), "
-                      "red: worse", box=box.SIMPLE_HEAD, pad_edge=False)
-    # numbers never wrap; long noise specs and baseline names fold, so the table reads at 80
-    # columns (the baseline's own latency is in summary.csv: model µs / ratio)
+                      "red: worse", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+              show_edge=False)
+    # numbers and noise specs as short as gaussian:0.3 never wrap; baseline names wrap at their
+    # spaces ("best =" / "late-CP") and longer specs fold, so the table reads at 80 columns (the
+    # baseline's own latency is in summary.csv: model µs / ratio)
+    noise_width = min(14, max(len(str(n)) + 2 for n in ev.summary["noise"]))  # 80 columns in all
     for col in ("jobs/ms", "noise", "vs", "model µs", "ratio [95% CI]", "P(better)"):
         text = col in ("noise", "vs")
         t.add_column(col, justify="left" if text else "right", no_wrap=not text,
-                     overflow="fold" if text else "ellipsis", min_width=8 if text else None)
+                     overflow="fold" if text else "ellipsis",
+                     min_width=noise_width if col == "noise" else (7 if text else None),
+                     max_width=12 if col == "vs" else None)
     for d in ev.summary.to_dict("records"):
         vs = f"best = {d['baseline']}" if d["comparison"] == "best" else d["baseline"]
         noise = d["noise"] + ("" if d["trained_noise"] else " *")

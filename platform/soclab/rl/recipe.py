@@ -40,34 +40,59 @@ DEFAULT_RECIPE = Recipe(
 #: simulation seeds below this are never drawn for training episodes or demonstrations: they
 #: are the validation and evaluation seeds (`soclab evaluate` checks it)
 TRAIN_SEED_FLOOR = 1_000_000
+#: demonstration episodes of training seed s are seeds floor + s * stride + i, i < stride
+DEMONSTRATION_SEED_STRIDE = 1000
 
 
 def demonstration_seeds(hyperparameters: dict[str, Any], train_seed: int) -> list[int]:
     """Seeds of the teacher's episodes: `bc_episodes` seeds from the training range."""
-    n = int(hyperparameters.get("bc_episodes", 8))
+    return [s for r in demonstration_rounds(hyperparameters, train_seed) for s in r]
+
+
+def demonstration_rounds(hyperparameters: dict[str, Any], train_seed: int) -> list[list[int]]:
+    """The warm start's episode seeds per round: `bc_episodes` for cloning, then
+    `bc_dagger_episodes` (default `bc_episodes`) for each of `bc_dagger_rounds` DAgger rounds,
+    consecutive training seeds, all distinct and within the training copy's own seed range."""
+    def count(key: str, default: int, least: int) -> int:
+        v = hyperparameters.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise ConfigError(f"must be an integer >= {least}, got {v!r}", f"hyperparameters.{key}")
+        return v
+
+    n = count("bc_episodes", 8, 1)
+    rounds = count("bc_dagger_rounds", 0, 0)
+    per_round = count("bc_dagger_episodes", n, 1)
+    if sum([n] + [per_round] * rounds) > DEMONSTRATION_SEED_STRIDE:
+        raise ConfigError(f"{n + per_round * rounds} demonstration episodes: at most "
+                          f"{DEMONSTRATION_SEED_STRIDE} (bc_episodes + bc_dagger_rounds x "
+                          "bc_dagger_episodes)", "hyperparameters.bc_episodes")
     floor = int(hyperparameters.get("reserved_seeds_below", TRAIN_SEED_FLOOR))
-    return [floor + int(train_seed) * 1000 + i for i in range(n)]
+    first = floor + int(train_seed) * DEMONSTRATION_SEED_STRIDE
+    seeds = [[first + i for i in range(n)]]
+    for _ in range(rounds):
+        start = seeds[-1][-1] + 1
+        seeds.append([start + i for i in range(per_round)])
+    return seeds
 
 
 def warm_start(algo: Any, env_config: dict[str, Any], hyperparameters: dict[str, Any],
                train_seed: int) -> dict[str, float]:
-    """Behaviour cloning of `bc_teacher` into the algorithm's network before RL (see
-    `soclab.rl.bc`); returns what it measured (states, agreement, losses)."""
+    """Behaviour cloning of `bc_teacher` (and DAgger rounds, `bc_dagger_rounds`) into the
+    algorithm's network before RL (see `soclab.rl.bc.clone`); returns what it measured."""
     import copy
 
     from ray.rllib.core import DEFAULT_MODULE_ID
 
     from soclab.rl import bc
 
-    seeds = demonstration_seeds(hyperparameters, train_seed)
-    data = bc.collect(env_config, str(hyperparameters["bc_teacher"]), seeds,
-                      teacher_params=hyperparameters.get("bc_teacher_params"))
+    first, *dagger = demonstration_rounds(hyperparameters, train_seed)
     net = copy.deepcopy(algo.get_module(DEFAULT_MODULE_ID).net)
-    losses = bc.fit(net, data, epochs=int(hyperparameters.get("bc_epochs", 10)),
-                    lr=float(hyperparameters.get("bc_lr", 1e-3)), seed=int(train_seed))
+    _, info = bc.clone(net, env_config, str(hyperparameters["bc_teacher"]), first,
+                       dagger_seeds=dagger, teacher_params=hyperparameters.get("bc_teacher_params"),
+                       epochs=int(hyperparameters.get("bc_epochs", 10)),
+                       lr=float(hyperparameters.get("bc_lr", 1e-3)), seed=int(train_seed))
     bc.warm_start_algorithm(algo, net.state_dict())
-    return {"bc_states": float(len(data)), "bc_choice_states": float(bc.choice_states(data).size),
-            "bc_agreement": bc.agreement(net, data), "bc_final_loss": losses[-1] if losses else 0.0}
+    return info
 
 
 class Validator:

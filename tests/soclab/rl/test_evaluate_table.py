@@ -1,5 +1,6 @@
 """`soclab evaluate`'s terminal table at 80 columns: every row keeps its answer (ratio with CI,
-P(better)) on one line, and long noise specs fold instead of pushing columns off screen."""
+P(better)) on one line, short noise specs stay whole, and long ones fold instead of pushing
+columns off screen."""
 
 from __future__ import annotations
 
@@ -26,3 +27,16 @@ def test_table_fits_80_columns_with_every_answer_whole(monkeypatch, capsys) -> N
     assert out.count("0.979 [0.972, 0.986]") == 2 and out.count("0.61") == 2
     assert "P(better)" in out and "not seen in training" in out
     assert "best =" in out and "late-ETF" in out
+    assert "gaussian:0.3" in out  # a short noise spec reads whole, on one line
+
+
+def test_short_noise_specs_are_not_folded(monkeypatch, capsys) -> None:
+    """With only short specs the noise column would be squeezed first; it keeps them whole."""
+    monkeypatch.setenv("COLUMNS", "80")
+    summary = pd.DataFrame([_row("gaussian:0.3", True, "best", "late-CP"),
+                            _row("gaussian:0.5", False, "late-CP", "late-CP")])
+    print_evaluation(Evaluation("ppo-v1-wifi-rx-tx", {"binding": "late", "noise": "gaussian:0.3",
+                                "rate_jobs_per_ms": 7.974}, tuple(range(20)), summary=summary))
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "gaussian:0.3 " in out and "gaussian:0.5 *" in out and out.count("P(better)") == 1

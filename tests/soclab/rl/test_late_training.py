@@ -195,6 +195,79 @@ def test_a_rollout_teacher_collects_its_own_decisions() -> None:
         bc.teacher("ETF", {"horizon_us": 1.0})
 
 
+def leaves(tree: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    if isinstance(tree, dict):
+        return [x for k, v in tree.items() for x in leaves(v, (*path, k))]
+    return [(path, tree)]
+
+
+def leaf_at(tree: Any, path: tuple[str, ...]) -> Any:
+    for k in path:
+        tree = tree[k]
+    return tree
+
+
+def first_pair(obs: dict[str, Any]) -> int:
+    """A student that never waits: the first valid (ready slot, PE) pair."""
+    return int(np.flatnonzero(obs["action_mask"] > 0.5)[0])
+
+
+def test_dagger_records_the_students_states_with_the_teachers_labels() -> None:
+    """With a student driving (DAgger), the states recorded are the student's own trajectory and
+    each label is what the teacher, asked afresh in that very state, would do; the student and
+    the teacher disagree in many of them (else the check would be empty)."""
+    cfg = v1_config(duration=900)
+    data = bc.collect(cfg, "late-ETF", [1000], student=first_pair)
+    env = make_env(cfg)
+    obs, _ = env.reset(seed=1000)
+    disagree = 0
+    for i in range(len(data)):
+        for path, leaf in leaves(obs):
+            np.testing.assert_array_equal(leaf_at(data.obs, path)[i], np.asarray(leaf, np.float32),
+                                          err_msg=f"state {i}, {path}")
+        assert data.action[i] == int(bc.teacher("late-ETF")(obs, env)[0]), i
+        disagree += data.action[i] != first_pair(obs)
+        obs, _, term, trunc, _ = env.step(first_pair(obs))
+        assert not (term or trunc) or i == len(data) - 1
+    assert term or trunc
+    assert disagree >= len(data) // 5, (disagree, len(data))
+
+
+def test_clone_adds_dagger_rounds_and_measures_the_student_on_its_own_states() -> None:
+    """`bc.clone` with one DAgger round: the data are the teacher's episode plus the student's,
+    the round reports the student's agreement on its own states (before the refit), and the
+    refit student still reproduces the teacher on all of them."""
+    cfg = v1_config(duration=1500)
+    env = make_env(cfg)
+    torch.manual_seed(0)
+    net = build_any(dims_from_spaces(env.observation_space, env.action_space), hidden=32)
+    data, info = bc.clone(net, cfg, "late-ETF", [1000, 1001], dagger_seeds=[[1002]], epochs=30,
+                          lr=3e-3)
+    taught = len(bc.collect(cfg, "late-ETF", [1000, 1001]))
+    assert info["bc_states"] == len(data) == taught + info["bc_dagger1_states"]
+    assert 0.8 <= info["bc_dagger1_student_agreement"] < 1.0, info
+    assert info["bc_agreement"] >= 0.9, info
+
+
+def test_demonstration_rounds_are_distinct_training_seeds_and_bad_counts_are_refused() -> None:
+    from soclab.rl.algos import check_agent
+    from soclab.rl.recipe import demonstration_rounds, demonstration_seeds
+
+    hp = {"bc_episodes": 3, "bc_dagger_rounds": 2, "bc_dagger_episodes": 2,
+          "reserved_seeds_below": 100}
+    rounds = demonstration_rounds(hp, 7)
+    assert rounds == [[7100, 7101, 7102], [7103, 7104], [7105, 7106]]
+    assert demonstration_seeds(hp, 7) == [s for r in rounds for s in r]
+    assert demonstration_rounds({"bc_episodes": 2}, 0) == [[1_000_000, 1_000_001]]
+    for bad in ({"bc_dagger_rounds": -1}, {"bc_dagger_episodes": 0}, {"bc_dagger_rounds": "2"},
+                {"bc_episodes": 600, "bc_dagger_rounds": 1}):
+        with pytest.raises(ConfigError, match="bc_"):
+            demonstration_rounds(bad, 0)
+    with pytest.raises(ConfigError, match=r"agents\.rl\.hyperparameters\.bc_dagger_rounds: must be"):
+        check_agent(v1_spec(bc_teacher="late-ETF", bc_dagger_rounds=1.5).agents[0])
+    check_agent(v1_spec(bc_teacher="late-ETF", bc_dagger_rounds=1).agents[0])
+
+
 def test_late_teacher_needs_the_late_env() -> None:
     cfg = env_config_for(dssoc.SimConfig.build("wifi-tx", rate_jobs_per_ms=6))
     env = make_env(cfg)

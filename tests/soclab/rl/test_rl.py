@@ -548,6 +548,31 @@ def test_sweep_refuses_unknown_hyperparameters_before_running(tmp_path: Path) ->
                   output_dir=tmp_path, show_progress=False, make_report=False)
 
 
+@pytest.mark.parametrize("command", ["sweep", "train"])
+def test_more_env_runners_than_cpus_is_refused_before_ray_starts(command: str, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """A local Ray of --num-cpus CPUs cannot hold a trial's env runners (a sweep's trial takes
+    one CPU more): one line naming the hyperparameter, exit 2, nothing written."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from soclab.cli import app
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    doc = tiny_spec(name="tiny_runners").model_dump(mode="json")
+    doc["agents"][0]["hyperparameters"]["num_env_runners"] = 2
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    res = CliRunner().invoke(app, [command, str(path), "--output-dir", str(tmp_path / "out"),
+                                   "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+                                   "--num-cpus", "2" if command == "sweep" else "1"],
+                             env={"COLUMNS": "300"})
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "agents.rl.hyperparameters.num_env_runners" in lines[0], lines
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.ray
 def test_train_command_compares_with_heuristics_on_the_same_seeds(ray_session, tmp_path) -> None:
     from typer.testing import CliRunner

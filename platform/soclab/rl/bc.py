@@ -180,17 +180,19 @@ def greedy_student(net: Any) -> Student:
 def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
             gamma: float = 0.99, max_states: int | None = None,
             teacher_params: dict[str, Any] | None = None,
-            student: Student | None = None) -> Demonstrations:
+            student: Student | None = None,
+            on_episode: Callable[[int, int], None] | None = None) -> Demonstrations:
     """One episode per seed (env `reset(seed=s)`), recording each state with the teacher's
     action. The teacher drives, or with `student` the student does (DAgger: the states are the
-    student's, the labels the teacher's; the return-to-go is the student's)."""
+    student's, the labels the teacher's; the return-to-go is the student's). `on_episode(done,
+    states)` is called after each episode (a rollout teacher takes minutes per episode)."""
     from soclab.rl.env import make_env
     from soclab.rl.nets import stack_obs
 
     rule = globals()["teacher"](teacher, teacher_params)
     env = make_env(env_config)
     obs_l, act_l, best_l, ret_l = [], [], [], []
-    for seed in seeds:
+    for episode, seed in enumerate(seeds, 1):
         obs, _ = env.reset(seed=int(seed))
         rewards = []
         done = False
@@ -212,6 +214,8 @@ def collect(env_config: dict[str, Any], teacher: str, seeds: Sequence[int],
             g = r + gamma * g
             rtg.append(g)
         ret_l.extend(reversed(rtg))
+        if on_episode is not None:
+            on_episode(episode, len(act_l))
         if max_states and len(act_l) >= max_states:
             break
     return Demonstrations(stack_obs(obs_l), np.array(act_l), np.stack(best_l),
@@ -290,22 +294,36 @@ def agreement(net: Any, data: Demonstrations, batch_size: int = 512,
 
 def clone(net: Any, env_config: dict[str, Any], teacher: str, seeds: Sequence[int], *,
           dagger_seeds: Sequence[Sequence[int]] = (), teacher_params: dict[str, Any] | None = None,
-          epochs: int = 10, lr: float = 1e-3, seed: int = 0) -> tuple[Demonstrations, dict[str, float]]:
+          epochs: int = 10, lr: float = 1e-3, seed: int = 0,
+          on_status: Callable[[str], None] | None = None) -> tuple[Demonstrations, dict[str, float]]:
     """Behaviour cloning of `teacher` into `net` on its episodes of `seeds`, then one DAgger round
     per entry of `dagger_seeds` (the student's greedy episodes on those seeds, labelled by the
     teacher, added to the data; `net` refit on all of it). Returns the data and what was measured:
     states, agreement on all the data after the last fit, and per round the student's agreement
     with the teacher on its own states before the refit (`bc_dagger<r>_student_agreement`, the
-    number that says how well the cloned policy follows its teacher where it actually goes)."""
-    data = collect(env_config, teacher, seeds, teacher_params=teacher_params)
+    number that says how well the cloned policy follows its teacher where it actually goes).
+    `on_status` gets a line of progress after each episode and before each fit."""
+    def stage(what: str, total: int) -> Callable[[int, int], None] | None:
+        if on_status is None:
+            return None
+        report = on_status
+        return lambda done, states: report(f"{what}: episode {done}/{total}, {states:,} states")
+
+    data = collect(env_config, teacher, seeds, teacher_params=teacher_params,
+                   on_episode=stage(f"cloning {teacher}", len(seeds)))
+    if on_status is not None:
+        on_status(f"fitting {len(data):,} states")
     losses = fit(net, data, epochs=epochs, lr=lr, seed=seed)
     info: dict[str, float] = {}
     for r, round_seeds in enumerate(dagger_seeds, 1):
         more = collect(env_config, teacher, round_seeds, teacher_params=teacher_params,
-                       student=greedy_student(net))
+                       student=greedy_student(net),
+                       on_episode=stage(f"DAgger round {r}/{len(dagger_seeds)}", len(round_seeds)))
         info[f"bc_dagger{r}_states"] = float(len(more))
         info[f"bc_dagger{r}_student_agreement"] = agreement(net, more)
         data = data + more
+        if on_status is not None:
+            on_status(f"fitting {len(data):,} states")
         losses = fit(net, data, epochs=epochs, lr=lr, seed=seed + r)
     return data, {"bc_states": float(len(data)), "bc_choice_states": float(choice_states(data).size),
                   "bc_agreement": agreement(net, data),

@@ -171,7 +171,8 @@ def train_spec(
                              "(the sweep searches it); training with the fixed hyperparameters")
         with _TrainProgress(cell.agent.name, n_iter, show_progress, out.metric) as bar:
             trained = train_agent(cell, root / cell.agent.name / "checkpoint",
-                                  on_progress=bar.update, iterations=n_iter)
+                                  on_progress=bar.update, iterations=n_iter,
+                                  on_status=bar.status)
         schedulers[cell.agent.name] = trained.scheduler
         out.checkpoints[cell.agent.name] = trained.checkpoint_dir
         out.iterations[cell.agent.name] = trained.iterations
@@ -272,6 +273,10 @@ class _TrainProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._p.stop()
+
+    def status(self, text: str) -> None:
+        """A line on what happens before the first iteration (behaviour cloning's progress)."""
+        self._p.update(self._task, status=text)
 
     def update(self, m: dict[str, Any]) -> None:
         info = self._info

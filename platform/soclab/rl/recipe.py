@@ -9,6 +9,7 @@ hyperparameters (RLlib `.training()` arguments or soclab's, see `soclab.rl.algos
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,7 @@ def demonstration_rounds(hyperparameters: dict[str, Any], train_seed: int) -> li
 
 
 def warm_start(algo: Any, env_config: dict[str, Any], hyperparameters: dict[str, Any],
-               train_seed: int) -> dict[str, float]:
+               train_seed: int, on_status: Callable[[str], None] | None = None) -> dict[str, float]:
     """Behaviour cloning of `bc_teacher` (and DAgger rounds, `bc_dagger_rounds`) into the
     algorithm's network before RL (see `soclab.rl.bc.clone`); returns what it measured."""
     import copy
@@ -90,7 +91,8 @@ def warm_start(algo: Any, env_config: dict[str, Any], hyperparameters: dict[str,
     _, info = bc.clone(net, env_config, str(hyperparameters["bc_teacher"]), first,
                        dagger_seeds=dagger, teacher_params=hyperparameters.get("bc_teacher_params"),
                        epochs=int(hyperparameters.get("bc_epochs", 10)),
-                       lr=float(hyperparameters.get("bc_lr", 1e-3)), seed=int(train_seed))
+                       lr=float(hyperparameters.get("bc_lr", 1e-3)), seed=int(train_seed),
+                       on_status=on_status)
     bc.warm_start_algorithm(algo, net.state_dict())
     return info
 
@@ -163,7 +165,8 @@ class RecipeStart:
     """
 
     def __init__(self, algo: Any, env_config: dict[str, Any], hp: dict[str, Any], cell: Any,
-                 train_seed: int, iterations: int = 1) -> None:
+                 train_seed: int, iterations: int = 1,
+                 on_status: Callable[[str], None] | None = None) -> None:
         from ray.rllib.core import DEFAULT_MODULE_ID
 
         from soclab.rl.curriculum import Curriculum
@@ -175,7 +178,7 @@ class RecipeStart:
         if self.curriculum.active:
             self.info["curriculum"] = [[0, self.curriculum.apply(algo, 0)]]
         if hp.get("bc_teacher"):
-            self.info.update(warm_start(algo, env_config, hp, train_seed))
+            self.info.update(warm_start(algo, env_config, hp, train_seed, on_status))
             self.info["train_seeds"] = demonstration_seeds(hp, train_seed)
         self.validator: Validator | None = None
         self.best = (math.inf, None, 0)
@@ -188,6 +191,8 @@ class RecipeStart:
                                   f"agents.{cell.agent.name}.hyperparameters.validation_seeds")
             heuristics = list(hp.get("validation_heuristics") or ["ETF", "HEFT"])
             dur = float(hp.get("validation_us", 5000.0))
+            if on_status is not None:
+                on_status(f"validation baselines: {', '.join(heuristics)} on {len(seeds)} seeds")
             self.validator = Validator(env_config, seeds, heuristics, dur, min(1000.0, dur / 5))
             self.info.update(validation_seeds=seeds,
                              validation_best_heuristic=self.validator.best_heuristic,

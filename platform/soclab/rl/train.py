@@ -214,11 +214,13 @@ def train_agent(
     hyperparameters: dict[str, Any] | None = None,
     iterations: int | None = None,
     time_budget_s: float | None = None,
+    on_status: Callable[[str], None] | None = None,
 ) -> TrainedAgent:
     """Train the cell's RL agent, checkpoint it and return it as a scheduler (see module doc).
 
     `hyperparameters` override the spec's (and tuned) ones; `iterations` / `time_budget_s`
-    override the cell's budget."""
+    override the cell's budget; `on_status` gets lines of progress before RL starts (behaviour
+    cloning, validation baselines)."""
     import torch
 
     from soclab.rl.policy import ENV_FILE, load_policy_scheduler
@@ -235,7 +237,8 @@ def train_agent(
     last: dict[str, float] = {}
     done = 0
     try:
-        start = RecipeStart(algo, env_config, hp, cell, train_seed(cell), iterations=n_iter)
+        start = RecipeStart(algo, env_config, hp, cell, train_seed(cell), iterations=n_iter,
+                            on_status=on_status)
         while done < n_iter:
             result = algo.train()
             done += 1

@@ -235,19 +235,24 @@ def test_dagger_records_the_students_states_with_the_teachers_labels() -> None:
 
 def test_clone_adds_dagger_rounds_and_measures_the_student_on_its_own_states() -> None:
     """`bc.clone` with one DAgger round: the data are the teacher's episode plus the student's,
-    the round reports the student's agreement on its own states (before the refit), and the
-    refit student still reproduces the teacher on all of them."""
+    the round reports the student's agreement on its own states (before the refit), the refit
+    student still reproduces the teacher on all of them, and progress is reported per episode."""
     cfg = v1_config(duration=1500)
     env = make_env(cfg)
     torch.manual_seed(0)
     net = build_any(dims_from_spaces(env.observation_space, env.action_space), hidden=32)
+    lines: list[str] = []
     data, info = bc.clone(net, cfg, "late-ETF", [1000, 1001], dagger_seeds=[[1002]], epochs=30,
-                          lr=3e-3)
+                          lr=3e-3, on_status=lines.append)
     taught = len(bc.collect(cfg, "late-ETF", [1000, 1001]))
     assert info["bc_states"] == len(data) == taught + info["bc_dagger1_states"]
     # the clone follows late-ETF in most of the states it reaches itself, not all (0.78-0.80 here)
     assert 0.6 <= info["bc_dagger1_student_agreement"] < 1.0, info
     assert info["bc_agreement"] >= 0.9, info
+    # progress for the user: each episode of each stage, and each fit
+    assert [ln.split(", ")[0] for ln in lines] == [
+        "cloning late-ETF: episode 1/2", "cloning late-ETF: episode 2/2", f"fitting {taught:,} states",
+        "DAgger round 1/1: episode 1/1", f"fitting {len(data):,} states"]
 
 
 def test_demonstration_rounds_are_distinct_training_seeds_and_bad_counts_are_refused() -> None:

@@ -16,14 +16,22 @@ def _row(noise: str, trained: bool, comparison: str, baseline: str) -> dict[str,
             "ratio_high": 0.9863, "prob_improvement": 0.6075, "wins": True, "loses": False}
 
 
-def test_table_fits_80_columns_with_every_answer_whole(monkeypatch, capsys) -> None:
+def render_at_80(monkeypatch, capsys, rows: list[dict[str, object]], model: str) -> str:
+    """The table `soclab evaluate` prints for these summary rows, at 80 columns."""
     monkeypatch.setenv("COLUMNS", "80")
-    summary = pd.DataFrame([_row("gaussian:0.3", True, "best", "late-ETF"),
-                            _row("persistent:pe:3:1000:4000", False, "late-HEFT_RT", "late-HEFT_RT")])
-    print_evaluation(Evaluation("ppo-v1-synthetic-top", {"binding": "late", "noise": "gaussian:0.3",
-                                "rate_jobs_per_ms": 13.986}, tuple(range(20)), summary=summary))
+    print_evaluation(Evaluation(model, {"binding": "late", "noise": "gaussian:0.3",
+                                "rate_jobs_per_ms": 13.986}, tuple(range(20)),
+                                summary=pd.DataFrame(rows)))
     out = capsys.readouterr().out
     assert max(len(line) for line in out.splitlines()) <= 80
+    return out
+
+
+def test_table_fits_80_columns_with_every_answer_whole(monkeypatch, capsys) -> None:
+    out = render_at_80(monkeypatch, capsys, [
+        _row("gaussian:0.3", True, "best", "late-ETF"),
+        _row("persistent:pe:3:1000:4000", False, "late-HEFT_RT", "late-HEFT_RT")],
+        "ppo-v1-synthetic-top")
     assert out.count("0.979 [0.972, 0.986]") == 2 and out.count("0.61") == 2
     assert "P(better)" in out and "not seen in training" in out
     assert "best =" in out and "late-ETF" in out
@@ -32,11 +40,7 @@ def test_table_fits_80_columns_with_every_answer_whole(monkeypatch, capsys) -> N
 
 def test_short_noise_specs_are_not_folded(monkeypatch, capsys) -> None:
     """With only short specs the noise column would be squeezed first; it keeps them whole."""
-    monkeypatch.setenv("COLUMNS", "80")
-    summary = pd.DataFrame([_row("gaussian:0.3", True, "best", "late-CP"),
-                            _row("gaussian:0.5", False, "late-CP", "late-CP")])
-    print_evaluation(Evaluation("ppo-v1-wifi-rx-tx", {"binding": "late", "noise": "gaussian:0.3",
-                                "rate_jobs_per_ms": 7.974}, tuple(range(20)), summary=summary))
-    out = capsys.readouterr().out
-    assert max(len(line) for line in out.splitlines()) <= 80
+    out = render_at_80(monkeypatch, capsys, [_row("gaussian:0.3", True, "best", "late-CP"),
+                                             _row("gaussian:0.5", False, "late-CP", "late-CP")],
+                       "ppo-v1-wifi-rx-tx")
     assert "gaussian:0.3 " in out and "gaussian:0.5 *" in out and out.count("P(better)") == 1

@@ -290,8 +290,17 @@ def group_cells(cells: list[Cell], groups: int) -> list[list[Cell]]:
     return [b for b in bins if b]
 
 
+def trial_bundles(unit: Mapping[str, Any]) -> list[dict[str, float]]:
+    """The CPU bundles of a unit's trial: its own (`cpus`), then one per RLlib env runner actor
+    (`env_runners`; RLlib places runner i in bundle i of the trial's placement group, so they
+    must be reserved). Sweep and search trials both ask Tune for these."""
+    return [{"CPU": float(unit.get("cpus", 1))}] + [{"CPU": 1.0}] * int(unit.get("env_runners", 0))
+
+
 def plan_units(spec: ExperimentSpec, cells: list[Cell]) -> list[dict[str, Any]]:
     """Trial units: groups of heuristic cells, and one unit per RL cell."""
+    from soclab.rl.algos import env_runner_count
+
     heuristic = [c for c in cells if c.agent.kind == "heuristic"]
     rl = [c for c in cells if c.agent.kind == "rl"]
     per_trial = spec.tune.cells_per_trial
@@ -304,5 +313,5 @@ def plan_units(spec: ExperimentSpec, cells: list[Cell]) -> list[dict[str, Any]]:
         for g in group_cells(heuristic, n_groups)
     ]
     units += [{"kind": "rl", "cells": [c.to_payload()],
-               "env_runners": int(c.agent.hyperparameters.get("num_env_runners", 0))} for c in rl]
+               "env_runners": env_runner_count(c.agent.hyperparameters)} for c in rl]
     return units

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dssoc.errors import ConfigError
-from soclab.cells import Cell, plan_cells, plan_units
+from soclab.cells import Cell, plan_cells, plan_units, trial_bundles
 from soclab.ray_session import init_ray, stop_ray
 from soclab.spec import ExperimentSpec, load_spec
 from soclab.tracking import SWEEP_KIND, Tracker, provenance, require_shared_store, resolve_tracking_uri
@@ -131,12 +131,6 @@ def _trial_name(trial: Any) -> str:
     unit = trial.config["unit"]
     first = unit["cells"][0]["agent"]["name"]
     return f"{unit['kind']}-{first}-{len(unit['cells'])}cells-{trial.trial_id}"
-
-
-def trial_bundles(unit: dict[str, Any]) -> list[dict[str, float]]:
-    """The CPU bundles of a unit's trial: its own, then one per RLlib env runner actor (RLlib
-    places runner i in bundle i of the trial's placement group, so they must be reserved)."""
-    return [{"CPU": float(unit.get("cpus", 1))}] + [{"CPU": 1.0}] * int(unit.get("env_runners", 0))
 
 
 def check_trials_fit(units: list[dict[str, Any]], cluster_cpus: float) -> None:

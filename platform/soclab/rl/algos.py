@@ -173,6 +173,12 @@ def check_env_id(env_id: str, where: str) -> None:
                           f"only; {env_id!r} is not supported for training yet", where)
 
 
+def env_runner_count(hyperparameters: dict[str, Any]) -> int:
+    """The RLlib env runner actors an agent's training starts (`num_env_runners`, default 0:
+    sampling in the trainer's own process); each takes a CPU of its own."""
+    return int(hyperparameters.get("num_env_runners", 0))
+
+
 def check_agent(agent: Any) -> None:
     """Refuse, before anything runs, an RL agent whose hyperparameter or search-space names are
     unknown to its algorithm (or to soclab). `agent` is a `soclab.spec.AgentSpec`."""
@@ -186,6 +192,10 @@ def check_agent(agent: Any) -> None:
         raise ConfigError(str(e), f"agents.{agent.name}") from None
     check_env_id(str(agent.hyperparameters.get("env_id", TRAINABLE_ENVS[0])),
                  f"agents.{agent.name}.hyperparameters.env_id")
+    dagger = sorted(k for k in ("bc_dagger_rounds", "bc_dagger_episodes") if k in agent.hyperparameters)
+    if dagger and not agent.hyperparameters.get("bc_teacher"):
+        raise ConfigError("DAgger rounds need a teacher: set bc_teacher",
+                          f"agents.{agent.name}.hyperparameters.{dagger[0]}")
     if agent.hyperparameters.get("bc_teacher"):
         from soclab.rl.recipe import demonstration_rounds
 
@@ -260,7 +270,7 @@ def build_config(
             model_config[k] = int(own[k])
     module = SchedulerQModule if algorithm == "DQN" else SchedulerRLModule
     register()
-    runners = int(own.get("num_env_runners", 0))
+    runners = env_runner_count(own)
     num_envs = int(own.get("num_envs_per_env_runner", 1))
     advantage = str(own.get("advantage", "gae"))
     env_config = dict(env_config)

@@ -164,15 +164,17 @@ Student = Callable[[dict[str, Any]], int]
 
 
 def greedy_student(net: Any) -> Student:
-    """The network's greedy action on one observation (the masked argmax), as a DAgger driver."""
+    """The network's greedy action on one observation, as a DAgger driver: the choice the shipped
+    policy makes (`soclab.rl.package.greedy_actions`, ties within its tolerance)."""
     import torch
 
-    from soclab.rl.nets import masked_logits, obs_to_torch
+    from soclab.rl.nets import obs_to_torch
+    from soclab.rl.package import greedy_actions
 
     def act(obs: dict[str, Any]) -> int:
         with torch.no_grad():
-            t = obs_to_torch(obs)
-            return int(masked_logits(net(t)[0], t["action_mask"]).argmax(-1)[0])
+            scores = net(obs_to_torch(obs))[0].numpy()
+        return greedy_actions(scores, obs["action_mask"][None] > 0.5)[0]
 
     return act
 

@@ -145,12 +145,12 @@ def train_spec(
         rl = [c for c in rl if c.agent.name in agents or c.base_agent in agents]
     if not rl:
         raise ConfigError("the spec has no RL agent (an agent with an 'algorithm')", spec.name)
-    from soclab.rl.algos import check_agent
+    from soclab.rl.algos import check_agent, env_runner_count
 
     cpus = num_cpus or os.cpu_count() or 1
     for cell in rl:
         check_agent(cell.agent)
-        runners = int(cell.agent.hyperparameters.get("num_env_runners", 0))
+        runners = env_runner_count(cell.agent.hyperparameters)
         if runners > cpus and not os.environ.get("RAY_ADDRESS"):  # each runner actor takes a CPU
             raise ConfigError(f"{runners} env runners need {runners} CPUs, Ray gets {cpus}: "
                               "lower num_env_runners or raise --num-cpus",

@@ -139,7 +139,12 @@ def run_search(cell: Any, spec: Any, storage: str | Path, show_progress: bool = 
     scheduler = (ASHAScheduler(max_t=n_iter, grace_period=max(1, n_iter // 4), reduction_factor=2,
                                time_attr="training_iteration")
                  if spec.tune.scheduler == "asha" else FIFOScheduler())
-    trainable = tune.with_resources(_trial, {"cpu": float(spec.tune.cpus_per_rl_trial)})
+    from soclab.cells import trial_bundles
+    from soclab.rl.algos import env_runner_count
+
+    bundles = trial_bundles({"cpus": spec.tune.cpus_per_rl_trial,  # the trial, then its runners
+                             "env_runners": env_runner_count(agent.hyperparameters)})
+    trainable = tune.with_resources(_trial, tune.PlacementGroupFactory(bundles))
     tuner = tune.Tuner(
         trainable,
         param_space={"hp": space, "cell": cell.to_payload(), "mode": mode},

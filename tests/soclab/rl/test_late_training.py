@@ -272,6 +272,9 @@ def test_demonstration_rounds_are_distinct_training_seeds_and_bad_counts_are_ref
     with pytest.raises(ConfigError, match=r"agents\.rl\.hyperparameters\.bc_dagger_rounds: must be"):
         check_agent(v1_spec(bc_teacher="late-ETF", bc_dagger_rounds=1.5).agents[0])
     check_agent(v1_spec(bc_teacher="late-ETF", bc_dagger_rounds=1).agents[0])
+    with pytest.raises(ConfigError, match=r"hyperparameters\.bc_dagger_rounds: DAgger rounds need a "
+                                          r"teacher"):
+        check_agent(v1_spec(bc_dagger_rounds=1).agents[0])
 
 
 def test_late_teacher_needs_the_late_env() -> None:
